@@ -1,0 +1,277 @@
+import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/activity';
+import type { DataStore, TenantStore } from '../db/tenant-store';
+import { asTenantId } from '../db/tenant-id';
+import type { RingDeploymentKind, RingDeploymentOutcome, RingDeploymentStatus } from '../db/schema';
+import type { CabOutcome } from '../db/repositories/cab-approvals';
+import { riskSummaryOf } from '../db/repositories/risk-assessments';
+import type { ConnectorType, Platform } from '../policy/connectors';
+import type { IntentStatus } from '../policy/intent-status';
+import type { GateVerdict } from '../policy/promotion-gate';
+import type { Ring } from '../policy/rings';
+import { RISK_MODEL_V1 } from '../policy/risk-model';
+import { scoreRisk } from '../policy/risk-scoring';
+import { runWithCorrelationId } from '../runtime/correlation';
+import type { Logger } from '../runtime/logger';
+import { FailureTypes } from '../workflows/definitions';
+import type { ConnectorReport, RiskSummary } from '../workflows/definitions';
+
+/** Which intent an activity works for; every activity carries it, so logs and rows have the correlation id. */
+export interface IntentRef {
+  readonly tenantId: string;
+  readonly intentId: string;
+  readonly correlationId: string;
+}
+
+/** One entry of the audit trail plus the read-model state it moves the intent to. */
+export interface TransitionRecord extends IntentRef {
+  /** Unique per transition and stable across retries: a retried write adds nothing. */
+  readonly eventKey: string;
+  readonly eventType: string;
+  /** Undefined for an event that does not move the read model (a control request noted on arrival). */
+  readonly status: IntentStatus | undefined;
+  readonly currentRing: Ring | null;
+  readonly actor: string;
+  readonly payload: Record<string, unknown>;
+  /** Workflow time of the transition. */
+  readonly at: string;
+}
+
+export interface RiskRequest extends IntentRef {
+  readonly eventKey: string;
+  readonly asOf: string;
+  readonly targetRing: Ring;
+  readonly platforms: readonly Platform[];
+  readonly targetDeviceCount?: number;
+}
+
+/** Work a connector carries out for one ring: a deployment or its rollback. */
+export interface RingWork extends IntentRef {
+  readonly ring: Ring;
+  readonly connectorType: ConnectorType;
+  readonly platforms: readonly Platform[];
+  readonly appName: string;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly deadlineAt: string;
+}
+
+export interface RingSettlement {
+  readonly connectorType: ConnectorType;
+  readonly outcome: RingDeploymentOutcome;
+  readonly status?: RingDeploymentStatus;
+  readonly report?: ConnectorReport;
+}
+
+export interface ActivityDependencies {
+  readonly store: DataStore;
+  readonly logger: Logger;
+}
+
+export const WORKFLOW_ACTOR = 'system:workflow';
+
+export function createActivities({ store, logger }: ActivityDependencies) {
+  const tenant = (ref: IntentRef): TenantStore => store.forTenant(asTenantId(ref.tenantId));
+
+  async function appendTransition(scope: TenantStore, record: TransitionRecord): Promise<void> {
+    const at = new Date(record.at);
+    if (record.status !== undefined) {
+      await scope.intents.recordProgress(
+        record.intentId,
+        { status: record.status, currentRing: record.currentRing },
+        at,
+      );
+    }
+    const added = await scope.events.append({
+      eventKey: record.eventKey,
+      eventType: record.eventType,
+      intentId: record.intentId,
+      correlationId: record.correlationId,
+      actor: record.actor,
+      payload: record.payload,
+      occurredAt: at,
+    });
+    logger.info(
+      {
+        intentId: record.intentId,
+        eventType: record.eventType,
+        status: record.status,
+        ring: record.currentRing,
+        added,
+      },
+      'intent transition',
+    );
+  }
+
+  async function awaitConnector(work: RingWork, kind: RingDeploymentKind): Promise<ConnectorReport> {
+    const info = Context.current().info;
+    if (info.workflowExecution === undefined) {
+      throw ApplicationFailure.nonRetryable('ring work is only carried out for a workflow', 'NotInWorkflow');
+    }
+    await tenant(work).ringDeployments.recordPending({
+      intentId: work.intentId,
+      correlationId: work.correlationId,
+      ring: work.ring,
+      kind,
+      connectorType: work.connectorType,
+      platforms: [...work.platforms],
+      workflowId: info.workflowExecution.workflowId,
+      activityId: info.activityId,
+      attempt: info.attempt,
+      appName: work.appName,
+      appVersion: work.version,
+      startedAt: new Date(work.startedAt),
+      deadlineAt: new Date(work.deadlineAt),
+    });
+    logger.info(
+      {
+        intentId: work.intentId,
+        ring: work.ring,
+        kind,
+        connectorType: work.connectorType,
+        attempt: info.attempt,
+      },
+      'waiting for connector',
+    );
+    // The connector completes this activity through the API (by workflow id and activity id).
+    throw new CompleteAsyncError();
+  }
+
+  return {
+    /** Scores the intent's evidence against the tenant's active risk model and records the assessment. */
+    async assessRisk(request: RiskRequest): Promise<RiskSummary> {
+      return runWithCorrelationId(request.correlationId, async () => {
+        const scope = tenant(request);
+        const intent = await scope.intents.get(request.intentId);
+        if (intent === undefined) {
+          throw ApplicationFailure.nonRetryable(
+            `intent ${request.intentId} not found`,
+            FailureTypes.IntentNotFound,
+          );
+        }
+        const pack = await scope.evidencePacks.get(intent.evidencePackId);
+        if (pack === undefined) {
+          throw ApplicationFailure.nonRetryable(
+            `evidence pack ${intent.evidencePackId} not found`,
+            FailureTypes.EvidencePackNotFound,
+          );
+        }
+        const model = await scope.riskModels.activeOrInstall(RISK_MODEL_V1, new Date(request.asOf));
+        const risk = scoreRisk(model.definition, {
+          evidence: pack.content,
+          targetRing: request.targetRing,
+          targetPlatforms: request.platforms,
+          targetDeviceCount: request.targetDeviceCount,
+          asOf: request.asOf,
+        });
+        const at = new Date(request.asOf);
+        return scope.transaction(async (tx) => {
+          const recorded = await tx.riskAssessments.record({
+            intentId: request.intentId,
+            modelVersion: risk.modelVersion,
+            score: risk.score,
+            threshold: risk.threshold,
+            requiresCab: risk.requiresCab,
+            autoApprovalBlockers: [...risk.autoApprovalBlockers],
+            factors: [...risk.factors],
+            evidenceHash: pack.contentHash,
+            assessedAt: at,
+          });
+          await tx.intents.recordProgress(
+            request.intentId,
+            {
+              status: 'SUBMITTED',
+              riskScore: recorded.score,
+              riskModelVersion: recorded.modelVersion,
+              requiresCab: recorded.requiresCab,
+            },
+            at,
+          );
+          const summary = riskSummaryOf(recorded);
+          await tx.events.append({
+            eventKey: request.eventKey,
+            eventType: 'RISK_ASSESSED',
+            intentId: request.intentId,
+            correlationId: request.correlationId,
+            actor: WORKFLOW_ACTOR,
+            payload: { ...summary },
+            occurredAt: at,
+          });
+          return summary;
+        });
+      });
+    },
+
+    /** Moves the read model to the transition's state and appends its event, in one transaction. */
+    async recordTransition(record: TransitionRecord): Promise<void> {
+      await runWithCorrelationId(record.correlationId, () =>
+        tenant(record).transaction((tx) => appendTransition(tx, record)),
+      );
+    },
+
+    async requestCab(record: TransitionRecord & { readonly deadlineAt: string }): Promise<void> {
+      await runWithCorrelationId(record.correlationId, () =>
+        tenant(record).transaction(async (tx) => {
+          await tx.cabApprovals.request(record.intentId, new Date(record.at), new Date(record.deadlineAt));
+          await appendTransition(tx, record);
+        }),
+      );
+    },
+
+    async recordCabOutcome(
+      record: TransitionRecord & { readonly outcome: Omit<CabOutcome, 'decidedAt'> },
+    ): Promise<void> {
+      await runWithCorrelationId(record.correlationId, () =>
+        tenant(record).transaction(async (tx) => {
+          await tx.cabApprovals.settle(record.intentId, {
+            ...record.outcome,
+            decidedAt: new Date(record.at),
+          });
+          await appendTransition(tx, record);
+        }),
+      );
+    },
+
+    /** Records a pending deployment of one ring for one connector; the connector completes it. */
+    async deployToRing(work: RingWork): Promise<ConnectorReport> {
+      return runWithCorrelationId(work.correlationId, () => awaitConnector(work, 'DEPLOY'));
+    },
+
+    /** Records a pending rollback of one ring for one connector; the connector completes it. */
+    async rollbackRing(work: RingWork): Promise<ConnectorReport> {
+      return runWithCorrelationId(work.correlationId, () => awaitConnector(work, 'ROLLBACK'));
+    },
+
+    /** Stores each connector's outcome for a ring (and the gate verdict) with the transition's event. */
+    async recordRingSettlement(
+      record: TransitionRecord & {
+        readonly ring: Ring;
+        readonly kind: RingDeploymentKind;
+        readonly settlements: readonly RingSettlement[];
+        readonly verdict?: GateVerdict;
+      },
+    ): Promise<void> {
+      await runWithCorrelationId(record.correlationId, () =>
+        tenant(record).transaction(async (tx) => {
+          for (const settlement of record.settlements) {
+            await tx.ringDeployments.settle(
+              record.intentId,
+              record.ring,
+              record.kind,
+              settlement.connectorType,
+              {
+                outcome: settlement.outcome,
+                status: settlement.status,
+                report: settlement.report,
+                gateVerdict: record.verdict,
+                completedAt: new Date(record.at),
+              },
+            );
+          }
+          await appendTransition(tx, record);
+        }),
+      );
+    },
+  };
+}
+
+export type DeploymentActivities = ReturnType<typeof createActivities>;

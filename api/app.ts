@@ -1,0 +1,96 @@
+import express from 'express';
+import type { Express, RequestHandler } from 'express';
+import type { Client, ConnectionLike } from '@temporalio/client';
+import type { DatabaseHandle } from '../db/client';
+import type { DataStore } from '../db/tenant-store';
+import type { RolloutPolicy } from '../policy/rollout-policy';
+import type { Logger } from '../runtime/logger';
+import { temporalHealthy } from '../runtime/temporal';
+import { mountEndpoint } from './endpoint';
+import type { Endpoint } from './endpoint';
+import { authentication } from './middleware/authentication';
+import { correlationId } from './middleware/correlation';
+import { notFound, problemHandler } from './middleware/problem-handler';
+import { requestLog } from './middleware/request-log';
+import { buildOpenApiDocument, swaggerUi } from './openapi';
+import { authEndpoints } from './routes/auth';
+import { healthEndpoints } from './routes/health';
+import type { SessionBackend } from './session';
+
+export interface ApiDependencies {
+  readonly logger: Logger;
+  readonly publicUrl: string;
+  readonly devLogin: boolean;
+  readonly defaultTenantId: string;
+  readonly database: Pick<DatabaseHandle, 'kind' | 'ping'>;
+  readonly store: DataStore;
+  readonly sessions: SessionBackend;
+  readonly temporal: {
+    readonly client: Client;
+    readonly connection: ConnectionLike;
+    readonly taskQueue: string;
+  };
+  readonly rolloutPolicy: RolloutPolicy;
+}
+
+/** Every endpoint of the API, in the order the OpenAPI document lists them. */
+export function apiEndpoints(deps: ApiDependencies): Endpoint[] {
+  return [
+    ...healthEndpoints(
+      [
+        { name: 'database', kind: deps.database.kind, check: () => deps.database.ping() },
+        { name: 'session_store', kind: deps.sessions.kind, check: () => deps.sessions.ping() },
+        {
+          name: 'temporal',
+          kind: 'temporal',
+          check: async () => {
+            if (!(await temporalHealthy(deps.temporal.connection)))
+              throw new Error('temporal frontend not answering');
+          },
+        },
+      ],
+      deps.logger,
+    ),
+    ...authEndpoints({ store: deps.store, devLogin: deps.devLogin, defaultTenantId: deps.defaultTenantId }),
+  ];
+}
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader(
+    'Content-Security-Policy',
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+  );
+  next();
+};
+
+export function createApp(deps: ApiDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('query parser', 'simple');
+
+  const endpoints = apiEndpoints(deps);
+  const document = buildOpenApiDocument(endpoints, deps.publicUrl);
+
+  app.use(correlationId());
+  app.use(securityHeaders);
+  app.use(requestLog(deps.logger));
+  app.get('/api/schema', (_req, res) => {
+    res.json(document);
+  });
+  app.use('/api/schema/swagger-ui', swaggerUi());
+
+  const api = express.Router();
+  api.use(express.json({ limit: '256kb', strict: true }));
+  api.use(deps.sessions.middleware);
+  api.use(authentication(deps.store));
+  for (const definition of endpoints) mountEndpoint(api, definition);
+  app.use('/api/v1', api);
+
+  app.use(notFound());
+  app.use(problemHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,63 @@
+import path from 'node:path';
+import express from 'express';
+import type { Router } from 'express';
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { registerEndpoint } from './endpoint';
+import type { Endpoint } from './endpoint';
+
+/** The OpenAPI 3.1 document, generated from the same endpoint declarations that validate requests. */
+export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: string) {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'eucora.sid',
+  });
+  registry.registerComponent('securitySchemes', 'connectorKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Connector API key (eucora_ck_…), issued by an admin',
+  });
+  for (const definition of endpoints) registerEndpoint(registry, definition);
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'EUCORA control plane API',
+      version: '1.0.0',
+      description:
+        'Deployment intents, evidence, risk, CAB decisions, connector reports and the audit trail. ' +
+        'Errors are application/problem+json (RFC 9457).',
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ session: [] }, { connectorKey: [] }],
+  });
+}
+
+const SWAGGER_INDEX = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <title>EUCORA API</title>
+  <link rel="stylesheet" href="swagger-ui.css" />
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="swagger-ui-bundle.js"></script>
+  <script src="init.js"></script>
+</body>
+</html>`;
+
+const SWAGGER_INIT = `window.ui = SwaggerUIBundle({ url: '/api/schema', dom_id: '#swagger-ui', deepLinking: true });`;
+
+/** Swagger UI from node_modules, so the docs work with no network. */
+export function swaggerUi(): Router {
+  const router = express.Router();
+  router.get('/', (_req, res) => {
+    res.type('html').send(SWAGGER_INDEX);
+  });
+  router.get('/init.js', (_req, res) => {
+    res.type('application/javascript').send(SWAGGER_INIT);
+  });
+  router.use(express.static(path.dirname(require.resolve('swagger-ui-dist/package.json')), { index: false }));
+  return router;
+}

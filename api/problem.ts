@@ -1,0 +1,42 @@
+/** A field that failed validation, named by its JSON path. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * An RFC 9457 problem: thrown by routes and services, written as `application/problem+json` by the
+ * error handler. `type` is a stable machine-readable slug.
+ */
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: readonly FieldProblem[],
+  ) {
+    super(detail ?? title);
+    this.name = 'ProblemError';
+  }
+}
+
+export const problems = {
+  validation: (errors: readonly FieldProblem[]) =>
+    new ProblemError(
+      400,
+      'validation-error',
+      'The request is not valid',
+      errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      errors,
+    ),
+  unauthenticated: (detail = 'sign in, or present a connector API key') =>
+    new ProblemError(401, 'unauthenticated', 'Authentication required', detail),
+  forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
+  notFound: (what: string) => new ProblemError(404, 'not-found', 'Not found', `${what} was not found`),
+  conflict: (type: string, detail: string) => new ProblemError(409, type, 'Conflict', detail),
+  unprocessable: (type: string, detail: string, errors?: readonly FieldProblem[]) =>
+    new ProblemError(422, type, 'The request cannot be processed', detail, errors),
+  unavailable: (detail: string) =>
+    new ProblemError(503, 'service-unavailable', 'Service unavailable', detail),
+};

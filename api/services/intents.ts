@@ -1,0 +1,282 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { TenantStore } from '../../db/tenant-store';
+import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
+import type { EvidencePackRow } from '../../db/repositories/evidence-packs';
+import { riskSummaryOf } from '../../db/repositories/risk-assessments';
+import { canonicalJson } from '../../policy/canonical-json';
+import { assignConnectors, unsupportedPlatforms } from '../../policy/connectors';
+import type { ConnectorType, Platform } from '../../policy/connectors';
+import { missingEvidence } from '../../policy/evidence-pack';
+import type { EvidencePack } from '../../policy/evidence-pack';
+import type { Ring } from '../../policy/rings';
+import type { RolloutPolicy } from '../../policy/rollout-policy';
+import type { Logger } from '../../runtime/logger';
+import {
+  DEPLOYMENT_INTENT_WORKFLOW,
+  riskAssessedUpdate,
+  workflowIdForIntent,
+} from '../../workflows/definitions';
+import type { DeploymentIntentInput, RiskSummary } from '../../workflows/definitions';
+import { AppNameKey, IntentStatusKey } from '../../workflows/search-attributes';
+import { problems } from '../problem';
+import type { Actor } from '../request-context';
+
+export interface IntentSubmission {
+  readonly appName: string;
+  readonly version: string;
+  readonly targetRing: Ring;
+  readonly connectors: Partial<Record<Platform, ConnectorType>>;
+  readonly evidencePack?: EvidencePack;
+  readonly evidencePackId?: string;
+  readonly targetDeviceCount?: number;
+}
+
+export interface SubmittedIntent {
+  readonly intent: DeploymentIntentRow;
+  readonly risk: RiskSummary | null;
+  /** True when an earlier request with the same idempotency key created it. */
+  readonly replayed: boolean;
+}
+
+export interface IntentServiceOptions {
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly rolloutPolicy: RolloutPolicy;
+  readonly logger: Logger;
+  /** How long a submission waits for the workflow's risk assessment before answering without it. */
+  readonly riskWaitMs?: number;
+}
+
+/** SHA-256 of the canonical JSON: the evidence pack's content address. */
+export function evidenceHash(pack: EvidencePack): string {
+  return createHash('sha256').update(canonicalJson(pack)).digest('hex');
+}
+
+/**
+ * Accepts deployment intents: evidence first, one read-model row and INTENT_CREATED event in one
+ * transaction, then the workflow under a deterministic id (so a retry never starts a second one).
+ */
+export class IntentService {
+  constructor(private readonly options: IntentServiceOptions) {}
+
+  async storeEvidencePack(
+    store: TenantStore,
+    actor: Actor,
+    correlationId: string,
+    pack: EvidencePack,
+  ): Promise<{ row: EvidencePackRow; created: boolean }> {
+    const contentHash = evidenceHash(pack);
+    return store.transaction(async (tx) => {
+      const stored = await tx.evidencePacks.store({ contentHash, content: pack, createdBy: actor.id });
+      if (stored.created) {
+        await tx.events.append({
+          eventKey: `evidence-pack:${stored.row.id}`,
+          eventType: 'EVIDENCE_PACK_STORED',
+          intentId: null,
+          correlationId,
+          actor: actor.id,
+          payload: { evidencePackId: stored.row.id, contentHash },
+        });
+      }
+      return stored;
+    });
+  }
+
+  async submit(
+    store: TenantStore,
+    actor: Actor,
+    correlationId: string,
+    submission: IntentSubmission,
+    idempotencyKey: string | undefined,
+  ): Promise<SubmittedIntent> {
+    const requestHash = createHash('sha256').update(canonicalJson(submission)).digest('hex');
+    if (idempotencyKey !== undefined) {
+      const earlier = await store.intents.findByIdempotencyKey(idempotencyKey);
+      if (earlier !== undefined) return this.replay(store, earlier, requestHash);
+    }
+
+    const unsupported = unsupportedPlatforms(submission.connectors);
+    if (unsupported.length > 0) {
+      throw problems.unprocessable(
+        'unsupported-connector',
+        'a connector cannot reach a platform it was assigned',
+        unsupported.map((platform) => ({
+          field: `connectors.${platform}`,
+          message: `${String(submission.connectors[platform])} does not manage ${platform} endpoints`,
+        })),
+      );
+    }
+    const pack = await this.resolveEvidence(store, actor, correlationId, submission);
+    const missing = missingEvidence(pack.content);
+    if (missing.length > 0) {
+      throw problems.unprocessable(
+        'incomplete-evidence',
+        `the evidence pack lacks: ${missing.join(', ')}`,
+        missing.map((part) => ({ field: `evidence_pack.${part}`, message: 'is required before deployment' })),
+      );
+    }
+
+    const intentId = randomUUID();
+    const workflowId = workflowIdForIntent(intentId);
+    const created = await store.transaction(async (tx) => {
+      const row = await tx.intents.create({
+        id: intentId,
+        appName: submission.appName,
+        version: submission.version,
+        targetRing: submission.targetRing,
+        connectors: assignConnectors(submission.connectors),
+        evidencePackId: pack.id,
+        submitterId: actor.id,
+        status: 'SUBMITTED',
+        correlationId,
+        workflowId,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash,
+      });
+      if (row === undefined) return undefined;
+      await tx.events.append({
+        eventKey: `${intentId}:0000:INTENT_CREATED`,
+        eventType: 'INTENT_CREATED',
+        intentId,
+        correlationId,
+        actor: actor.id,
+        payload: {
+          appName: row.appName,
+          version: row.version,
+          targetRing: row.targetRing,
+          connectors: row.connectors,
+          evidencePackId: pack.id,
+          evidenceHash: pack.contentHash,
+        },
+      });
+      return row;
+    });
+    if (created === undefined) {
+      // A concurrent request with the same idempotency key won the insert: answer with its intent.
+      const winner =
+        idempotencyKey === undefined ? undefined : await store.intents.findByIdempotencyKey(idempotencyKey);
+      if (winner === undefined) throw new Error('intent insert conflicted without an idempotency key');
+      return this.replay(store, winner, requestHash);
+    }
+
+    try {
+      await this.startWorkflow(created, submission.targetDeviceCount);
+    } catch (error) {
+      this.options.logger.error({ err: error, intentId }, 'could not start the deployment workflow');
+      await this.markStartFailed(store, created, error);
+      throw problems.unavailable(
+        'the orchestrator did not accept the intent; it is marked FAILED, submit it again',
+      );
+    }
+    return { intent: created, risk: await this.awaitRisk(created), replayed: false };
+  }
+
+  private async replay(
+    store: TenantStore,
+    earlier: DeploymentIntentRow,
+    requestHash: string,
+  ): Promise<SubmittedIntent> {
+    if (earlier.requestHash !== requestHash) {
+      throw problems.conflict(
+        'idempotency-key-reused',
+        'this Idempotency-Key was used for a different request',
+      );
+    }
+    const current = (await store.intents.get(earlier.id)) ?? earlier;
+    const assessment = await store.riskAssessments.forIntent(earlier.id);
+    return {
+      intent: current,
+      risk: assessment === undefined ? null : riskSummaryOf(assessment),
+      replayed: true,
+    };
+  }
+
+  private async resolveEvidence(
+    store: TenantStore,
+    actor: Actor,
+    correlationId: string,
+    submission: IntentSubmission,
+  ): Promise<EvidencePackRow> {
+    if (submission.evidencePack !== undefined) {
+      return (await this.storeEvidencePack(store, actor, correlationId, submission.evidencePack)).row;
+    }
+    const id = submission.evidencePackId;
+    const row = id === undefined ? undefined : await store.evidencePacks.get(id);
+    if (row === undefined) {
+      throw problems.unprocessable('unknown-evidence-pack', 'the evidence pack does not exist', [
+        { field: 'evidence_pack_id', message: 'names no evidence pack of this tenant' },
+      ]);
+    }
+    return row;
+  }
+
+  private async startWorkflow(
+    intent: DeploymentIntentRow,
+    targetDeviceCount: number | undefined,
+  ): Promise<void> {
+    const input: DeploymentIntentInput = {
+      intentId: intent.id,
+      tenantId: intent.tenantId,
+      correlationId: intent.correlationId,
+      appName: intent.appName,
+      version: intent.version,
+      targetRing: intent.targetRing,
+      connectors: intent.connectors,
+      submitterId: intent.submitterId,
+      ...(targetDeviceCount === undefined ? {} : { targetDeviceCount }),
+      policy: this.options.rolloutPolicy,
+    };
+    await this.options.client.workflow.start(DEPLOYMENT_INTENT_WORKFLOW, {
+      workflowId: intent.workflowId,
+      taskQueue: this.options.taskQueue,
+      args: [input],
+      memo: { correlationId: intent.correlationId, tenantId: intent.tenantId },
+      typedSearchAttributes: [
+        { key: AppNameKey, value: intent.appName },
+        { key: IntentStatusKey, value: 'SUBMITTED' },
+      ],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  }
+
+  private async markStartFailed(
+    store: TenantStore,
+    intent: DeploymentIntentRow,
+    error: unknown,
+  ): Promise<void> {
+    const at = new Date();
+    await store.transaction(async (tx) => {
+      await tx.intents.recordProgress(intent.id, { status: 'FAILED' }, at);
+      await tx.events.append({
+        eventKey: `${intent.id}:0000:WORKFLOW_START_FAILED`,
+        eventType: 'FAILED',
+        intentId: intent.id,
+        correlationId: intent.correlationId,
+        actor: 'system:api',
+        payload: {
+          reason: 'the workflow could not be started',
+          error: error instanceof Error ? error.message : 'unknown',
+        },
+        occurredAt: at,
+      });
+    });
+  }
+
+  /** The workflow's own assessment, so the answer shows exactly what the rollout will act on. */
+  private async awaitRisk(intent: DeploymentIntentRow): Promise<RiskSummary | null> {
+    const handle = this.options.client.workflow.getHandle(intent.workflowId);
+    const waitMs = this.options.riskWaitMs ?? 10_000;
+    try {
+      return await this.options.client.withDeadline(Date.now() + waitMs, () =>
+        handle.executeUpdate(riskAssessedUpdate),
+      );
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, intentId: intent.id },
+        'risk not assessed in time; answering without it',
+      );
+      return null;
+    }
+  }
+}

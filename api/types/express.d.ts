@@ -1,0 +1,25 @@
+import type { Actor } from '../request-context';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** From a valid `X-Correlation-ID` header, or generated; echoed on the response. */
+      correlationId: string;
+      /** Set by authentication; routes read the caller from here only. */
+      actor?: Actor;
+    }
+  }
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    user?: {
+      tenantId: string;
+      id: string;
+      displayName: string;
+      roles: string[];
+    };
+  }
+}
+
+export {};

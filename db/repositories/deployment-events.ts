@@ -1,0 +1,56 @@
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
+import type { DatabaseExecutor } from '../client';
+import type { TenantId } from '../tenant-id';
+import { deploymentEvents } from '../schema';
+import { decodeCursor, toPage } from '../pagination';
+import type { Page } from '../pagination';
+
+export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
+export type NewDeploymentEvent = Omit<typeof deploymentEvents.$inferInsert, 'id' | 'tenantId'>;
+
+export interface EventFilter {
+  readonly intentId?: string;
+  readonly correlationId?: string;
+  readonly eventType?: string;
+}
+
+export class DeploymentEventRepository {
+  constructor(
+    private readonly db: DatabaseExecutor,
+    private readonly tenantId: TenantId,
+  ) {}
+
+  /** Appends once per event key: a retried write is a no-op. Returns whether a row was added. */
+  async append(event: NewDeploymentEvent): Promise<boolean> {
+    const inserted = await this.db
+      .insert(deploymentEvents)
+      .values({ ...event, tenantId: this.tenantId })
+      .onConflictDoNothing({ target: [deploymentEvents.tenantId, deploymentEvents.eventKey] })
+      .returning({ id: deploymentEvents.id });
+    return inserted.length > 0;
+  }
+
+  /** The trail in the order it was written, oldest first. */
+  async list(
+    filter: EventFilter,
+    page: { limit: number; cursor?: string },
+  ): Promise<Page<DeploymentEventRow>> {
+    const conditions: SQL[] = [eq(deploymentEvents.tenantId, this.tenantId)];
+    if (filter.intentId !== undefined) conditions.push(eq(deploymentEvents.intentId, filter.intentId));
+    if (filter.correlationId !== undefined)
+      conditions.push(eq(deploymentEvents.correlationId, filter.correlationId));
+    if (filter.eventType !== undefined) conditions.push(eq(deploymentEvents.eventType, filter.eventType));
+    if (page.cursor !== undefined) {
+      const [afterId] = decodeCursor(page.cursor, ['number']) as [number];
+      conditions.push(gt(deploymentEvents.id, afterId));
+    }
+    const rows = await this.db
+      .select()
+      .from(deploymentEvents)
+      .where(and(...conditions))
+      .orderBy(asc(deploymentEvents.id))
+      .limit(page.limit + 1);
+    return toPage(rows, page.limit, (row) => [row.id]);
+  }
+}

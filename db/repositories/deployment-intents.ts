@@ -1,0 +1,98 @@
+import { and, desc, eq, lt, or } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
+import type { DatabaseExecutor } from '../client';
+import type { TenantId } from '../tenant-id';
+import { deploymentIntents } from '../schema';
+import type { IntentStatus } from '../../policy/intent-status';
+import type { Ring } from '../../policy/rings';
+import { decodeCursor, toPage } from '../pagination';
+import type { Page } from '../pagination';
+
+export type DeploymentIntentRow = typeof deploymentIntents.$inferSelect;
+export type NewDeploymentIntent = Omit<
+  typeof deploymentIntents.$inferInsert,
+  'tenantId' | 'createdAt' | 'updatedAt'
+>;
+
+export interface IntentFilter {
+  readonly status?: IntentStatus;
+  readonly ring?: Ring;
+  readonly appName?: string;
+  readonly submitterId?: string;
+}
+
+export interface IntentProgress {
+  readonly status: IntentStatus;
+  readonly currentRing?: Ring | null;
+  readonly riskScore?: number;
+  readonly riskModelVersion?: string;
+  readonly requiresCab?: boolean;
+}
+
+export class DeploymentIntentRepository {
+  constructor(
+    private readonly db: DatabaseExecutor,
+    private readonly tenantId: TenantId,
+  ) {}
+
+  /** Inserts the intent; undefined when its idempotency key was already used (the caller reads that one). */
+  async create(intent: NewDeploymentIntent): Promise<DeploymentIntentRow | undefined> {
+    const [row] = await this.db
+      .insert(deploymentIntents)
+      .values({ ...intent, tenantId: this.tenantId })
+      .onConflictDoNothing({ target: [deploymentIntents.tenantId, deploymentIntents.idempotencyKey] })
+      .returning();
+    return row;
+  }
+
+  async get(id: string): Promise<DeploymentIntentRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(deploymentIntents)
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
+    return row;
+  }
+
+  async findByIdempotencyKey(key: string): Promise<DeploymentIntentRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(deploymentIntents)
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.idempotencyKey, key)));
+    return row;
+  }
+
+  async list(
+    filter: IntentFilter,
+    page: { limit: number; cursor?: string },
+  ): Promise<Page<DeploymentIntentRow>> {
+    const conditions: SQL[] = [eq(deploymentIntents.tenantId, this.tenantId)];
+    if (filter.status !== undefined) conditions.push(eq(deploymentIntents.status, filter.status));
+    if (filter.ring !== undefined) conditions.push(eq(deploymentIntents.currentRing, filter.ring));
+    if (filter.appName !== undefined) conditions.push(eq(deploymentIntents.appName, filter.appName));
+    if (filter.submitterId !== undefined)
+      conditions.push(eq(deploymentIntents.submitterId, filter.submitterId));
+    if (page.cursor !== undefined) {
+      const [createdAtMs, id] = decodeCursor(page.cursor, ['number', 'string']) as [number, string];
+      const createdAt = new Date(createdAtMs);
+      const before = or(
+        lt(deploymentIntents.createdAt, createdAt),
+        and(eq(deploymentIntents.createdAt, createdAt), lt(deploymentIntents.id, id)),
+      );
+      if (before !== undefined) conditions.push(before);
+    }
+    const rows = await this.db
+      .select()
+      .from(deploymentIntents)
+      .where(and(...conditions))
+      .orderBy(desc(deploymentIntents.createdAt), desc(deploymentIntents.id))
+      .limit(page.limit + 1);
+    return toPage(rows, page.limit, (row) => [row.createdAt.getTime(), row.id]);
+  }
+
+  async recordProgress(id: string, progress: IntentProgress, at: Date): Promise<void> {
+    await this.db
+      .update(deploymentIntents)
+      .set({ ...progress, updatedAt: at })
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
+  }
+}

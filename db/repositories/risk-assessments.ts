@@ -1,0 +1,48 @@
+import { and, eq } from 'drizzle-orm';
+import type { DatabaseExecutor } from '../client';
+import type { TenantId } from '../tenant-id';
+import { riskAssessments } from '../schema';
+import type { RiskSummary } from '../../workflows/definitions';
+
+export type RiskAssessmentRow = typeof riskAssessments.$inferSelect;
+export type NewRiskAssessment = Omit<typeof riskAssessments.$inferInsert, 'id' | 'tenantId' | 'createdAt'>;
+
+export class RiskAssessmentRepository {
+  constructor(
+    private readonly db: DatabaseExecutor,
+    private readonly tenantId: TenantId,
+  ) {}
+
+  /** One assessment per intent: a retried activity gets the row it wrote the first time. */
+  async record(assessment: NewRiskAssessment): Promise<RiskAssessmentRow> {
+    await this.db
+      .insert(riskAssessments)
+      .values({ ...assessment, tenantId: this.tenantId })
+      .onConflictDoNothing({ target: riskAssessments.intentId });
+    const row = await this.forIntent(assessment.intentId);
+    if (row === undefined)
+      throw new Error(`risk assessment for intent ${assessment.intentId} belongs to another tenant`);
+    return row;
+  }
+
+  async forIntent(intentId: string): Promise<RiskAssessmentRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(riskAssessments)
+      .where(and(eq(riskAssessments.tenantId, this.tenantId), eq(riskAssessments.intentId, intentId)));
+    return row;
+  }
+}
+
+/** The assessment as the workflow and the API speak of it. */
+export function riskSummaryOf(row: RiskAssessmentRow): RiskSummary {
+  return {
+    modelVersion: row.modelVersion,
+    score: row.score,
+    threshold: row.threshold,
+    requiresCab: row.requiresCab,
+    autoApprovalBlockers: row.autoApprovalBlockers as RiskSummary['autoApprovalBlockers'],
+    factors: row.factors,
+    evidenceHash: row.evidenceHash,
+  };
+}

@@ -1,0 +1,69 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Database, DatabaseExecutor } from './client';
+import { connectorCredentials } from './schema';
+import type { TenantId } from './tenant-id';
+import { CabApprovalRepository } from './repositories/cab-approvals';
+import { ConnectorCredentialRepository } from './repositories/connector-credentials';
+import { DeploymentEventRepository } from './repositories/deployment-events';
+import { DeploymentIntentRepository } from './repositories/deployment-intents';
+import { EvidencePackRepository } from './repositories/evidence-packs';
+import { RingDeploymentRepository } from './repositories/ring-deployments';
+import { RiskAssessmentRepository } from './repositories/risk-assessments';
+import { RiskModelRepository } from './repositories/risk-models';
+import { UserRepository } from './repositories/users';
+
+/**
+ * Every repository of one tenant. There is no way to reach a domain table through this layer without
+ * naming a tenant: each query the repositories build carries `tenant_id = $tenant`.
+ */
+export class TenantStore {
+  readonly intents: DeploymentIntentRepository;
+  readonly evidencePacks: EvidencePackRepository;
+  readonly riskModels: RiskModelRepository;
+  readonly riskAssessments: RiskAssessmentRepository;
+  readonly cabApprovals: CabApprovalRepository;
+  readonly ringDeployments: RingDeploymentRepository;
+  readonly events: DeploymentEventRepository;
+  readonly users: UserRepository;
+  readonly connectorCredentials: ConnectorCredentialRepository;
+
+  constructor(
+    private readonly executor: DatabaseExecutor,
+    readonly tenantId: TenantId,
+  ) {
+    this.intents = new DeploymentIntentRepository(executor, tenantId);
+    this.evidencePacks = new EvidencePackRepository(executor, tenantId);
+    this.riskModels = new RiskModelRepository(executor, tenantId);
+    this.riskAssessments = new RiskAssessmentRepository(executor, tenantId);
+    this.cabApprovals = new CabApprovalRepository(executor, tenantId);
+    this.ringDeployments = new RingDeploymentRepository(executor, tenantId);
+    this.events = new DeploymentEventRepository(executor, tenantId);
+    this.users = new UserRepository(executor, tenantId);
+    this.connectorCredentials = new ConnectorCredentialRepository(executor, tenantId);
+  }
+
+  /** Runs `work` in one transaction; every repository it receives writes through that transaction. */
+  async transaction<T>(work: (store: TenantStore) => Promise<T>): Promise<T> {
+    return this.executor.transaction((tx) => work(new TenantStore(tx, this.tenantId)));
+  }
+}
+
+export class DataStore {
+  constructor(private readonly db: Database) {}
+
+  forTenant(tenantId: TenantId): TenantStore {
+    return new TenantStore(this.db, tenantId);
+  }
+
+  /**
+   * The one lookup that precedes knowing the tenant: a connector presents an API key, and its hash
+   * names the credential and so the tenant. Revoked keys are not found.
+   */
+  async findConnectorCredential(keyHash: string) {
+    const [row] = await this.db
+      .select()
+      .from(connectorCredentials)
+      .where(and(eq(connectorCredentials.keyHash, keyHash), isNull(connectorCredentials.revokedAt)));
+    return row;
+  }
+}

@@ -1,0 +1,25 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  transform: { '^.+\\.ts$': 'ts-jest' },
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/setup-temporal-runtime.ts'],
+  testTimeout: 60_000,
+  collectCoverageFrom: [
+    'api/**/*.ts',
+    'activities/**/*.ts',
+    'policy/**/*.ts',
+    'db/**/*.ts',
+    'runtime/**/*.ts',
+  ],
+  coveragePathIgnorePatterns: ['/node_modules/', '/db/migrations/'],
+  coverageReporters: ['text-summary', 'json-summary', 'lcov'],
+  coverageThreshold: {
+    './api/': { lines: 90 },
+    './activities/': { lines: 90 },
+    './policy/': { lines: 90 },
+    './db/': { lines: 90 },
+  },
+};

@@ -1,0 +1,80 @@
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
+import { startSystem } from './system';
+import type { ProcessRole } from './system';
+
+/**
+ * Process entry: reads the environment once, starts what `role` runs, prints where to find it, and on
+ * SIGINT or SIGTERM stops everything (the Temporal dev server included) before exiting.
+ */
+export async function main(role: ProcessRole, environment: NodeJS.ProcessEnv): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(environment);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  if (config.session.generatedSecret && role !== 'worker') {
+    logger.warn('SESSION_SECRET is unset: using a random secret, sessions end when the process restarts');
+  }
+
+  // Listen before starting anything: a signal during start-up must still stop what has started.
+  let stopRequested: string | undefined;
+  let onStop = (reason: string) => {
+    stopRequested = reason;
+  };
+  process.on('SIGINT', () => {
+    onStop('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    onStop('SIGTERM');
+  });
+
+  let system;
+  try {
+    system = await startSystem(config, logger, role);
+  } catch (error) {
+    logger.fatal({ err: error }, 'start-up failed');
+    process.exitCode = 1;
+    return;
+  }
+
+  const lines = [
+    '',
+    `EUCORA control plane is running (${role})`,
+    ...(system.apiUrl === undefined
+      ? []
+      : [`  API          ${system.apiUrl}`, `  API docs     ${system.docsUrl ?? ''}`]),
+    ...(system.temporalUiUrl === undefined ? [] : [`  Temporal UI  ${system.temporalUiUrl}`]),
+    '  Stop with Ctrl-C',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const shutdown = (reason: string) => {
+    if (stopping) {
+      logger.warn('second stop request: exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    void system.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  onStop = shutdown;
+  if (stopRequested !== undefined) shutdown(stopRequested);
+  void system.workerStopped.then(() => {
+    if (!stopping) shutdown('worker stopped');
+  });
+}

@@ -1,0 +1,17 @@
+// `npm start` on a fresh clone: installs what is missing (node_modules, the Temporal CLI), then runs
+// the whole system in this process (TypeScript through tsx), on the embedded defaults unless configured.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { ensureNodeModules, root } from './ensure-dependencies.mjs';
+import { ensureTemporalCli } from './temporal-cli.mjs';
+
+process.chdir(root);
+ensureNodeModules();
+if (!process.env.TEMPORAL_ADDRESS) {
+  const cli = ensureTemporalCli();
+  if (cli !== undefined) process.env.TEMPORAL_CLI_PATH ??= cli;
+}
+
+const require = createRequire(import.meta.url);
+require('tsx/cjs/api').register();
+require(path.join(root, 'runtime', 'start.ts'));

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent';
+import type { Express } from 'express';
+import { createApp } from '../../api/app';
+import type { ApiDependencies } from '../../api/app';
+import { createSessionBackend } from '../../api/session';
+import type { SessionBackend } from '../../api/session';
+import { issueConnectorCredential } from '../../api/services/connector-credentials';
+import type { Role } from '../../api/request-context';
+import { asTenantId } from '../../db/tenant-id';
+import type { TenantStore } from '../../db/tenant-store';
+import type { ConnectorType } from '../../policy/connectors';
+import type { RolloutPolicy } from '../../policy/rollout-policy';
+import { createLogger } from '../../runtime/logger';
+import { ContractValidator } from './contract';
+import type { RecordedResponse } from './contract';
+import { createTestDatabase } from './database';
+import type { TestDatabase } from './database';
+import { TENANT_A, fastPolicy, startTemporalWorker } from './harness';
+import type { TemporalWorkerHandle } from './harness';
+
+export type Agent = InstanceType<typeof TestAgent>;
+
+const METHODS = new Set(['get', 'post', 'put', 'delete', 'patch']);
+
+export interface ApiHarnessOptions {
+  readonly policy?: RolloutPolicy;
+  readonly overrides?: Partial<ApiDependencies>;
+}
+
+/**
+ * The real app (createApp) on a fresh database, the shared Temporal dev server and a real worker,
+ * with Redis sessions when REDIS_URL is set. Every response a test receives through `agent()` or
+ * `anonymous()` is recorded; `contractViolations()` checks them against the served OpenAPI document.
+ */
+export class ApiHarness {
+  readonly recorded: RecordedResponse[] = [];
+  private readonly contract: ContractValidator;
+
+  private constructor(
+    readonly app: Express,
+    readonly db: TestDatabase,
+    readonly temporal: TemporalWorkerHandle,
+    readonly sessions: SessionBackend,
+    readonly document: unknown,
+  ) {
+    this.contract = new ContractValidator(document as ConstructorParameters<typeof ContractValidator>[0]);
+  }
+
+  static async start(options: ApiHarnessOptions = {}): Promise<ApiHarness> {
+    const db = await createTestDatabase();
+    const temporal = await startTemporalWorker(db);
+    const logger = createLogger({ level: 'silent' });
+    const sessions = await createSessionBackend({
+      redisUrl: process.env.REDIS_URL,
+      secret: 'test-session-secret-test-session-secret',
+      secureCookies: false,
+      logger,
+      prefix: `eucora-test:${randomUUID()}:`,
+    });
+    const app = createApp({
+      logger,
+      publicUrl: 'http://127.0.0.1',
+      devLogin: true,
+      defaultTenantId: TENANT_A,
+      database: db.handle,
+      store: db.store,
+      sessions,
+      temporal: {
+        client: temporal.client,
+        connection: temporal.client.connection,
+        taskQueue: temporal.taskQueue,
+      },
+      rolloutPolicy: options.policy ?? fastPolicy(),
+      ...options.overrides,
+    });
+    const schema = await request(app).get('/api/schema');
+    return new ApiHarness(app, db, temporal, sessions, schema.body);
+  }
+
+  tenant(tenantId: string = TENANT_A): TenantStore {
+    return this.db.store.forTenant(asTenantId(tenantId));
+  }
+
+  /** A caller with no session and no key. */
+  anonymous(): Agent {
+    return this.recording(request.agent(this.app));
+  }
+
+  /** A signed-in user (through the dev login) with the given roles. */
+  async agent(username: string, roles: Role[], tenantId: string = TENANT_A): Promise<Agent> {
+    const agent = this.recording(request.agent(this.app));
+    await agent.post('/api/v1/auth/dev-login').send({ username, roles, tenant_id: tenantId }).expect(200);
+    return agent;
+  }
+
+  /** A connector authenticated by a freshly issued API key. */
+  async connector(
+    connectorType: ConnectorType,
+    tenantId: string = TENANT_A,
+  ): Promise<{ agent: Agent; apiKey: string }> {
+    const { apiKey } = await issueConnectorCredential(
+      this.tenant(tenantId),
+      {
+        tenantId: asTenantId(tenantId),
+        id: 'test-admin',
+        displayName: 'test admin',
+        roles: ['admin'],
+        kind: 'user',
+      },
+      randomUUID(),
+      { connectorType, name: `${connectorType}-${randomUUID().slice(0, 8)}` },
+    );
+    const agent = this.recording(request.agent(this.app));
+    agent.set('Authorization', `Bearer ${apiKey}`);
+    return { agent, apiKey };
+  }
+
+  /** Every response recorded since the last call that breaks the OpenAPI contract, as readable lines. */
+  contractViolations(): string[] {
+    return this.recorded.splice(0).flatMap((response) => this.contract.check(response));
+  }
+
+  async close(): Promise<void> {
+    await this.sessions.close();
+    await this.temporal.close();
+    await this.db.drop();
+  }
+
+  private recording(agent: Agent): Agent {
+    return new Proxy(agent, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof property !== 'string' || !METHODS.has(property) || typeof value !== 'function') {
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        }
+        return (url: string) => {
+          const test = (value as (url: string) => request.Test).call(target, url);
+          test.on('response', (response: request.Response) => {
+            this.recorded.push({
+              method: property.toUpperCase(),
+              path: url,
+              status: response.status,
+              contentType: response.headers['content-type'],
+              body: response.body,
+            });
+          });
+          return test;
+        };
+      },
+    });
+  }
+}

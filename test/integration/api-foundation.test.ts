@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { ApiHarness } from '../helpers/api';
+
+describe('API foundation', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await ApiHarness.start();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+  afterEach(() => {
+    expect(api.contractViolations()).toEqual([]);
+  });
+
+  it('reports database, session store and Temporal healthy', async () => {
+    const res = await api.anonymous().get('/api/v1/health').expect(200);
+    expect(res.body).toMatchObject({
+      status: 'ok',
+      checks: {
+        database: { status: 'ok' },
+        session_store: { status: 'ok', kind: process.env.REDIS_URL === undefined ? 'memory' : 'redis' },
+        temporal: { status: 'ok' },
+      },
+    });
+  });
+
+  it('echoes a valid X-Correlation-ID and replaces an invalid one', async () => {
+    const id = randomUUID();
+    const echoed = await api.anonymous().get('/api/v1/health').set('X-Correlation-ID', id);
+    expect(echoed.headers['x-correlation-id']).toBe(id);
+    const replaced = await api
+      .anonymous()
+      .get('/api/v1/health')
+      .set('X-Correlation-ID', 'not-a-uuid<script>');
+    expect(replaced.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(replaced.headers['x-correlation-id']).not.toBe('not-a-uuid<script>');
+  });
+
+  it('answers unknown paths with a problem+json 404 carrying the correlation id', async () => {
+    const res = await api.anonymous().get('/api/v1/nowhere').expect(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 404, correlation_id: res.headers['x-correlation-id'] });
+  });
+
+  it('refuses anonymous callers with 401 and names bad dev-login fields with 400', async () => {
+    await api.anonymous().get('/api/v1/auth/me').expect(401);
+    const res = await api
+      .anonymous()
+      .post('/api/v1/auth/dev-login')
+      .send({ username: 'x', roles: ['wizard'], extra: 1 })
+      .expect(400);
+    const fields = (res.body as { errors: { field: string }[] }).errors.map((e) => e.field);
+    expect(fields).toEqual(expect.arrayContaining(['roles.0', 'extra']));
+  });
+
+  it('signs a dev user in and tells who they are', async () => {
+    const agent = await api.agent('alice@example.com', ['submitter']);
+    const me = await agent.get('/api/v1/auth/me').expect(200);
+    expect(me.body).toMatchObject({ id: 'alice@example.com', roles: ['submitter'], kind: 'user' });
+    await agent.post('/api/v1/auth/logout').expect(204);
+    await agent.get('/api/v1/auth/me').expect(401);
+  });
+
+  it('answers malformed JSON with a 400 problem, not a 500', async () => {
+    const res = await api
+      .anonymous()
+      .post('/api/v1/auth/dev-login')
+      .set('Content-Type', 'application/json')
+      .send('{"username": ')
+      .expect(400);
+    expect(res.body).toMatchObject({ type: expect.stringContaining('malformed-request') as string });
+  });
+
+  it('serves the OpenAPI document and Swagger UI from node_modules', async () => {
+    const schema = await api.anonymous().get('/api/schema').expect(200);
+    expect((schema.body as { openapi: string }).openapi).toBe('3.1.0');
+    const ui = await api.anonymous().get('/api/schema/swagger-ui/').expect(200);
+    expect(ui.text).toContain('swagger-ui-bundle.js');
+    await api.anonymous().get('/api/schema/swagger-ui/swagger-ui-bundle.js').expect(200);
+  });
+});

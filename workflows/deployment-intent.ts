@@ -1,0 +1,642 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
+import type * as activities from '../activities';
+import type { RingSettlement, TransitionRecord } from '../activities';
+import type { RingDeploymentStatus } from '../db/schema';
+import type { CabConditions, CabDecision } from '../policy/cab-decision';
+import { refuseCabDecision } from '../policy/cab-decision';
+import type { ConnectorAssignment, ConnectorType } from '../policy/connectors';
+import { isTerminal } from '../policy/intent-status';
+import type { IntentStatus } from '../policy/intent-status';
+import { evaluatePromotionGate, rollbackSucceeded } from '../policy/promotion-gate';
+import type { GateVerdict } from '../policy/promotion-gate';
+import { lowerRing, ringsThrough } from '../policy/rings';
+import type { Ring } from '../policy/rings';
+import {
+  abortSignal,
+  cabDecisionUpdate,
+  intentStateQuery,
+  pauseSignal,
+  promoteSignal,
+  resumeSignal,
+  riskAssessedUpdate,
+} from './definitions';
+import type {
+  CabProgress,
+  ConnectorReport,
+  ControlRequest,
+  DeploymentIntentInput,
+  IntentOutcome,
+  IntentState,
+  RingPhase,
+  RingProgress,
+  RiskSummary,
+} from './definitions';
+import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from './search-attributes';
+
+type Activities = ReturnType<typeof activities.createActivities>;
+
+/** Bookkeeping writes: quick, and retried until the database answers. */
+const { assessRisk, recordTransition, requestCab, recordCabOutcome, recordRingSettlement } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
+
+const WORKFLOW_ACTOR = 'system:workflow';
+
+/**
+ * One deployment intent, start to end: risk → CAB (when required) → ring by ring through the
+ * connectors, each ring behind its promotion gate → COMPLETED, or a rollback of every deployed ring.
+ */
+export async function deploymentIntentWorkflow(input: DeploymentIntentInput): Promise<IntentOutcome> {
+  const run = new IntentRun(input);
+  run.listen();
+  const outcome = await run.execute();
+  // Let a CAB decision that is still being answered finish before the workflow closes.
+  await condition(allHandlersFinished);
+  return outcome;
+}
+
+type RingResult = 'PASSED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+const RING_FAILURE_REASON: Record<Exclude<RingResult, 'PASSED'>, (ring: Ring) => string> = {
+  FAILED: (ring) => `${ring} failed its promotion gate`,
+  TIMED_OUT: (ring) => `${ring} did not report before its deadline`,
+  ABORTED: (ring) => `aborted during ${ring}`,
+};
+
+/** How a ring that got no final report is closed. */
+const CLOSED_RING = {
+  ABORTED: { phase: 'ABORTED', eventType: 'RING_ABORTED', status: 'CANCELLED' },
+  TIMED_OUT: { phase: 'TIMED_OUT', eventType: 'RING_TIMED_OUT', status: 'TIMED_OUT' },
+  FAILED: { phase: 'TIMED_OUT', eventType: 'RING_FAILED', status: 'CANCELLED' },
+} as const satisfies Record<string, { phase: RingPhase; eventType: string; status: RingDeploymentStatus }>;
+
+class IntentRun {
+  private status: IntentStatus = 'SUBMITTED';
+  private currentRing: Ring | null = null;
+  private plannedRings: Ring[];
+  private risk: RiskSummary | null = null;
+  private cab: CabProgress = { state: 'NOT_REQUIRED' };
+  private cabDecision: CabDecision | undefined;
+  private cabRecorded = false;
+  private conditions: CabConditions = {};
+  private readonly rings: RingProgress[] = [];
+  private paused = false;
+  private abort: ControlRequest | undefined;
+  private awaitingPromotion: Ring | null = null;
+  private promotion: (ControlRequest & { ring: Ring }) | undefined;
+  private failure: string | null = null;
+  private eventSequence = 0;
+
+  constructor(private readonly input: DeploymentIntentInput) {
+    this.plannedRings = ringsThrough(input.targetRing);
+  }
+
+  listen(): void {
+    setHandler(intentStateQuery, () => this.snapshot());
+    setHandler(riskAssessedUpdate, async () => {
+      await condition(() => this.risk !== null || isTerminal(this.status));
+      return this.risk;
+    });
+    setHandler(pauseSignal, async (request) => {
+      if (this.paused || isTerminal(this.status)) return;
+      this.paused = true;
+      await this.recordRequest('PAUSE_REQUESTED', request);
+    });
+    setHandler(resumeSignal, async (request) => {
+      if (!this.paused || isTerminal(this.status)) return;
+      this.paused = false;
+      await this.recordRequest('RESUME_REQUESTED', request);
+    });
+    setHandler(abortSignal, async (request) => {
+      if (this.aborted() || isTerminal(this.status)) return;
+      this.abort = request;
+      await this.recordRequest('ABORT_REQUESTED', request);
+    });
+    setHandler(promoteSignal, (request) => {
+      if (this.awaitingPromotion === request.ring) this.promotion = request;
+    });
+    setHandler(
+      cabDecisionUpdate,
+      async (decision) => {
+        this.cabDecision = decision;
+        await condition(() => this.cabRecorded);
+        return { status: this.status, decision: decision.decision, conditions: decision.conditions };
+      },
+      {
+        // Synchronous, so a refused decision never enters the history.
+        validator: (decision: CabDecision) => {
+          const refusal = refuseCabDecision(decision, {
+            awaitingCab: this.status === 'AWAITING_CAB' && this.cabDecision === undefined,
+            submitterId: this.input.submitterId,
+            targetRing: this.input.targetRing,
+          });
+          if (refusal !== undefined) throw ApplicationFailure.nonRetryable(refusal.message, refusal.type);
+        },
+      },
+    );
+  }
+
+  async execute(): Promise<IntentOutcome> {
+    upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
+    this.setStatus('SUBMITTED');
+
+    try {
+      this.risk = await assessRisk({
+        ...this.ref(),
+        eventKey: this.nextEventKey('RISK_ASSESSED'),
+        asOf: this.now(),
+        targetRing: this.input.targetRing,
+        platforms: this.input.connectors.flatMap((c) => c.platforms),
+        targetDeviceCount: this.input.targetDeviceCount,
+      });
+    } catch (error) {
+      return this.fail(`risk assessment failed: ${failureMessage(error)}`);
+    }
+    upsertSearchAttributes([{ key: RiskScoreKey, value: this.risk.score }]);
+
+    if (this.risk.requiresCab) {
+      const decided = await this.awaitCab();
+      if (decided !== undefined) return decided;
+    } else {
+      await this.transition('AUTO_APPROVED', { status: 'APPROVED' }, { score: this.risk.score });
+    }
+
+    this.plannedRings = ringsThrough(lowerRing(this.input.targetRing, this.conditions.maxRing ?? 'GLOBAL'));
+    const deployed: Ring[] = [];
+    for (const [index, ring] of this.plannedRings.entries()) {
+      if (!(await this.holdBeforeRing(ring))) return this.rollBack(deployed, `aborted before ${ring}`);
+
+      deployed.push(ring);
+      const result = await this.deployRing(ring);
+      if (result !== 'PASSED') return this.rollBack(deployed, RING_FAILURE_REASON[result](ring));
+
+      const next = this.plannedRings[index + 1];
+      if (next === undefined) break;
+      if (!(await this.soak(ring))) return this.rollBack(deployed, `aborted while ${ring} soaked`);
+      await this.transition('RING_PROMOTED', { status: 'DEPLOYING' }, { from: ring, to: next });
+    }
+
+    await this.transition('COMPLETED', { status: 'COMPLETED' }, { rings: deployed });
+    return this.outcome(deployed, []);
+  }
+
+  // ---- CAB ----------------------------------------------------------------------------------------
+
+  /** Waits for the CAB; returns the final outcome when the intent ends here, undefined to deploy. */
+  private async awaitCab(): Promise<IntentOutcome | undefined> {
+    const requestedAt = this.now();
+    const deadlineAt = new Date(Date.now() + this.input.policy.cabTimeoutMs).toISOString();
+    this.cab = { state: 'PENDING', requestedAt, deadlineAt };
+    this.setStatus('AWAITING_CAB');
+    await requestCab({
+      ...this.transitionRecord('CAB_REQUESTED', { score: this.risk?.score ?? null, deadlineAt }),
+      deadlineAt,
+    });
+
+    const answered = await condition(
+      () => this.cabDecision !== undefined || this.aborted(),
+      this.input.policy.cabTimeoutMs,
+    );
+    const decision = this.cabDecision;
+    if (decision === undefined) {
+      const expired = !answered;
+      this.cab = { ...this.cab, state: expired ? 'EXPIRED' : 'CANCELLED', decidedAt: this.now() };
+      this.setStatus(expired ? 'EXPIRED' : 'ABORTED');
+      await recordCabOutcome({
+        ...this.transitionRecord(
+          expired ? 'EXPIRED' : 'ABORTED',
+          expired ? { deadlineAt } : { reason: this.abort?.reason ?? null },
+          expired ? WORKFLOW_ACTOR : (this.abort?.by ?? WORKFLOW_ACTOR),
+        ),
+        outcome: { state: expired ? 'EXPIRED' : 'CANCELLED' },
+      });
+      return this.outcome([], []);
+    }
+
+    const state = decision.decision;
+    this.cab = { ...this.cab, state, decision, decidedAt: this.now() };
+    this.conditions = decision.conditions ?? {};
+    this.setStatus(state === 'REJECTED' ? 'REJECTED' : 'APPROVED');
+    await recordCabOutcome({
+      ...this.transitionRecord(
+        'CAB_DECIDED',
+        { decision: state, comments: decision.comments ?? null, conditions: this.conditions },
+        decision.approverId,
+      ),
+      outcome: {
+        state,
+        approverId: decision.approverId,
+        comments: decision.comments,
+        conditions: decision.conditions,
+      },
+    });
+    this.cabRecorded = true;
+    return state === 'REJECTED' ? this.outcome([], []) : undefined;
+  }
+
+  // ---- Between rings: pause, manual promotion ----------------------------------------------------
+
+  /** Holds while paused or awaiting a manual promotion; false when the intent was aborted meanwhile. */
+  private async holdBeforeRing(ring: Ring): Promise<boolean> {
+    if (!(await this.holdWhilePaused(ring))) return false;
+    if (this.conditions.manualPromotion !== true) return true;
+    if (!(await this.awaitPromotion(ring))) return false;
+    // A pause that arrived while the ring waited for its promotion still holds it.
+    return this.holdWhilePaused(ring);
+  }
+
+  private async holdWhilePaused(ring: Ring): Promise<boolean> {
+    if (this.aborted()) return false;
+    if (!this.paused) return true;
+    const resumeTo = this.status;
+    await this.transition('PAUSED', { status: 'PAUSED' }, { before: ring });
+    await condition(() => !this.paused || this.aborted());
+    if (this.aborted()) return false;
+    await this.transition('RESUMED', { status: resumeTo }, { before: ring });
+    return true;
+  }
+
+  private async awaitPromotion(ring: Ring): Promise<boolean> {
+    const resumeTo = this.status;
+    this.awaitingPromotion = ring;
+    await this.transition('PROMOTION_AWAITED', { status: 'AWAITING_PROMOTION' }, { ring });
+    await condition(() => this.promotion !== undefined || this.aborted());
+    this.awaitingPromotion = null;
+    const granted = this.promotion;
+    this.promotion = undefined;
+    if (granted === undefined || this.aborted()) return false;
+    await this.transition('PROMOTION_GRANTED', { status: resumeTo }, { ring }, granted.by);
+    return true;
+  }
+
+  /** The soak timer after a passed gate; false when the intent was aborted during it. */
+  private async soak(ring: Ring): Promise<boolean> {
+    const soakMs = this.input.policy.rings[ring].soakMs + (this.conditions.extraSoakMs ?? 0);
+    if (soakMs > 0) {
+      await this.transition('SOAK_STARTED', { status: 'SOAKING' }, { ring, soakMs });
+      await condition(() => this.aborted(), soakMs);
+    }
+    return this.abort === undefined;
+  }
+
+  // ---- One ring ----------------------------------------------------------------------------------
+
+  private async deployRing(ring: Ring): Promise<RingResult> {
+    const ringPolicy = this.input.policy.rings[ring];
+    const startedAtMs = Date.now();
+    const progress = this.startRing(ring);
+    await this.transition(
+      'RING_STARTED',
+      { status: 'DEPLOYING', ring },
+      {
+        connectors: this.input.connectors.map((c) => c.connectorType),
+        deadlineAt: new Date(startedAtMs + ringPolicy.reportDeadlineMs).toISOString(),
+      },
+    );
+
+    const { deployToRing } = proxyActivities<Activities>(
+      this.connectorActivityOptions(ringPolicy.reportDeadlineMs),
+    );
+    const reports = await this.awaitConnectors(ring, 'deploy', (assignment) =>
+      deployToRing({ ...this.ringWork(ring, assignment, startedAtMs, ringPolicy.reportDeadlineMs) }),
+    );
+
+    if (reports.kind !== 'REPORTED') {
+      const closed = CLOSED_RING[reports.kind];
+      this.updateRing(ring, { ...progress, phase: closed.phase, completedAt: this.now() });
+      await this.settleRing(
+        ring,
+        closed.eventType,
+        'DEPLOY',
+        this.input.connectors.map((c) => ({
+          connectorType: c.connectorType,
+          outcome: 'FAILED',
+          status: closed.status,
+        })),
+        { reason: reports.reason },
+      );
+      return reports.kind === 'ABORTED' ? 'ABORTED' : 'TIMED_OUT';
+    }
+
+    const total = sumReports(reports.byConnector);
+    const verdict = evaluatePromotionGate(
+      { ring, ...total, timeToComplianceMs: Date.now() - startedAtMs },
+      ringPolicy,
+    );
+    this.updateRing(ring, {
+      ...progress,
+      phase: verdict.passed ? 'PASSED' : 'FAILED',
+      completedAt: this.now(),
+      reports: reports.byConnector,
+      verdict,
+    });
+    await this.transition('RING_REPORTED', {}, { ring, ...total, reports: reports.byConnector });
+    await this.settleRing(
+      ring,
+      verdict.passed ? 'GATE_PASSED' : 'GATE_FAILED',
+      'DEPLOY',
+      this.input.connectors.map((c) => ({
+        connectorType: c.connectorType,
+        outcome: verdict.passed ? 'SUCCEEDED' : 'FAILED',
+        report: reports.byConnector[c.connectorType],
+      })),
+      { verdict },
+      verdict,
+    );
+    return verdict.passed ? 'PASSED' : 'FAILED';
+  }
+
+  /**
+   * Runs one connector activity per assignment and waits for all of them. An abort cancels the
+   * deployments still pending; rollbacks are never cancelled.
+   */
+  private async awaitConnectors(
+    ring: Ring,
+    action: 'deploy' | 'rollback',
+    start: (assignment: ConnectorAssignment) => Promise<ConnectorReport>,
+  ): Promise<
+    | { kind: 'REPORTED'; byConnector: Partial<Record<ConnectorType, ConnectorReport>> }
+    | { kind: 'TIMED_OUT' | 'FAILED' | 'ABORTED'; reason: string }
+  > {
+    const scope = new CancellationScope();
+    if (action === 'deploy') {
+      void condition(() => this.aborted()).then(() => {
+        scope.cancel();
+      });
+    }
+    try {
+      const reports = await scope.run(() => Promise.all(this.input.connectors.map(start)));
+      const byConnector: Partial<Record<ConnectorType, ConnectorReport>> = {};
+      this.input.connectors.forEach((assignment, i) => {
+        const report = reports[i];
+        if (report !== undefined) byConnector[assignment.connectorType] = report;
+      });
+      return { kind: 'REPORTED', byConnector };
+    } catch (error) {
+      if (isCancellation(error)) return { kind: 'ABORTED', reason: `${action} of ${ring} aborted` };
+      if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
+        return {
+          kind: 'TIMED_OUT',
+          reason: `no final report for the ${action} of ${ring} before its deadline`,
+        };
+      }
+      return { kind: 'FAILED', reason: `${action} of ${ring} failed: ${failureMessage(error)}` };
+    }
+  }
+
+  // ---- Rollback ----------------------------------------------------------------------------------
+
+  /** Rolls back every deployed ring, newest first, through the connectors. */
+  private async rollBack(deployed: readonly Ring[], reason: string): Promise<IntentOutcome> {
+    if (deployed.length === 0) {
+      await this.transition('ABORTED', { status: 'ABORTED' }, { reason }, this.abort?.by ?? WORKFLOW_ACTOR);
+      return this.outcome([], []);
+    }
+    const order = [...deployed].reverse();
+    await this.transition(
+      'ROLLBACK_STARTED',
+      { status: 'ROLLING_BACK' },
+      { reason, rings: order },
+      this.abort?.by ?? WORKFLOW_ACTOR,
+    );
+    const failedRings: Ring[] = [];
+    for (const ring of order) {
+      if (!(await this.rollBackRing(ring))) failedRings.push(ring);
+    }
+    if (failedRings.length > 0) {
+      this.failure = `rollback failed for ${failedRings.join(', ')}`;
+      await this.transition(
+        'FAILED',
+        { status: 'FAILED', ring: null },
+        { reason: this.failure, cause: reason },
+      );
+      return this.outcome(
+        deployed,
+        order.filter((r) => !failedRings.includes(r)),
+      );
+    }
+    await this.transition('ROLLED_BACK', { status: 'ROLLED_BACK', ring: null }, { reason, rings: order });
+    return this.outcome(deployed, order);
+  }
+
+  private async rollBackRing(ring: Ring): Promise<boolean> {
+    const deadlineMs = this.input.policy.rollback.reportDeadlineMs;
+    const startedAtMs = Date.now();
+    const progress = this.rings.find((r) => r.ring === ring);
+    if (progress !== undefined) this.updateRing(ring, { ...progress, phase: 'ROLLING_BACK' });
+    await this.transition('RING_ROLLBACK_STARTED', { ring }, { ring });
+
+    const { rollbackRing } = proxyActivities<Activities>(this.connectorActivityOptions(deadlineMs));
+    const reports = await this.awaitConnectors(ring, 'rollback', (assignment) =>
+      rollbackRing(this.ringWork(ring, assignment, startedAtMs, deadlineMs)),
+    );
+    const minRate = this.input.policy.rollback.minSuccessRate;
+    const settlements: RingSettlement[] = this.input.connectors.map((c) => {
+      const report = reports.kind === 'REPORTED' ? reports.byConnector[c.connectorType] : undefined;
+      const succeeded =
+        report !== undefined && rollbackSucceeded(report.successCount, report.failureCount, minRate);
+      return {
+        connectorType: c.connectorType,
+        outcome: succeeded ? 'SUCCEEDED' : 'FAILED',
+        ...(report === undefined
+          ? { status: reports.kind === 'TIMED_OUT' ? 'TIMED_OUT' : 'CANCELLED' }
+          : { report }),
+      };
+    });
+    const succeeded = settlements.every((s) => s.outcome === 'SUCCEEDED');
+    if (progress !== undefined) {
+      this.updateRing(ring, { ...progress, phase: succeeded ? 'ROLLED_BACK' : 'ROLLBACK_FAILED' });
+    }
+    await this.settleRing(
+      ring,
+      succeeded ? 'RING_ROLLED_BACK' : 'RING_ROLLBACK_FAILED',
+      'ROLLBACK',
+      settlements,
+      {
+        ...(reports.kind === 'REPORTED' ? { reports: reports.byConnector } : { reason: reports.reason }),
+      },
+    );
+    return succeeded;
+  }
+
+  // ---- Bookkeeping -------------------------------------------------------------------------------
+
+  /** A method, not a field test: the compiler must not assume an await leaves it unchanged. */
+  private aborted(): boolean {
+    return this.abort !== undefined;
+  }
+
+  private async fail(reason: string): Promise<IntentOutcome> {
+    this.failure = reason;
+    await this.transition('FAILED', { status: 'FAILED' }, { reason });
+    return this.outcome([], []);
+  }
+
+  private connectorActivityOptions(deadlineMs: number): ActivityOptions {
+    const heartbeat = this.input.policy.heartbeatTimeoutMs;
+    return {
+      // The whole wait, retries included, must end by the ring's report deadline.
+      scheduleToCloseTimeout: deadlineMs,
+      ...(heartbeat === null ? {} : { heartbeatTimeout: heartbeat }),
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+    };
+  }
+
+  private ringWork(ring: Ring, assignment: ConnectorAssignment, startedAtMs: number, deadlineMs: number) {
+    return {
+      ...this.ref(),
+      ring,
+      connectorType: assignment.connectorType,
+      platforms: assignment.platforms,
+      appName: this.input.appName,
+      version: this.input.version,
+      startedAt: new Date(startedAtMs).toISOString(),
+      deadlineAt: new Date(startedAtMs + deadlineMs).toISOString(),
+    };
+  }
+
+  private startRing(ring: Ring): RingProgress {
+    const progress: RingProgress = { ring, phase: 'DEPLOYING', startedAt: this.now(), reports: {} };
+    this.rings.push(progress);
+    return progress;
+  }
+
+  private updateRing(ring: Ring, progress: RingProgress): void {
+    const index = this.rings.findIndex((r) => r.ring === ring);
+    if (index >= 0) this.rings[index] = progress;
+  }
+
+  private async settleRing(
+    ring: Ring,
+    eventType: string,
+    kind: 'DEPLOY' | 'ROLLBACK',
+    settlements: RingSettlement[],
+    payload: Record<string, unknown>,
+    verdict?: GateVerdict,
+  ): Promise<void> {
+    await recordRingSettlement({
+      ...this.transitionRecord(eventType, { ring, ...payload }),
+      ring,
+      kind,
+      settlements,
+      ...(verdict === undefined ? {} : { verdict }),
+    });
+  }
+
+  private async transition(
+    eventType: string,
+    change: { status?: IntentStatus; ring?: Ring | null },
+    payload: Record<string, unknown>,
+    actor: string = WORKFLOW_ACTOR,
+  ): Promise<void> {
+    if (change.status !== undefined) this.setStatus(change.status);
+    if (change.ring !== undefined) this.setRing(change.ring);
+    await recordTransition(this.transitionRecord(eventType, payload, actor));
+  }
+
+  /** A control request goes to the trail at once; it changes the intent's state later, between steps. */
+  private async recordRequest(eventType: string, request: ControlRequest): Promise<void> {
+    await recordTransition({
+      ...this.transitionRecord(eventType, { reason: request.reason ?? null }, request.by),
+      status: undefined,
+    });
+  }
+
+  private transitionRecord(
+    eventType: string,
+    payload: Record<string, unknown>,
+    actor = WORKFLOW_ACTOR,
+  ): TransitionRecord {
+    return {
+      ...this.ref(),
+      eventKey: this.nextEventKey(eventType),
+      eventType,
+      status: this.status,
+      currentRing: this.currentRing,
+      actor,
+      payload,
+      at: this.now(),
+    };
+  }
+
+  private setStatus(status: IntentStatus): void {
+    this.status = status;
+    upsertSearchAttributes([{ key: IntentStatusKey, value: status }]);
+  }
+
+  private setRing(ring: Ring | null): void {
+    this.currentRing = ring;
+    upsertSearchAttributes([{ key: DeployRingKey, value: ring }]);
+  }
+
+  /** Deterministic per workflow run: replays and retried activities reuse the same keys. */
+  private nextEventKey(eventType: string): string {
+    this.eventSequence += 1;
+    return `${this.input.intentId}:${String(this.eventSequence).padStart(4, '0')}:${eventType}`;
+  }
+
+  private ref() {
+    return {
+      tenantId: this.input.tenantId,
+      intentId: this.input.intentId,
+      correlationId: this.input.correlationId,
+    };
+  }
+
+  private now(): string {
+    return new Date(Date.now()).toISOString();
+  }
+
+  private outcome(completed: readonly Ring[], rolledBack: readonly Ring[]): IntentOutcome {
+    return {
+      status: this.status,
+      completedRings: completed,
+      rolledBackRings: rolledBack,
+      failure: this.failure,
+    };
+  }
+
+  private snapshot(): IntentState {
+    return {
+      status: this.status,
+      currentRing: this.currentRing,
+      plannedRings: this.plannedRings,
+      paused: this.paused,
+      abortRequested: this.aborted(),
+      awaitingPromotion: this.awaitingPromotion,
+      risk: this.risk,
+      cab: this.cab,
+      rings: this.rings,
+      failure: this.failure,
+    };
+  }
+}
+
+function sumReports(reports: Partial<Record<ConnectorType, ConnectorReport>>) {
+  let successCount = 0;
+  let failureCount = 0;
+  for (const report of Object.values(reports)) {
+    successCount += report.successCount;
+    failureCount += report.failureCount;
+  }
+  return { successCount, failureCount };
+}
+
+function failureMessage(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause !== undefined) return error.cause.message;
+  return error instanceof Error ? error.message : String(error);
+}

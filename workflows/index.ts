@@ -1,0 +1,1 @@
+export { deploymentIntentWorkflow } from './deployment-intent';
