@@ -13,8 +13,20 @@ import { correlationId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
 import { requestLog } from './middleware/request-log';
 import { buildOpenApiDocument, swaggerUi } from './openapi';
+import { ApiMetrics } from './metrics';
 import { authEndpoints } from './routes/auth';
+import { cabEndpoints } from './routes/cab';
+import { connectorCredentialEndpoints } from './routes/connector-credentials';
+import { connectorEndpoints } from './routes/connectors';
+import type { RouteDependencies } from './routes/dependencies';
+import { eventEndpoints } from './routes/events';
+import { evidencePackEndpoints } from './routes/evidence-packs';
 import { healthEndpoints } from './routes/health';
+import { intentEndpoints } from './routes/intents';
+import { metricsEndpoints } from './routes/metrics';
+import { riskEndpoints } from './routes/risk';
+import { ConnectorReportService } from './services/connector-reports';
+import { IntentService } from './services/intents';
 import type { SessionBackend } from './session';
 
 export interface ApiDependencies {
@@ -34,7 +46,7 @@ export interface ApiDependencies {
 }
 
 /** Every endpoint of the API, in the order the OpenAPI document lists them. */
-export function apiEndpoints(deps: ApiDependencies): Endpoint[] {
+export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
   return [
     ...healthEndpoints(
       [
@@ -52,6 +64,14 @@ export function apiEndpoints(deps: ApiDependencies): Endpoint[] {
       deps.logger,
     ),
     ...authEndpoints({ store: deps.store, devLogin: deps.devLogin, defaultTenantId: deps.defaultTenantId }),
+    ...intentEndpoints(deps),
+    ...evidencePackEndpoints(deps),
+    ...riskEndpoints(deps),
+    ...cabEndpoints(deps),
+    ...connectorEndpoints(deps),
+    ...connectorCredentialEndpoints(deps),
+    ...eventEndpoints(deps),
+    ...metricsEndpoints(deps),
   ];
 }
 
@@ -72,12 +92,24 @@ export function createApp(deps: ApiDependencies): Express {
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'simple');
 
-  const endpoints = apiEndpoints(deps);
+  const routeDeps: RouteDependencies = {
+    ...deps,
+    intents: new IntentService({
+      client: deps.temporal.client,
+      taskQueue: deps.temporal.taskQueue,
+      rolloutPolicy: deps.rolloutPolicy,
+      logger: deps.logger,
+    }),
+    reports: new ConnectorReportService(deps.temporal.client),
+    metrics: new ApiMetrics(),
+  };
+  const endpoints = apiEndpoints(routeDeps);
   const document = buildOpenApiDocument(endpoints, deps.publicUrl);
 
   app.use(correlationId());
   app.use(securityHeaders);
   app.use(requestLog(deps.logger));
+  app.use(routeDeps.metrics.middleware());
   app.get('/api/schema', (_req, res) => {
     res.json(document);
   });

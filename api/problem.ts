@@ -1,6 +1,8 @@
 /** A field that failed validation, named by its JSON path. */
 export interface FieldProblem {
   readonly field: string;
+  /** Where the field is: body, query, path or header. */
+  readonly in?: string;
   readonly message: string;
 }
 

@@ -14,7 +14,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import type { Ring } from '../policy/rings';
 import type { IntentStatus } from '../policy/intent-status';
-import type { ConnectorAssignment } from '../policy/connectors';
+import type { ConnectorAssignment, Platform } from '../policy/connectors';
 import type { EvidencePack } from '../policy/evidence-pack';
 import type { RiskModelDefinition, FactorScore } from '../policy/risk-model';
 import type { CabConditions } from '../policy/cab-decision';
@@ -192,7 +192,7 @@ export const ringDeployments = pgTable(
     ring: text('ring').$type<Ring>().notNull(),
     kind: text('kind').$type<RingDeploymentKind>().notNull(),
     connectorType: text('connector_type').notNull(),
-    platforms: text('platforms').array().notNull(),
+    platforms: text('platforms').array().$type<Platform[]>().notNull(),
     status: text('status').$type<RingDeploymentStatus>().notNull(),
     /** What a connector needs to complete the waiting activity: stable across retries. */
     workflowId: text('workflow_id').notNull(),

@@ -1,6 +1,7 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Database, DatabaseExecutor } from './client';
-import { connectorCredentials } from './schema';
+import { connectorCredentials, deploymentIntents, ringDeployments } from './schema';
+import type { RingDeploymentKind, RingDeploymentOutcome } from './schema';
 import type { TenantId } from './tenant-id';
 import { CabApprovalRepository } from './repositories/cab-approvals';
 import { ConnectorCredentialRepository } from './repositories/connector-credentials';
@@ -11,6 +12,20 @@ import { RingDeploymentRepository } from './repositories/ring-deployments';
 import { RiskAssessmentRepository } from './repositories/risk-assessments';
 import { RiskModelRepository } from './repositories/risk-models';
 import { UserRepository } from './repositories/users';
+import type { IntentStatus } from '../policy/intent-status';
+import type { Ring } from '../policy/rings';
+
+/** Row counts for the metrics scrape: numbers by category, never row data. */
+export interface RolloutCounts {
+  readonly intentsByStatus: readonly { readonly status: IntentStatus; readonly count: number }[];
+  readonly ringDeployments: readonly {
+    readonly ring: Ring;
+    readonly kind: RingDeploymentKind;
+    /** Null while the connector has not settled the ring. */
+    readonly outcome: RingDeploymentOutcome | null;
+    readonly count: number;
+  }[];
+}
 
 /**
  * Every repository of one tenant. There is no way to reach a domain table through this layer without
@@ -53,6 +68,32 @@ export class DataStore {
 
   forTenant(tenantId: TenantId): TenantStore {
     return new TenantStore(this.db, tenantId);
+  }
+
+  /**
+   * Aggregates across two tables for the Prometheus scrape, computed when it asks: intents by status and
+   * ring deployments by ring, kind and outcome. Counts only, grouped in the database; every query names
+   * the tenant, so one tenant's scrape never counts another's rows.
+   */
+  async rolloutCounts(tenantId: TenantId): Promise<RolloutCounts> {
+    const [intentsByStatus, rings] = await Promise.all([
+      this.db
+        .select({ status: deploymentIntents.status, count: count() })
+        .from(deploymentIntents)
+        .where(eq(deploymentIntents.tenantId, tenantId))
+        .groupBy(deploymentIntents.status),
+      this.db
+        .select({
+          ring: ringDeployments.ring,
+          kind: ringDeployments.kind,
+          outcome: ringDeployments.outcome,
+          count: count(),
+        })
+        .from(ringDeployments)
+        .where(eq(ringDeployments.tenantId, tenantId))
+        .groupBy(ringDeployments.ring, ringDeployments.kind, ringDeployments.outcome),
+    ]);
+    return { intentsByStatus, ringDeployments: rings };
   }
 
   /**

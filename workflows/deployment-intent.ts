@@ -134,7 +134,12 @@ class IntentRun {
       async (decision) => {
         this.cabDecision = decision;
         await condition(() => this.cabRecorded);
-        return { status: this.status, decision: decision.decision, conditions: decision.conditions };
+        // The status the decision led to, not wherever the rollout has moved on to since.
+        return {
+          status: decision.decision === 'REJECTED' ? 'REJECTED' : 'APPROVED',
+          decision: decision.decision,
+          conditions: decision.conditions,
+        };
       },
       {
         // Synchronous, so a refused decision never enters the history.
@@ -308,12 +313,12 @@ class IntentRun {
       },
     );
 
-    const { deployToRing } = proxyActivities<Activities>(
-      this.connectorActivityOptions(ringPolicy.reportDeadlineMs),
-    );
-    const reports = await this.awaitConnectors(ring, 'deploy', (assignment) =>
-      deployToRing({ ...this.ringWork(ring, assignment, startedAtMs, ringPolicy.reportDeadlineMs) }),
-    );
+    const reports = await this.awaitConnectors(ring, 'deploy', (assignment) => {
+      const { deployToRing } = proxyActivities<Activities>(
+        this.connectorActivityOptions(ringActivityId('deploy', ring, assignment), ringPolicy.reportDeadlineMs),
+      );
+      return deployToRing(this.ringWork(ring, assignment, startedAtMs, ringPolicy.reportDeadlineMs));
+    });
 
     if (reports.kind !== 'REPORTED') {
       const closed = CLOSED_RING[reports.kind];
@@ -440,10 +445,12 @@ class IntentRun {
     if (progress !== undefined) this.updateRing(ring, { ...progress, phase: 'ROLLING_BACK' });
     await this.transition('RING_ROLLBACK_STARTED', { ring }, { ring });
 
-    const { rollbackRing } = proxyActivities<Activities>(this.connectorActivityOptions(deadlineMs));
-    const reports = await this.awaitConnectors(ring, 'rollback', (assignment) =>
-      rollbackRing(this.ringWork(ring, assignment, startedAtMs, deadlineMs)),
-    );
+    const reports = await this.awaitConnectors(ring, 'rollback', (assignment) => {
+      const { rollbackRing } = proxyActivities<Activities>(
+        this.connectorActivityOptions(ringActivityId('rollback', ring, assignment), deadlineMs),
+      );
+      return rollbackRing(this.ringWork(ring, assignment, startedAtMs, deadlineMs));
+    });
     const minRate = this.input.policy.rollback.minSuccessRate;
     const settlements: RingSettlement[] = this.input.connectors.map((c) => {
       const report = reports.kind === 'REPORTED' ? reports.byConnector[c.connectorType] : undefined;
@@ -486,9 +493,10 @@ class IntentRun {
     return this.outcome([], []);
   }
 
-  private connectorActivityOptions(deadlineMs: number): ActivityOptions {
+  private connectorActivityOptions(activityId: string, deadlineMs: number): ActivityOptions {
     const heartbeat = this.input.policy.heartbeatTimeoutMs;
     return {
+      activityId,
       // The whole wait, retries included, must end by the ring's report deadline.
       scheduleToCloseTimeout: deadlineMs,
       ...(heartbeat === null ? {} : { heartbeatTimeout: heartbeat }),
@@ -624,6 +632,14 @@ class IntentRun {
       failure: this.failure,
     };
   }
+}
+
+/**
+ * Stable per ring and connector, so a connector completes the activity by workflow id and activity id
+ * whatever attempt is running (a task token changes with every retry).
+ */
+export function ringActivityId(action: 'deploy' | 'rollback', ring: Ring, assignment: ConnectorAssignment): string {
+  return `${action}-${ring}-${assignment.connectorType}`;
 }
 
 function sumReports(reports: Partial<Record<ConnectorType, ConnectorReport>>) {

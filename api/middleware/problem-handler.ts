@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../../runtime/logger';
+import { InvalidCursorError } from '../../db/pagination';
 import { ProblemError, problems } from '../problem';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -44,6 +45,9 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
 
 function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
+  if (error instanceof InvalidCursorError) {
+    return problems.validation([{ field: 'cursor', in: 'query', message: error.message }]);
+  }
   const parserError = error as BodyParserError;
   // body-parser marks client errors (malformed JSON, too large, wrong charset) as exposable 4xx.
   if (parserError.expose === true && typeof parserError.status === 'number' && parserError.status < 500) {

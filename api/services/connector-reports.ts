@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ActivityCancelledError, ActivityNotFoundError } from '@temporalio/client';
+import { ActivityCancelledError, ActivityCompletionError, ActivityNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { TenantStore } from '../../db/tenant-store';
 import type { RingDeploymentRow } from '../../db/repositories/ring-deployments';
+import type { RingDeploymentKind } from '../../db/schema';
 import type { ConnectorType } from '../../policy/connectors';
 import type { Ring } from '../../policy/rings';
 import type { ConnectorReport } from '../../workflows/definitions';
@@ -13,6 +14,11 @@ export interface ConnectorStatusReport {
   readonly correlationId: string;
   readonly ring: Ring;
   readonly connectorType: ConnectorType;
+  /**
+   * Which work the report is about. Optional for the seed's scripts, which name only the ring; set, it
+   * keeps a late deployment report from landing on the ring's rollback.
+   */
+  readonly kind?: RingDeploymentKind;
   readonly connectorObjectId: string;
   readonly successCount: number;
   readonly failureCount: number;
@@ -41,6 +47,7 @@ export class ConnectorReportService {
       correlationId: report.correlationId,
       ring: report.ring,
       connectorType: report.connectorType,
+      kind: report.kind,
     };
     const open = await store.ringDeployments.findOpen(key);
     if (open === undefined) return this.answerClosed(store, report);
@@ -62,10 +69,19 @@ export class ConnectorReportService {
         );
       }
       if (error instanceof ActivityNotFoundError) {
+        // An identical final report that raced this one may have completed it a moment ago.
+        const latest = (await store.ringDeployments.findAll({ ...key, kind: open.kind })).at(-1);
+        if (latest !== undefined && isSameFinal(latest, report)) {
+          return { outcome: 'ALREADY_COMPLETED', deployment: latest };
+        }
         throw problems.conflict(
           'ring-finished',
           `the ${open.kind.toLowerCase()} of ${open.ring} is no longer waiting`,
         );
+      }
+      if (error instanceof ActivityCompletionError) {
+        // Temporal did not take the report (unreachable, overloaded): nothing changed, the connector retries.
+        throw problems.unavailable('the orchestrator did not take the report; send it again');
       }
       throw error;
     }
@@ -103,21 +119,31 @@ export class ConnectorReportService {
       throw problems.notFound(`a deployment of ${report.ring} with correlation id ${report.correlationId}`);
     }
     const own = rows.filter((row) => row.connectorType === report.connectorType);
-    const latest = own.at(-1);
-    if (latest === undefined) {
+    if (own.length === 0) {
       throw problems.forbidden(
         `${report.ring} of this intent is not deployed through ${report.connectorType}`,
       );
     }
-    const sameFinal =
-      report.final &&
-      latest.status === 'REPORTED' &&
-      latest.successCount === report.successCount &&
-      latest.failureCount === report.failureCount;
-    if (sameFinal) return { outcome: 'ALREADY_COMPLETED', deployment: latest };
+    const latest = own.filter((row) => report.kind === undefined || row.kind === report.kind).at(-1);
+    if (latest === undefined) {
+      throw problems.notFound(
+        `a ${String(report.kind).toLowerCase()} of ${report.ring} with correlation id ${report.correlationId}`,
+      );
+    }
+    if (isSameFinal(latest, report)) return { outcome: 'ALREADY_COMPLETED', deployment: latest };
     throw problems.conflict(
       'ring-finished',
-      `the ${latest.kind.toLowerCase()} of ${report.ring} is ${latest.status.toLowerCase()}: it takes no more reports`,
+      `the ${latest.kind.toLowerCase()} of ${report.ring} is ${latest.status.toLowerCase().replace('_', ' ')}: it takes no more reports`,
     );
   }
+}
+
+/** A final report that repeats the counts this deployment was completed with. */
+function isSameFinal(row: RingDeploymentRow, report: ConnectorStatusReport): boolean {
+  return (
+    report.final &&
+    row.status === 'REPORTED' &&
+    row.successCount === report.successCount &&
+    row.failureCount === report.failureCount
+  );
 }

@@ -48,6 +48,20 @@ export interface IntentServiceOptions {
   readonly riskWaitMs?: number;
 }
 
+/** 422 naming each platform whose assigned connector cannot reach it. */
+export function refuseUnsupportedConnectors(connectors: Partial<Record<Platform, ConnectorType>>): void {
+  const unsupported = unsupportedPlatforms(connectors);
+  if (unsupported.length === 0) return;
+  throw problems.unprocessable(
+    'unsupported-connector',
+    'a connector cannot reach a platform it was assigned',
+    unsupported.map((platform) => ({
+      field: `connectors.${platform}`,
+      message: `${String(connectors[platform])} does not manage ${platform} endpoints`,
+    })),
+  );
+}
+
 /** SHA-256 of the canonical JSON: the evidence pack's content address. */
 export function evidenceHash(pack: EvidencePack): string {
   return createHash('sha256').update(canonicalJson(pack)).digest('hex');
@@ -96,17 +110,7 @@ export class IntentService {
       if (earlier !== undefined) return this.replay(store, earlier, requestHash);
     }
 
-    const unsupported = unsupportedPlatforms(submission.connectors);
-    if (unsupported.length > 0) {
-      throw problems.unprocessable(
-        'unsupported-connector',
-        'a connector cannot reach a platform it was assigned',
-        unsupported.map((platform) => ({
-          field: `connectors.${platform}`,
-          message: `${String(submission.connectors[platform])} does not manage ${platform} endpoints`,
-        })),
-      );
-    }
+    refuseUnsupportedConnectors(submission.connectors);
     const pack = await this.resolveEvidence(store, actor, correlationId, submission);
     const missing = missingEvidence(pack.content);
     if (missing.length > 0) {

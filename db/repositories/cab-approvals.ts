@@ -1,8 +1,16 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, count, eq, gt, or } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
-import { cabApprovals, deploymentIntents, riskAssessments } from '../schema';
+import { cabApprovals, deploymentIntents, evidencePacks, riskAssessments } from '../schema';
 import type { CabConditions } from '../../policy/cab-decision';
+import { InvalidCursorError, decodeCursor, toPage } from '../pagination';
+import type { Page } from '../pagination';
+import type { DeploymentIntentRow } from './deployment-intents';
+import type { EvidencePackRow } from './evidence-packs';
+import type { RiskAssessmentRow } from './risk-assessments';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type CabApprovalRow = typeof cabApprovals.$inferSelect;
 export type CabState = CabApprovalRow['state'];
@@ -13,6 +21,14 @@ export interface CabOutcome {
   readonly comments?: string;
   readonly conditions?: CabConditions;
   readonly decidedAt: Date;
+}
+
+/** One entry of the CAB queue: the request, its intent, the risk assessment and the evidence behind it. */
+export interface PendingCabRequest {
+  readonly approval: CabApprovalRow;
+  readonly intent: DeploymentIntentRow;
+  readonly assessment: RiskAssessmentRow | null;
+  readonly evidence: EvidencePackRow;
 }
 
 export class CabApprovalRepository {
@@ -49,24 +65,70 @@ export class CabApprovalRepository {
     return row;
   }
 
-  /** The CAB queue, oldest request first, with what a member needs to decide. */
-  async pending(limit: number) {
-    return this.db
-      .select({ approval: cabApprovals, intent: deploymentIntents, assessment: riskAssessments })
+  /**
+   * The CAB queue, oldest request first, with what a member needs to decide. Keyset-paginated on
+   * (requested_at, intent_id), so a decision taken between two pages never shifts an item out of view.
+   */
+  async pending(page: { limit: number; cursor?: string }): Promise<Page<PendingCabRequest>> {
+    const conditions: SQL[] = this.awaitingDecision();
+    if (page.cursor !== undefined) {
+      const [requestedAtMs, intentId] = decodeCursor(page.cursor, ['number', 'string']) as [number, string];
+      const requestedAt = new Date(requestedAtMs);
+      if (Number.isNaN(requestedAt.getTime()) || !UUID.test(intentId)) throw new InvalidCursorError();
+      const after = or(
+        gt(cabApprovals.requestedAt, requestedAt),
+        and(eq(cabApprovals.requestedAt, requestedAt), gt(cabApprovals.intentId, intentId)),
+      );
+      if (after !== undefined) conditions.push(after);
+    }
+    const rows = await this.db
+      .select({
+        approval: cabApprovals,
+        intent: deploymentIntents,
+        assessment: riskAssessments,
+        evidence: evidencePacks,
+      })
       .from(cabApprovals)
       .innerJoin(
         deploymentIntents,
         and(eq(deploymentIntents.id, cabApprovals.intentId), eq(deploymentIntents.tenantId, this.tenantId)),
       )
-      .leftJoin(riskAssessments, eq(riskAssessments.intentId, cabApprovals.intentId))
-      .where(
+      .innerJoin(
+        evidencePacks,
         and(
-          eq(cabApprovals.tenantId, this.tenantId),
-          eq(cabApprovals.state, 'PENDING'),
-          eq(deploymentIntents.status, 'AWAITING_CAB'),
+          eq(evidencePacks.id, deploymentIntents.evidencePackId),
+          eq(evidencePacks.tenantId, this.tenantId),
         ),
       )
-      .orderBy(asc(cabApprovals.requestedAt))
-      .limit(limit);
+      .leftJoin(
+        riskAssessments,
+        and(eq(riskAssessments.intentId, cabApprovals.intentId), eq(riskAssessments.tenantId, this.tenantId)),
+      )
+      .where(and(...conditions))
+      .orderBy(asc(cabApprovals.requestedAt), asc(cabApprovals.intentId))
+      .limit(page.limit + 1);
+    return toPage(rows, page.limit, (row) => [row.approval.requestedAt.getTime(), row.approval.intentId]);
+  }
+
+  /** How many intents wait for a decision: the length of the queue `pending` pages through. */
+  async pendingCount(): Promise<number> {
+    const [row] = await this.db
+      .select({ depth: count() })
+      .from(cabApprovals)
+      .innerJoin(
+        deploymentIntents,
+        and(eq(deploymentIntents.id, cabApprovals.intentId), eq(deploymentIntents.tenantId, this.tenantId)),
+      )
+      .where(and(...this.awaitingDecision()));
+    return row?.depth ?? 0;
+  }
+
+  /** Pending approvals whose intent still waits: a decided or aborted intent leaves the queue at once. */
+  private awaitingDecision(): SQL[] {
+    return [
+      eq(cabApprovals.tenantId, this.tenantId),
+      eq(cabApprovals.state, 'PENDING'),
+      eq(deploymentIntents.status, 'AWAITING_CAB'),
+    ];
   }
 }

@@ -1,9 +1,12 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, or } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { connectorCredentials } from '../schema';
 
 export type ConnectorCredentialRow = typeof connectorCredentials.$inferSelect;
+
+/** `last_used_at` is kept to the minute: a connector polling every few seconds writes once a minute. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class ConnectorCredentialRepository {
   constructor(
@@ -41,5 +44,23 @@ export class ConnectorCredentialRepository {
       )
       .returning();
     return row;
+  }
+
+  /** Notes that an active credential was used, at most once per resolution interval. */
+  async recordUse(name: string, at: Date): Promise<void> {
+    await this.db
+      .update(connectorCredentials)
+      .set({ lastUsedAt: at })
+      .where(
+        and(
+          eq(connectorCredentials.tenantId, this.tenantId),
+          eq(connectorCredentials.name, name),
+          isNull(connectorCredentials.revokedAt),
+          or(
+            isNull(connectorCredentials.lastUsedAt),
+            lt(connectorCredentials.lastUsedAt, new Date(at.getTime() - LAST_USED_RESOLUTION_MS)),
+          ),
+        ),
+      );
   }
 }

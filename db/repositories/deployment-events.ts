@@ -1,9 +1,9 @@
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentEvents } from '../schema';
-import { decodeCursor, toPage } from '../pagination';
+import { InvalidCursorError, decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
 
 export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
@@ -43,6 +43,8 @@ export class DeploymentEventRepository {
     if (filter.eventType !== undefined) conditions.push(eq(deploymentEvents.eventType, filter.eventType));
     if (page.cursor !== undefined) {
       const [afterId] = decodeCursor(page.cursor, ['number']) as [number];
+      // A forged position (fraction, negative, beyond bigint) would reach PostgreSQL as a type error.
+      if (!Number.isSafeInteger(afterId) || afterId < 0) throw new InvalidCursorError();
       conditions.push(gt(deploymentEvents.id, afterId));
     }
     const rows = await this.db
@@ -52,5 +54,16 @@ export class DeploymentEventRepository {
       .orderBy(asc(deploymentEvents.id))
       .limit(page.limit + 1);
     return toPage(rows, page.limit, (row) => [row.id]);
+  }
+
+  /** The newest `limit` events of an intent, returned oldest first. */
+  async recentForIntent(intentId: string, limit: number): Promise<DeploymentEventRow[]> {
+    const rows = await this.db
+      .select()
+      .from(deploymentEvents)
+      .where(and(eq(deploymentEvents.tenantId, this.tenantId), eq(deploymentEvents.intentId, intentId)))
+      .orderBy(desc(deploymentEvents.id))
+      .limit(limit);
+    return rows.reverse();
   }
 }

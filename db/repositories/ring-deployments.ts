@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentIntents, evidencePacks, ringDeployments } from '../schema';
@@ -18,6 +18,8 @@ export interface RingDeploymentKey {
   readonly correlationId: string;
   readonly ring: Ring;
   readonly connectorType: string;
+  /** Narrows to the deployment or the rollback; a ring may have both. */
+  readonly kind?: RingDeploymentKind;
 }
 
 export class RingDeploymentRepository {
@@ -53,12 +55,14 @@ export class RingDeploymentRepository {
     return row;
   }
 
-  /** The deployment or rollback of this ring that still waits for the connector, if any. */
+  /** The deployment or rollback of this ring that still waits for the connector, if any (the newest). */
   async findOpen(key: RingDeploymentKey): Promise<RingDeploymentRow | undefined> {
     const [row] = await this.db
       .select()
       .from(ringDeployments)
-      .where(and(this.matches(key), inArray(ringDeployments.status, OPEN)));
+      .where(and(this.matches(key), inArray(ringDeployments.status, OPEN)))
+      .orderBy(desc(ringDeployments.startedAt))
+      .limit(1);
     return row;
   }
 
@@ -214,6 +218,7 @@ export class RingDeploymentRepository {
       eq(ringDeployments.correlationId, key.correlationId),
       eq(ringDeployments.ring, key.ring),
       eq(ringDeployments.connectorType, key.connectorType),
+      key.kind === undefined ? undefined : eq(ringDeployments.kind, key.kind),
     );
   }
 }

@@ -46,6 +46,19 @@ export class RiskModelRepository {
     return row;
   }
 
+  /**
+   * Locks every model of the tenant until the transaction ends, so concurrent activations take turns
+   * instead of colliding on the one-active index; returns the active model as of the lock.
+   */
+  async lockForActivation(): Promise<RiskModelRow | undefined> {
+    const rows = await this.db
+      .select()
+      .from(riskModels)
+      .where(eq(riskModels.tenantId, this.tenantId))
+      .for('update');
+    return rows.find((row) => row.active);
+  }
+
   /** Makes `version` the only active model. Run inside a transaction: the partial unique index allows one. */
   async activate(version: string, at: Date): Promise<RiskModelRow | undefined> {
     await this.db

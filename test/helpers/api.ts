@@ -145,7 +145,8 @@ export class ApiHarness {
               path: url,
               status: response.status,
               contentType: response.headers['content-type'],
-              body: response.body,
+              // supertest parses JSON into `body` and leaves text responses (metrics) in `text`.
+              body: response.type.startsWith('text/') ? response.text : response.body,
             });
           });
           return test;

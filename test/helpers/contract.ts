@@ -54,7 +54,8 @@ export class ContractValidator {
     if (documented === undefined) return [`${label}: status not documented`];
     if (documented.content === undefined) return [];
     const type = (response.contentType ?? '').split(';')[0]?.trim() ?? '';
-    const media = documented.content[type];
+    const mediaKey = Object.keys(documented.content).find((key) => key.split(';')[0]?.trim() === type);
+    const media = mediaKey === undefined ? undefined : documented.content[mediaKey];
     if (media === undefined) {
       return [
         `${label}: content type ${type} not documented (${Object.keys(documented.content).join(', ')})`,

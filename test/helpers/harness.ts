@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
@@ -16,11 +19,14 @@ import { defaultRolloutPolicy, mergeRolloutPolicy } from '../../policy/rollout-p
 import type { RolloutPolicy, RolloutPolicyOverrides } from '../../policy/rollout-policy';
 import { createLogger } from '../../runtime/logger';
 import { createDeploymentWorker } from '../../runtime/deployment-worker';
-import type { IntentOutcome, IntentState } from '../../workflows/definitions';
-import { intentStateQuery } from '../../workflows/definitions';
-import { createTestDatabase } from './database';
-import type { TestDatabase } from './database';
+import type { CabDecision } from '../../policy/cab-decision';
+import type { CabVerdict, IntentOutcome, IntentState } from '../../workflows/definitions';
+import { cabDecisionUpdate, intentStateQuery } from '../../workflows/definitions';
+import { createTestDatabase, defaultDatabaseKind } from './database';
+import type { DatabaseKind, TestDatabase } from './database';
 import { lowRiskEvidence } from '../fixtures/evidence';
+
+export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
 
 export const TENANT_A = asTenantId('tenant-a');
 export const TENANT_B = asTenantId('tenant-b');
@@ -148,8 +154,11 @@ export class Harness {
     this.reports = new ConnectorReportService(temporal.client);
   }
 
-  static async start(policy: RolloutPolicy = fastPolicy()): Promise<Harness> {
-    const db = await createTestDatabase();
+  static async start(
+    policy: RolloutPolicy = fastPolicy(),
+    kind: DatabaseKind = defaultDatabaseKind(),
+  ): Promise<Harness> {
+    const db = await createTestDatabase(kind);
     const temporal = await startTemporalWorker(db);
     return new Harness(db, temporal, policy);
   }
@@ -233,6 +242,29 @@ export class Harness {
       },
       `connector:${connectorType}`,
     );
+  }
+
+  /** Delivers a CAB decision through the workflow update, as the API does. */
+  async decide(workflowId: string, decision: Partial<CabDecision> = {}): Promise<CabVerdict> {
+    return this.handle(workflowId).executeUpdate(cabDecisionUpdate, {
+      args: [{ decision: 'APPROVED', approverId: CAB_MEMBER.id, ...decision }],
+    });
+  }
+
+  /**
+   * With EUCORA_RECORD_HISTORIES=1, saves the workflow's history for the replay test
+   * (test/integration/workflow-replay.test.ts), which fails CI when a change breaks determinism.
+   */
+  async recordHistory(name: string, workflowId: string): Promise<void> {
+    if (process.env.EUCORA_RECORD_HISTORIES !== '1' || this.db.kind !== 'pglite') return;
+    // The CLI writes the proto3 JSON that historyFromJSON reads back.
+    const cli = process.env.EUCORA_TEST_TEMPORAL_CLI ?? 'temporal';
+    const address = process.env.EUCORA_TEST_TEMPORAL_ADDRESS ?? '';
+    const shown = spawnSync(cli, ['workflow', 'show', '-w', workflowId, '--address', address, '-o', 'json'], {
+      encoding: 'utf8',
+    });
+    if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
+    writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), shown.stdout);
   }
 
   async eventTypes(intentId: string): Promise<string[]> {

@@ -1,0 +1,129 @@
+import { Gauge, Histogram, Registry } from 'prom-client';
+import type { Request, RequestHandler } from 'express';
+import type { RingDeploymentKind, RingDeploymentOutcome } from '../db/schema';
+import { INTENT_STATUSES } from '../policy/intent-status';
+import { RINGS } from '../policy/rings';
+import type { RolloutCounts } from '../db/tenant-store';
+
+/** What one tenant's scrape reads from the database, at the moment Prometheus asks. */
+export interface TenantRolloutSnapshot {
+  readonly counts: RolloutCounts;
+  readonly cabQueueDepth: number;
+}
+
+const RING_KINDS: readonly RingDeploymentKind[] = ['DEPLOY', 'ROLLBACK'];
+/** `PENDING` stands for a ring the connector has not settled yet (no outcome recorded). */
+const RING_OUTCOMES: readonly (RingDeploymentOutcome | 'PENDING')[] = ['SUCCEEDED', 'FAILED', 'PENDING'];
+
+/**
+ * Prometheus metrics of this API process; `/api/v1/metrics` exposes them.
+ *
+ * The latency histogram is process-wide: its labels (method, route template, status) carry no tenant
+ * data. The rollout gauges are per tenant, read for the caller's tenant at scrape time: users belong to
+ * one tenant, and intent volumes, queue depths and even tenant names are another tenant's business.
+ * They carry a constant `tenant` label so that one Prometheus scraping with a credential per tenant
+ * keeps the series apart.
+ */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requestDuration = new Histogram({
+    name: 'eucora_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  /** `text/plain; version=0.0.4; charset=utf-8`, the Prometheus text exposition format. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Times every request; labels use the route template (`/api/v1/deployment-intents/:id`), never raw paths. */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const end = this.requestDuration.startTimer();
+      let route = 'unmatched';
+      onRouteMatched(req, (template) => {
+        route = template;
+      });
+      res.once('finish', () => {
+        end({ method: req.method, route, status: String(res.statusCode) });
+      });
+      next();
+    };
+  }
+
+  /**
+   * The text exposition of one tenant's scrape: the process registry plus gauges whose `collect()` reads
+   * the tenant's counts (once per scrape, shared by the three gauges).
+   */
+  async exposition(tenant: string, read: () => Promise<TenantRolloutSnapshot>): Promise<string> {
+    let snapshot: Promise<TenantRolloutSnapshot> | undefined;
+    const current = () => (snapshot ??= read());
+    const scrape = new Registry();
+
+    new Gauge({
+      name: 'eucora_intents',
+      help: 'Deployment intents by status',
+      labelNames: ['tenant', 'status'] as const,
+      registers: [scrape],
+      async collect() {
+        const { counts } = await current();
+        for (const status of INTENT_STATUSES) {
+          const row = counts.intentsByStatus.find((entry) => entry.status === status);
+          this.set({ tenant, status }, row?.count ?? 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'eucora_cab_queue_depth',
+      help: 'Deployment intents waiting for a CAB decision',
+      labelNames: ['tenant'] as const,
+      registers: [scrape],
+      async collect() {
+        this.set({ tenant }, (await current()).cabQueueDepth);
+      },
+    });
+    new Gauge({
+      name: 'eucora_ring_deployments',
+      help: 'Ring deployments and rollbacks (one per ring and connector) by ring, kind and outcome',
+      labelNames: ['tenant', 'ring', 'kind', 'outcome'] as const,
+      registers: [scrape],
+      async collect() {
+        const { counts } = await current();
+        for (const ring of RINGS) {
+          for (const kind of RING_KINDS) {
+            for (const outcome of RING_OUTCOMES) {
+              const total = counts.ringDeployments
+                .filter((e) => e.ring === ring && e.kind === kind && (e.outcome ?? 'PENDING') === outcome)
+                .reduce((sum, e) => sum + e.count, 0);
+              this.set({ tenant, ring, kind, outcome }, total);
+            }
+          }
+        }
+      },
+    });
+
+    return Registry.merge([this.registry, scrape]).metrics();
+  }
+}
+
+/**
+ * Calls `record` with the matched route's full template. Express sets `req.route` when a route matches,
+ * while `req.baseUrl` still names its mount point; by the time an error response finishes, the router
+ * has already restored `baseUrl`, so reading both on `finish` would drop the `/api/v1` prefix.
+ */
+function onRouteMatched(req: Request, record: (template: string) => void): void {
+  let matched: unknown;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => matched,
+    set: (route: unknown) => {
+      matched = route;
+      const path = (route as { path?: unknown } | undefined)?.path;
+      if (typeof path === 'string') record(`${req.baseUrl}${path}`);
+    },
+  });
+}

@@ -1,0 +1,209 @@
+import {
+  ApplicationFailure,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
+} from '@temporalio/client';
+import type { PendingCabRequest } from '../../db/repositories/cab-approvals';
+import { riskSummaryOf } from '../../db/repositories/risk-assessments';
+import type { CabConditions, CabDecision } from '../../policy/cab-decision';
+import type { Platform } from '../../policy/connectors';
+import { missingEvidence } from '../../policy/evidence-pack';
+import { ringIndex } from '../../policy/rings';
+import type { Ring } from '../../policy/rings';
+import { FailureTypes, cabDecisionUpdate } from '../../workflows/definitions';
+import type { CabVerdict } from '../../workflows/definitions';
+import { endpoint, roles } from '../endpoint';
+import type { Endpoint } from '../endpoint';
+import { ProblemError, problems } from '../problem';
+import {
+  cabDecisionBodySchema,
+  cabDecisionParams,
+  cabQueuePageSchema,
+  cabVerdictSchema,
+  extraSoakMs,
+  pendingCabQuery,
+} from '../schemas/cab';
+import { requireActor, riskSummaryBody } from '../schemas/common';
+import type { RouteDependencies } from './dependencies';
+
+/** How long a decision waits for the workflow to record it before the API answers 503. */
+const DECISION_WAIT_MS = 30_000;
+
+/** gRPC status codes that mean Temporal is unreachable or overloaded, not that the request was wrong. */
+const UNAVAILABLE_CODES = new Set([
+  4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */,
+]);
+
+function orchestratorUnavailable(error: unknown): boolean {
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  return (
+    error instanceof ServiceError &&
+    isGrpcServiceError(error.cause) &&
+    UNAVAILABLE_CODES.has(error.cause.code)
+  );
+}
+
+function evidenceSummaryBody({ evidence }: PendingCabRequest) {
+  const pack = evidence.content;
+  const scan = pack.scan_results;
+  const decision = pack.scan_decision;
+  const platforms = new Set<Platform>(pack.rollback_plan?.steps.map((step) => step.platform) ?? []);
+  return {
+    evidence_pack_id: evidence.id,
+    signature_status: pack.signature?.status ?? null,
+    scan_decision: decision?.decision ?? null,
+    ...(decision?.decision === 'EXCEPTION' ? { exception_expires_at: decision.expires_at } : {}),
+    vulnerabilities:
+      scan === undefined ? null : { critical: scan.critical, high: scan.high, medium: scan.medium },
+    sbom_complete: pack.sbom?.complete ?? false,
+    rollback_platforms: [...platforms],
+    missing_evidence: missingEvidence(pack),
+  };
+}
+
+function queueItemBody(request: PendingCabRequest) {
+  const { approval, intent, assessment } = request;
+  return {
+    intent_id: intent.id,
+    correlation_id: intent.correlationId,
+    app_name: intent.appName,
+    version: intent.version,
+    target_ring: intent.targetRing,
+    submitter_id: intent.submitterId,
+    requested_at: approval.requestedAt.toISOString(),
+    deadline_at: approval.deadlineAt.toISOString(),
+    risk: assessment === null ? null : riskSummaryBody(riskSummaryOf(assessment)),
+    evidence_summary: evidenceSummaryBody(request),
+  };
+}
+
+function conditionsBody(conditions: CabConditions | undefined) {
+  if (conditions === undefined) return null;
+  return {
+    ...(conditions.maxRing === undefined ? {} : { max_ring: conditions.maxRing }),
+    ...(conditions.extraSoakMs === undefined ? {} : { extra_soak_ms: conditions.extraSoakMs }),
+    ...(conditions.manualPromotion === undefined ? {} : { manual_promotion: conditions.manualPromotion }),
+  };
+}
+
+/**
+ * The workflow's refusal as an HTTP problem. Its synchronous validator is the authority on whether a
+ * decision is accepted; the API only translates.
+ */
+function decisionProblem(error: unknown, decision: CabDecision, targetRing: Ring): unknown {
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+    const { type, message } = error.cause;
+    if (type === FailureTypes.NotAwaitingCab) return problems.conflict('not-awaiting-cab', message);
+    if (type === FailureTypes.SelfApprovalForbidden) return problems.forbidden(message);
+    if (type === FailureTypes.InvalidCabDecision) {
+      const maxRing = decision.conditions?.maxRing;
+      const field =
+        maxRing !== undefined && ringIndex(maxRing) > ringIndex(targetRing)
+          ? 'conditions.max_ring'
+          : 'conditions';
+      return problems.unprocessable('invalid-cab-decision', message, [{ field, message }]);
+    }
+  }
+  // A closed workflow: the intent was decided, expired, aborted or never started.
+  if (error instanceof WorkflowNotFoundError) {
+    return problems.conflict('not-awaiting-cab', 'the intent is not awaiting a CAB decision');
+  }
+  if (orchestratorUnavailable(error)) {
+    return problems.unavailable(
+      'the orchestrator did not confirm the decision; read the intent before deciding again',
+    );
+  }
+  return error;
+}
+
+export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
+  return [
+    endpoint({
+      operationId: 'listPendingCabDecisions',
+      method: 'get',
+      path: '/cab/pending',
+      summary: 'The CAB queue',
+      description:
+        'Intents waiting for a CAB decision, oldest request first, each with its risk assessment and a ' +
+        'summary of its evidence pack.',
+      tags: ['CAB'],
+      access: roles('cab_member', 'operator', 'auditor'),
+      request: { query: pendingCabQuery },
+      responses: { 200: { description: 'One page of the queue', schema: cabQueuePageSchema } },
+      async handle({ actor, query }) {
+        const store = deps.store.forTenant(requireActor(actor).tenantId);
+        const page = await store.cabApprovals.pending({ limit: query.limit, cursor: query.cursor });
+        return { status: 200, body: { items: page.items.map(queueItemBody), next_cursor: page.nextCursor } };
+      },
+    }),
+    endpoint({
+      operationId: 'decideCab',
+      method: 'post',
+      path: '/cab/{intent_id}/decision',
+      summary: 'Approve, reject or approve with conditions',
+      description:
+        'Delivers the decision to the intent’s workflow, which validates and records it (the audit trail ' +
+        'gets a CAB_DECIDED event by the caller) and answers with the intent’s status. 409 when the intent ' +
+        'is not awaiting CAB; 403 for the intent’s own submitter; 422 for a CONDITIONAL decision without ' +
+        'conditions, conditions on another decision, or a max_ring beyond the target ring.',
+      tags: ['CAB'],
+      access: roles('cab_member'),
+      request: { params: cabDecisionParams, body: cabDecisionBodySchema },
+      responses: { 200: { description: 'The workflow recorded the decision', schema: cabVerdictSchema } },
+      errors: [404, 409, 422, 503],
+      async handle({ actor, params, body }) {
+        const caller = requireActor(actor);
+        const intent = await deps.store.forTenant(caller.tenantId).intents.get(params.intent_id);
+        if (intent === undefined) throw problems.notFound(`deployment intent ${params.intent_id}`);
+
+        const requested = body.conditions;
+        const conditions: CabConditions = {
+          ...(requested?.max_ring === undefined ? {} : { maxRing: requested.max_ring }),
+          ...(requested?.extra_soak === undefined ? {} : { extraSoakMs: extraSoakMs(requested.extra_soak) }),
+          ...(requested?.manual_promotion === undefined
+            ? {}
+            : { manualPromotion: requested.manual_promotion }),
+        };
+        const decision: CabDecision = {
+          decision: body.decision,
+          approverId: caller.id,
+          ...(body.comments === undefined || body.comments === '' ? {} : { comments: body.comments }),
+          ...(Object.keys(conditions).length === 0 ? {} : { conditions }),
+        };
+
+        const handle = deps.temporal.client.workflow.getHandle(intent.workflowId);
+        let verdict: CabVerdict;
+        try {
+          verdict = await deps.temporal.client.withDeadline(Date.now() + DECISION_WAIT_MS, () =>
+            handle.executeUpdate(cabDecisionUpdate, { args: [decision] }),
+          );
+        } catch (error) {
+          const problem = decisionProblem(error, decision, intent.targetRing);
+          if (problem instanceof ProblemError && problem.status === 503) {
+            deps.logger.warn(
+              { err: error, intentId: intent.id },
+              'CAB decision not confirmed by the workflow',
+            );
+          }
+          throw problem;
+        }
+        deps.logger.info(
+          { intentId: intent.id, decision: verdict.decision, approver: caller.id, status: verdict.status },
+          'CAB decision recorded',
+        );
+        return {
+          status: 200,
+          body: {
+            intent_id: intent.id,
+            status: verdict.status,
+            decision: verdict.decision,
+            conditions: conditionsBody(verdict.conditions),
+          },
+        };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import type { ConnectorCredentialRow } from '../../db/repositories/connector-credentials';
+import { endpoint, roles } from '../endpoint';
+import type { Endpoint } from '../endpoint';
+import { idParams, isoDate, requireActor } from '../schemas/common';
+import { connectorTypeSchema } from '../schemas/connectors';
+import { issueConnectorCredential, revokeConnectorCredential } from '../services/connector-credentials';
+import type { RouteDependencies } from './dependencies';
+
+const issueCredentialSchema = z
+  .strictObject({
+    connector_type: connectorTypeSchema,
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits and . _ - only, 1 to 100')
+      .describe('unique within the tenant; audit entries name the connector by it'),
+  })
+  .meta({ id: 'ConnectorCredentialRequest' });
+
+const credentialFields = {
+  id: z.uuid(),
+  name: z.string(),
+  connector_type: connectorTypeSchema,
+  created_at: z.iso.datetime(),
+};
+
+const issuedCredentialSchema = z
+  .object({
+    ...credentialFields,
+    api_key: z
+      .string()
+      .describe('shown this once: send it as `Authorization: Bearer <api_key>`; only its SHA-256 is kept'),
+  })
+  .meta({ id: 'IssuedConnectorCredential' });
+
+const credentialSchema = z
+  .object({
+    ...credentialFields,
+    created_by: z.string(),
+    last_used_at: z.iso.datetime().nullable().describe('to the minute'),
+    revoked_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'ConnectorCredential' });
+
+const credentialListSchema = z
+  .object({ items: z.array(credentialSchema) })
+  .meta({ id: 'ConnectorCredentialList' });
+
+function credentialBody(row: ConnectorCredentialRow): z.infer<typeof credentialSchema> {
+  return {
+    id: row.id,
+    name: row.name,
+    connector_type: connectorTypeSchema.parse(row.connectorType),
+    created_at: row.createdAt.toISOString(),
+    created_by: row.createdBy,
+    last_used_at: isoDate(row.lastUsedAt),
+    revoked_at: isoDate(row.revokedAt),
+  };
+}
+
+/** Admin-only issue, listing and revocation of connector API keys; the service audits each change. */
+export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[] {
+  return [
+    endpoint({
+      operationId: 'issueConnectorCredential',
+      method: 'post',
+      path: '/connector-credentials',
+      summary: 'Issue a connector API key',
+      description: 'The key is in this answer only; it cannot be read back. Audited.',
+      tags: ['Connector credentials'],
+      access: roles(),
+      request: { body: issueCredentialSchema },
+      responses: { 201: { description: 'Issued', schema: issuedCredentialSchema } },
+      errors: [409],
+      async handle({ body, actor, correlationId }) {
+        const caller = requireActor(actor);
+        const { credential, apiKey } = await issueConnectorCredential(
+          deps.store.forTenant(caller.tenantId),
+          caller,
+          correlationId,
+          { connectorType: body.connector_type, name: body.name },
+        );
+        return {
+          status: 201,
+          body: {
+            id: credential.id,
+            name: credential.name,
+            connector_type: body.connector_type,
+            api_key: apiKey,
+            created_at: credential.createdAt.toISOString(),
+          },
+        };
+      },
+    }),
+    endpoint({
+      operationId: 'listConnectorCredentials',
+      method: 'get',
+      path: '/connector-credentials',
+      summary: 'Connector credentials of the tenant, revoked ones included (never their keys)',
+      tags: ['Connector credentials'],
+      access: roles(),
+      responses: { 200: { description: 'Oldest first', schema: credentialListSchema } },
+      async handle({ actor }) {
+        const caller = requireActor(actor);
+        const rows = await deps.store.forTenant(caller.tenantId).connectorCredentials.list();
+        return { status: 200, body: { items: rows.map(credentialBody) } };
+      },
+    }),
+    endpoint({
+      operationId: 'revokeConnectorCredential',
+      method: 'delete',
+      path: '/connector-credentials/{id}',
+      summary: 'Revoke a connector API key',
+      description: 'From now on the key is answered with 401. Audited.',
+      tags: ['Connector credentials'],
+      access: roles(),
+      request: { params: idParams },
+      responses: { 204: { description: 'Revoked' } },
+      errors: [404],
+      async handle({ params, actor, correlationId }) {
+        const caller = requireActor(actor);
+        await revokeConnectorCredential(
+          deps.store.forTenant(caller.tenantId),
+          caller,
+          correlationId,
+          params.id,
+        );
+        return { status: 204 };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { endpoint, roles } from '../endpoint';
+import type { Endpoint } from '../endpoint';
+import { requireActor } from '../schemas/common';
+import type { RouteDependencies } from './dependencies';
+
+export function metricsEndpoints(deps: RouteDependencies): Endpoint[] {
+  return [
+    endpoint({
+      operationId: 'getMetrics',
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics',
+      description:
+        'Prometheus text exposition (`text/plain; version=0.0.4; charset=utf-8`): ' +
+        '`eucora_http_request_duration_seconds` (latency by method, route template and status, for the ' +
+        'whole API process), and for the caller’s tenant, read from the database at scrape time: ' +
+        '`eucora_intents{status}`, `eucora_cab_queue_depth` and `eucora_ring_deployments{ring,kind,outcome}` ' +
+        '(outcome PENDING until the connector settles the ring).',
+      tags: ['Telemetry'],
+      access: roles('operator', 'auditor'),
+      responses: {
+        200: {
+          description: 'Prometheus text exposition format 0.0.4',
+          schema: z.string(),
+          contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        },
+      },
+      async handle({ actor }) {
+        const tenantId = requireActor(actor).tenantId;
+        const store = deps.store.forTenant(tenantId);
+        const text = await deps.metrics.exposition(tenantId, async () => ({
+          counts: await deps.store.rolloutCounts(tenantId),
+          cabQueueDepth: await store.cabApprovals.pendingCount(),
+        }));
+        return { status: 200, body: text, contentType: deps.metrics.contentType };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import type { Actor } from '../request-context';
+import { problems } from '../problem';
+import type { RiskSummary } from '../../workflows/definitions';
+import { RISK_FACTOR_IDS } from '../../policy/risk-model';
+import { CONNECTOR_TYPES } from '../../policy/connectors';
+
+/** Shared request and response pieces; the schemas named with `.meta({ id })` become OpenAPI components. */
+
+export const uuid = z.uuid();
+
+const connectorType = z.enum(CONNECTOR_TYPES);
+
+export const connectorMapSchema = z
+  .strictObject({
+    windows: connectorType.optional(),
+    macos: connectorType.optional(),
+    linux: connectorType.optional(),
+  })
+  .refine((map) => Object.values(map).some((value) => value !== undefined), {
+    message: 'name a connector for at least one platform',
+  })
+  .describe(
+    'the connector that deploys to each target platform, e.g. { "windows": "intune", "macos": "jamf" }',
+  )
+  .meta({ id: 'ConnectorMap' });
+
+export const idParams = z.strictObject({ id: z.uuid().describe('resource id') });
+
+/** Keyset pagination: `limit` (1..200, default 50) and the `cursor` of the previous page's `next_cursor`. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .max(512)
+    .regex(/^[A-Za-z0-9_-]+$/, 'a cursor from a previous page')
+    .optional(),
+};
+
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({
+      items: z.array(item),
+      next_cursor: z
+        .string()
+        .nullable()
+        .describe('pass as `cursor` for the next page; null on the last page'),
+    })
+    .meta({ id });
+}
+
+export const factorScoreSchema = z
+  .object({
+    factor: z.enum(RISK_FACTOR_IDS),
+    name: z.string(),
+    weight: z.number(),
+    score: z.number().min(0).max(1),
+    contribution: z.number(),
+    rationale: z.string(),
+  })
+  .meta({ id: 'FactorScore' });
+
+export const riskSummarySchema = z
+  .object({
+    model_version: z.string(),
+    score: z.number().int().min(0).max(100),
+    threshold: z.number().int(),
+    requires_cab: z.boolean(),
+    auto_approval_blockers: z.array(z.string()),
+    factors: z.array(factorScoreSchema),
+    evidence_hash: z.string().optional(),
+  })
+  .meta({ id: 'RiskSummary' });
+
+/** One row of the append-only audit trail, as the API shows it. */
+export const auditEventSchema = z
+  .object({
+    id: z.number().int(),
+    event_type: z.string(),
+    intent_id: z.uuid().nullable(),
+    correlation_id: z.uuid(),
+    actor: z.string(),
+    payload: z.record(z.string(), z.unknown()),
+    occurred_at: z.string(),
+  })
+  .meta({ id: 'AuditEvent' });
+
+export type RiskSummaryBody = z.infer<typeof riskSummarySchema>;
+
+export function riskSummaryBody(
+  risk: Omit<RiskSummary, 'evidenceHash'> & { evidenceHash?: string },
+): RiskSummaryBody {
+  return {
+    model_version: risk.modelVersion,
+    score: risk.score,
+    threshold: risk.threshold,
+    requires_cab: risk.requiresCab,
+    auto_approval_blockers: [...risk.autoApprovalBlockers],
+    factors: risk.factors.map((factor) => ({ ...factor })),
+    ...(risk.evidenceHash === undefined ? {} : { evidence_hash: risk.evidenceHash }),
+  };
+}
+
+/** The caller, which `access` already guaranteed; a route reaching here without one is a bug. */
+export function requireActor(actor: Actor | undefined): Actor {
+  if (actor === undefined) throw problems.unauthenticated();
+  return actor;
+}
+
+export function isoDate(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
+
+export function auditEventBody(event: {
+  id: number;
+  eventType: string;
+  intentId: string | null;
+  correlationId: string;
+  actor: string;
+  payload: Record<string, unknown>;
+  occurredAt: Date;
+}): z.infer<typeof auditEventSchema> {
+  return {
+    id: event.id,
+    event_type: event.eventType,
+    intent_id: event.intentId,
+    correlation_id: event.correlationId,
+    actor: event.actor,
+    payload: event.payload,
+    occurred_at: event.occurredAt.toISOString(),
+  };
+}

@@ -1,0 +1,346 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import {
+  connectorTypeSchema,
+  deploymentStatusAnswerSchema,
+  pendingDeploymentListSchema,
+} from '../api/schemas/connectors';
+import type { PendingDeployment } from '../api/schemas/connectors';
+import type { ConnectorType } from '../policy/connectors';
+import { parseDuration } from '../policy/duration';
+
+/**
+ * A reference connector: polls the control plane for its pending ring deployments and rollbacks and
+ * reports them done, with configured device counts. It installs nothing; a real connector puts its
+ * execution plane (Intune, Jamf, ...) where `carryOut` sends its reports.
+ */
+
+export type ConnectorLogLine = Record<string, unknown> & { readonly event: string };
+
+export interface ConnectorOptions {
+  /** The control plane, e.g. `http://127.0.0.1:8080` (the API is below `/api/v1`). */
+  readonly baseUrl: string;
+  /** A connector API key (`eucora_ck_…`) issued for `connectorType`. */
+  readonly apiKey: string;
+  readonly connectorType: ConnectorType;
+  readonly successCount: number;
+  readonly failureCount: number;
+  /** Pause between two reports on one item, and between two polls that found nothing. */
+  readonly intervalMs: number;
+  /** Interim reports (heartbeats with partial counts) before the final one. */
+  readonly interimReports: number;
+  /** Carry out what is pending now, then stop. */
+  readonly once?: boolean;
+  readonly signal?: AbortSignal;
+  readonly log?: (line: ConnectorLogLine) => void;
+}
+
+export interface ConnectorSummary {
+  /** Items this run completed with its final report. */
+  readonly completed: number;
+  /** Items that finished elsewhere meanwhile (409, 404): left alone. */
+  readonly skipped: number;
+}
+
+/** An answer the control plane gave with an error status; 400, 401 and 403 mean the setup is wrong. */
+export class ControlPlaneError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problemType: string | undefined,
+    detail: string,
+  ) {
+    super(`control plane answered ${String(status)}: ${detail}`);
+    this.name = 'ControlPlaneError';
+  }
+
+  get fatal(): boolean {
+    return this.status === 400 || this.status === 401 || this.status === 403;
+  }
+}
+
+const problemSchema = z.object({ type: z.string().optional(), detail: z.string().optional() });
+
+const MAX_RETRY_MS = 60_000;
+
+type ItemResult = 'COMPLETED' | 'SKIPPED' | 'INTERRUPTED' | 'FAILED';
+
+export async function runConnector(options: ConnectorOptions): Promise<ConnectorSummary> {
+  const log = options.log ?? (() => undefined);
+  const api = new ControlPlane(options);
+  let completed = 0;
+  let skipped = 0;
+  log({ event: 'connector_started', connector_type: options.connectorType, once: options.once === true });
+
+  let failedPolls = 0;
+  while (!stopped(options)) {
+    let items: PendingDeployment[];
+    try {
+      items = await api.pendingDeployments();
+      failedPolls = 0;
+    } catch (error) {
+      if (stopped(options)) break;
+      if (options.once === true || (error instanceof ControlPlaneError && error.fatal)) throw error;
+      failedPolls += 1;
+      // Back off while the control plane is away, so a long outage is not a flood of requests and lines.
+      const retryMs = Math.min(
+        options.intervalMs * 2 ** (failedPolls - 1),
+        Math.max(options.intervalMs, MAX_RETRY_MS),
+      );
+      log({ event: 'poll_failed', level: 'warn', error: messageOf(error), retry_in_ms: retryMs });
+      await pause(retryMs, options.signal);
+      continue;
+    }
+    if (items.length > 0) log({ event: 'work_found', count: items.length });
+
+    // Each item is its own execution-plane job: they progress side by side.
+    const results = await Promise.all(items.map((item) => carryOut(api, options, log, item)));
+    completed += results.filter((result) => result === 'COMPLETED').length;
+    skipped += results.filter((result) => result === 'SKIPPED').length;
+
+    if (options.once === true) break;
+    if (items.length === 0) await pause(options.intervalMs, options.signal);
+  }
+
+  log({ event: 'connector_stopped', completed, skipped });
+  return { completed, skipped };
+}
+
+/** Interim reports with growing partial counts, then the final one. */
+async function carryOut(
+  api: ControlPlane,
+  options: ConnectorOptions,
+  log: (line: ConnectorLogLine) => void,
+  item: PendingDeployment,
+): Promise<ItemResult> {
+  const subject = {
+    correlation_id: item.correlation_id,
+    intent_id: item.intent_id,
+    ring: item.ring,
+    action: item.action,
+  };
+  log({
+    event: 'item_started',
+    ...subject,
+    app: `${item.app_name} ${item.app_version}`,
+    status: item.status,
+  });
+  const steps = options.interimReports + 1;
+  for (let step = 1; step <= steps; step += 1) {
+    const final = step === steps;
+    const counts = {
+      success_count: Math.floor((options.successCount * step) / steps),
+      failure_count: Math.floor((options.failureCount * step) / steps),
+    };
+    try {
+      const answer = await api.report(item, { ...counts, final });
+      log({ event: 'report_sent', ...subject, ...counts, final, outcome: answer.outcome });
+    } catch (error) {
+      if (stopped(options)) return 'INTERRUPTED';
+      if (error instanceof ControlPlaneError && (error.status === 409 || error.status === 404)) {
+        // Finished meanwhile (deadline passed, aborted, reported by another instance): nothing left to do.
+        log({ event: 'item_skipped', ...subject, status: error.status, problem: error.problemType });
+        return 'SKIPPED';
+      }
+      if (error instanceof ControlPlaneError && error.fatal) throw error;
+      // Still open on the control plane: the next poll lists it again and this item starts over.
+      log({ event: 'report_failed', level: 'warn', ...subject, error: messageOf(error) });
+      return 'FAILED';
+    }
+    if (!final) {
+      await pause(options.intervalMs, options.signal);
+      if (stopped(options)) return 'INTERRUPTED';
+    }
+  }
+  log({ event: 'item_completed', ...subject });
+  return 'COMPLETED';
+}
+
+/** The two connector endpoints, over global fetch. */
+class ControlPlane {
+  private readonly base: string;
+
+  constructor(private readonly options: ConnectorOptions) {
+    this.base = `${options.baseUrl.replace(/\/+$/, '')}/api/v1`;
+  }
+
+  async pendingDeployments(): Promise<PendingDeployment[]> {
+    const query = new URLSearchParams({ connector_type: this.options.connectorType });
+    const body = await this.call('GET', `/connectors/pending-deployments?${query.toString()}`, randomUUID());
+    return pendingDeploymentListSchema.parse(body).items;
+  }
+
+  async report(
+    item: PendingDeployment,
+    counts: { success_count: number; failure_count: number; final: boolean },
+  ): Promise<z.infer<typeof deploymentStatusAnswerSchema>> {
+    const body = await this.call('POST', '/connectors/update-deployment-status', item.correlation_id, {
+      correlation_id: item.correlation_id,
+      ring: item.ring,
+      connector_type: this.options.connectorType,
+      action: item.action,
+      connector_object_id: `${this.options.connectorType}:${item.intent_id}:${item.ring}:${item.action}`,
+      ...counts,
+    });
+    return deploymentStatusAnswerSchema.parse(body);
+  }
+
+  /** One request; the correlation id ties the control plane's log lines and audit rows to this call. */
+  private async call(method: 'GET' | 'POST', path: string, correlationId: string, body?: unknown) {
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.options.apiKey}`,
+        Accept: 'application/json',
+        'X-Correlation-ID': correlationId,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(this.options.signal === undefined ? {} : { signal: this.options.signal }),
+    });
+    const text = await response.text();
+    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    if (!response.ok) {
+      const problem = problemSchema.safeParse(parsed);
+      const type = problem.success ? problem.data.type : undefined;
+      const detail = (problem.success ? problem.data.detail : undefined) ?? response.statusText;
+      throw new ControlPlaneError(response.status, type, detail);
+    }
+    return parsed;
+  }
+}
+
+/** Resolves after `ms`, or at once when the signal aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A function, not an inline test: the compiler must not assume an await leaves the signal unchanged. */
+function stopped(options: ConnectorOptions): boolean {
+  return options.signal?.aborted === true;
+}
+
+/** The message, with its cause when there is one (fetch says only "fetch failed"). */
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
+}
+
+// ---- Command line --------------------------------------------------------------------------------
+
+export const USAGE = `usage: npm run connector -- --type <intune|jamf|sccm|landscape|ansible> [options]
+  --base-url <url>     control plane (default http://127.0.0.1:8080)
+  --api-key <key>      connector API key (default: the EUCORA_CONNECTOR_KEY environment variable)
+  --success <n>        devices reported successful per item (default 100)
+  --failure <n>        devices reported failed per item (default 0)
+  --interval <dur>     pause between reports and between empty polls, e.g. 2s, 500ms (default 5s)
+  --interim <n>        interim reports before the final one (default 1)
+  --once               carry out what is pending now, then exit
+`;
+
+const count = z.coerce.number().int().min(0).max(10_000_000);
+const cliSchema = z.object({
+  type: connectorTypeSchema,
+  'base-url': z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'),
+  'api-key': z
+    .string({ error: 'required (or set EUCORA_CONNECTOR_KEY)' })
+    .startsWith('eucora_ck_', 'a connector API key starts with eucora_ck_'),
+  success: count.default(100),
+  failure: count.default(0),
+  interval: z
+    .string()
+    .default('5s')
+    .transform((text, context) => {
+      try {
+        return parseDuration(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: messageOf(error) });
+        return z.NEVER;
+      }
+    }),
+  interim: z.coerce.number().int().min(0).max(100).default(1),
+  once: z.boolean().default(false),
+});
+
+/** Reads the command line (and EUCORA_CONNECTOR_KEY); throws a readable message when it is wrong. */
+export function parseConnectorArguments(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Omit<ConnectorOptions, 'signal' | 'log'> {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      type: { type: 'string' },
+      'base-url': { type: 'string' },
+      'api-key': { type: 'string' },
+      success: { type: 'string' },
+      failure: { type: 'string' },
+      interval: { type: 'string' },
+      interim: { type: 'string' },
+      once: { type: 'boolean' },
+    },
+  });
+  const parsed = cliSchema.safeParse({ ...values, 'api-key': values['api-key'] ?? env.EUCORA_CONNECTOR_KEY });
+  if (!parsed.success) {
+    throw new Error(
+      parsed.error.issues
+        .map((issue) => `--${issue.path.map(String).join('.')}: ${issue.message}`)
+        .join('; '),
+    );
+  }
+  const cli = parsed.data;
+  return {
+    baseUrl: cli['base-url'],
+    apiKey: cli['api-key'],
+    connectorType: cli.type,
+    successCount: cli.success,
+    failureCount: cli.failure,
+    intervalMs: cli.interval,
+    interimReports: cli.interim,
+    once: cli.once,
+  };
+}
+
+function writeLine(line: ConnectorLogLine): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...line })}\n`);
+}
+
+async function main(): Promise<void> {
+  let options: Omit<ConnectorOptions, 'signal' | 'log'>;
+  try {
+    options = parseConnectorArguments(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`${messageOf(error)}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      writeLine({ event: 'shutdown_requested', signal });
+      stop.abort();
+    });
+  }
+  try {
+    await runConnector({ ...options, signal: stop.signal, log: writeLine });
+  } catch (error) {
+    writeLine({ event: 'connector_failed', level: 'error', error: messageOf(error) });
+    process.exitCode = 1;
+  }
+}
+
+// Imported (by tests, or by another connector) it only exports; run directly it is the CLI.
+if (require.main === module) void main();

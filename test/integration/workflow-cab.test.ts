@@ -1,0 +1,120 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Harness, SUBMITTER, fastPolicy } from '../helpers/harness';
+import { databaseKinds } from '../helpers/database';
+import { RINGS } from '../../policy/rings';
+import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
+
+async function updateFailure(promise: Promise<unknown>): Promise<{ type?: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+  return (error as WorkflowUpdateFailedError).cause as { type?: string };
+}
+
+describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (kind) => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await Harness.start(fastPolicy({ cabTimeoutMs: 60_000 }), kind);
+  });
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('waits for the CAB on a high-risk intent and completes once approved', async () => {
+    const { intent, risk } = await harness.submit({ evidencePack: highRiskEvidence() });
+    expect(risk?.requiresCab).toBe(true);
+    expect(risk?.score).toBeGreaterThan(risk?.threshold ?? 100);
+    const waiting = await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    expect(waiting.cab).toMatchObject({ state: 'PENDING' });
+    expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'PENDING' });
+
+    const verdict = await harness.decide(intent.workflowId, { comments: 'exception reviewed' });
+    expect(verdict).toEqual({ status: 'APPROVED', decision: 'APPROVED' });
+    for (const ring of RINGS) await harness.complete(intent, ring, { success: 1000, failure: 0 });
+    expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
+    expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({
+      state: 'APPROVED',
+      approverId: 'cab.chair@example.com',
+      comments: 'exception reviewed',
+    });
+    const events = await harness.eventTypes(intent.id);
+    expect(events.slice(0, 4)).toEqual(['INTENT_CREATED', 'RISK_ASSESSED', 'CAB_REQUESTED', 'CAB_DECIDED']);
+    await harness.recordHistory('high-risk-approved', intent.workflowId);
+  });
+
+  it('ends REJECTED when the CAB rejects', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    expect(await harness.decide(intent.workflowId, { decision: 'REJECTED', comments: 'no' })).toMatchObject({
+      status: 'REJECTED',
+    });
+    expect(await harness.result(intent.workflowId)).toEqual({
+      status: 'REJECTED',
+      completedRings: [],
+      rolledBackRings: [],
+      failure: null,
+    });
+    expect(await harness.tenant.ringDeployments.forIntent(intent.id)).toEqual([]);
+    expect((await harness.tenant.intents.get(intent.id))?.status).toBe('REJECTED');
+    await harness.recordHistory('high-risk-rejected', intent.workflowId);
+  });
+
+  it('ends EXPIRED when no decision comes before the CAB timeout', async () => {
+    const service = harness.withPolicy(fastPolicy({ cabTimeoutMs: 1_500 }));
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() }, service);
+    expect((await harness.result(intent.workflowId)).status).toBe('EXPIRED');
+    expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'EXPIRED' });
+    expect((await harness.eventTypes(intent.id)).at(-1)).toBe('EXPIRED');
+    await harness.recordHistory('high-risk-expired', intent.workflowId);
+  });
+
+  it("refuses a decision by the intent's own submitter", async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    const cause = await updateFailure(harness.decide(intent.workflowId, { approverId: SUBMITTER.id }));
+    expect(cause.type).toBe('SelfApprovalForbidden');
+    // The refused update left no trace: the intent still waits and the CAB can still decide.
+    expect((await harness.state(intent.workflowId)).status).toBe('AWAITING_CAB');
+    await harness.decide(intent.workflowId, { decision: 'REJECTED' });
+    await harness.result(intent.workflowId);
+  });
+
+  it('refuses CONDITIONAL without conditions and a max_ring beyond the target', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence(), targetRing: 'CANARY' });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    expect((await updateFailure(harness.decide(intent.workflowId, { decision: 'CONDITIONAL' }))).type).toBe(
+      'InvalidCabDecision',
+    );
+    const beyond = harness.decide(intent.workflowId, {
+      decision: 'CONDITIONAL',
+      conditions: { maxRing: 'GLOBAL' },
+    });
+    expect((await updateFailure(beyond)).type).toBe('InvalidCabDecision');
+    await harness.decide(intent.workflowId, { decision: 'REJECTED' });
+    await harness.result(intent.workflowId);
+  });
+
+  it('never auto-approves a FAIL scan decision, whatever the score', async () => {
+    const { intent, risk } = await harness.submit({
+      targetRing: 'LAB',
+      evidencePack: lowRiskEvidence({ scan_decision: { decision: 'FAIL', reason: 'malware heuristics' } }),
+    });
+    expect(risk).toMatchObject({ requiresCab: true, autoApprovalBlockers: ['SCAN_DECISION_FAIL'] });
+    expect(risk?.score).toBeLessThanOrEqual(risk?.threshold ?? 0);
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    await harness.decide(intent.workflowId, { decision: 'REJECTED' });
+    await harness.result(intent.workflowId);
+  });
+
+  it('ends ABORTED when aborted while awaiting the CAB', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    await harness
+      .handle(intent.workflowId)
+      .signal('abort', { by: 'operator@example.com', reason: 'withdrawn' });
+    expect((await harness.result(intent.workflowId)).status).toBe('ABORTED');
+    expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'CANCELLED' });
+  });
+});

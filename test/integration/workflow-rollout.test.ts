@@ -1,0 +1,188 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Harness, fastPolicy } from '../helpers/harness';
+import { databaseKinds } from '../helpers/database';
+import { RINGS } from '../../policy/rings';
+import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from '../../workflows/search-attributes';
+import { highRiskEvidence } from '../fixtures/evidence';
+
+describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await Harness.start(fastPolicy(), kind);
+  });
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('runs a low-risk intent from LAB to GLOBAL and completes', async () => {
+    const { intent, risk } = await harness.submit();
+    expect(risk).toMatchObject({ requiresCab: false, modelVersion: '1.0' });
+    for (const ring of RINGS) {
+      await harness.complete(intent, ring, { success: 100, failure: 0 });
+    }
+    const outcome = await harness.result(intent.workflowId);
+    expect(outcome).toEqual({
+      status: 'COMPLETED',
+      completedRings: [...RINGS],
+      rolledBackRings: [],
+      failure: null,
+    });
+    expect(await harness.tenant.intents.get(intent.id)).toMatchObject({
+      status: 'COMPLETED',
+      currentRing: 'GLOBAL',
+      riskScore: risk?.score,
+      requiresCab: false,
+    });
+    const events = await harness.eventTypes(intent.id);
+    expect(events.slice(0, 3)).toEqual(['INTENT_CREATED', 'RISK_ASSESSED', 'AUTO_APPROVED']);
+    expect(events.filter((type) => type === 'RING_STARTED')).toHaveLength(5);
+    expect(events.filter((type) => type === 'GATE_PASSED')).toHaveLength(5);
+    expect(events.filter((type) => type === 'RING_PROMOTED')).toHaveLength(4);
+    expect(events.at(-1)).toBe('COMPLETED');
+    const rows = await harness.tenant.ringDeployments.forIntent(intent.id);
+    expect(rows.map((row) => [row.ring, row.status, row.outcome])).toEqual(
+      RINGS.map((ring) => [ring, 'REPORTED', 'SUCCEEDED']),
+    );
+    await harness.recordHistory('low-risk-completed', intent.workflowId);
+  });
+
+  it('records the correlation id in the memo and upserts the operator search attributes', async () => {
+    const { intent } = await harness.submit({ appName: 'Notepad++', targetRing: 'LAB' });
+    await harness.complete(intent, 'LAB', { success: 3, failure: 0 });
+    await harness.result(intent.workflowId);
+    const description = await harness.handle(intent.workflowId).describe();
+    expect(description.memo).toMatchObject({ correlationId: intent.correlationId });
+    const attributes = description.typedSearchAttributes;
+    expect(attributes.get(IntentStatusKey)).toBe('COMPLETED');
+    expect(attributes.get(DeployRingKey)).toBe('LAB');
+    expect(attributes.get(AppNameKey)).toBe('Notepad++');
+    expect(attributes.get(RiskScoreKey)).toEqual(expect.any(Number));
+  });
+
+  it('deploys each ring once per connector in parallel and gates on their summed counts', async () => {
+    const { intent } = await harness.submit({
+      targetRing: 'CANARY',
+      connectors: { windows: 'intune', macos: 'jamf', linux: 'ansible' },
+    });
+    for (const ring of ['LAB', 'CANARY'] as const) {
+      await harness.complete(intent, ring, { success: 50, failure: 0 }, 'DEPLOY', 'intune');
+      await harness.complete(intent, ring, { success: 20, failure: 0 }, 'DEPLOY', 'jamf');
+      // 98 of 100 reporting devices succeed in CANARY: exactly at its 98% gate.
+      await harness.complete(
+        intent,
+        ring,
+        ring === 'LAB' ? { success: 30, failure: 0 } : { success: 28, failure: 2 },
+        'DEPLOY',
+        'ansible',
+      );
+    }
+    const outcome = await harness.result(intent.workflowId);
+    expect(outcome.status).toBe('COMPLETED');
+    const state = await harness.state(intent.workflowId);
+    expect(state.rings.find((r) => r.ring === 'CANARY')?.verdict).toMatchObject({
+      passed: true,
+      reportingDevices: 100,
+      successRate: 0.98,
+    });
+  });
+
+  it('stops after PILOT when the CAB approves with max_ring PILOT', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    const verdict = await harness.decide(intent.workflowId, {
+      decision: 'CONDITIONAL',
+      conditions: { maxRing: 'PILOT' },
+    });
+    expect(verdict).toMatchObject({ decision: 'CONDITIONAL', status: 'APPROVED' });
+    for (const ring of ['LAB', 'CANARY', 'PILOT'] as const) {
+      await harness.complete(intent, ring, { success: 100, failure: 0 });
+    }
+    const outcome = await harness.result(intent.workflowId);
+    expect(outcome).toMatchObject({ status: 'COMPLETED', completedRings: ['LAB', 'CANARY', 'PILOT'] });
+    const rings = await harness.tenant.ringDeployments.forIntent(intent.id);
+    expect(rings.map((row) => row.ring)).toEqual(['LAB', 'CANARY', 'PILOT']);
+    await harness.recordHistory('conditional-max-ring', intent.workflowId);
+  });
+
+  it('waits for a promote signal before each ring under manual_promotion', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence(), targetRing: 'CANARY' });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    await harness.decide(intent.workflowId, {
+      decision: 'CONDITIONAL',
+      conditions: { manualPromotion: true },
+    });
+    for (const ring of ['LAB', 'CANARY'] as const) {
+      const waiting = await harness.reachStatus(intent.workflowId, 'AWAITING_PROMOTION');
+      expect(waiting.awaitingPromotion).toBe(ring);
+      expect(
+        (await harness.tenant.ringDeployments.forIntent(intent.id)).some((row) => row.ring === ring),
+      ).toBe(false);
+      await harness.handle(intent.workflowId).signal('promote', { by: 'operator@example.com', ring });
+      await harness.complete(intent, ring, { success: 100, failure: 0 });
+    }
+    expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
+    const events = await harness.tenant.events.list(
+      { intentId: intent.id, eventType: 'PROMOTION_GRANTED' },
+      { limit: 10 },
+    );
+    expect(events.items.map((event) => event.actor)).toEqual([
+      'operator@example.com',
+      'operator@example.com',
+    ]);
+  });
+
+  it('adds the CAB extra_soak to every soak, as a durable timer', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence(), targetRing: 'CANARY' });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    await harness.decide(intent.workflowId, { decision: 'CONDITIONAL', conditions: { extraSoakMs: 1_500 } });
+    await harness.complete(intent, 'LAB', { success: 10, failure: 0 });
+    const soaking = await harness.reachStatus(intent.workflowId, 'SOAKING');
+    expect(soaking.currentRing).toBe('LAB');
+    await harness.complete(intent, 'CANARY', { success: 10, failure: 0 });
+    expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
+    const soak = await harness.tenant.events.list(
+      { intentId: intent.id, eventType: 'SOAK_STARTED' },
+      { limit: 10 },
+    );
+    expect(soak.items.map((event) => event.payload)).toEqual([{ ring: 'LAB', soakMs: 1_500 }]);
+  });
+
+  it('holds between rings while paused and continues when resumed', async () => {
+    const { intent } = await harness.submit({ targetRing: 'PILOT' });
+    await harness.complete(intent, 'LAB', { success: 5, failure: 0 });
+    await harness.pending(intent.id, 'CANARY');
+    await harness
+      .handle(intent.workflowId)
+      .signal('pause', { by: 'operator@example.com', reason: 'change freeze' });
+    await harness.complete(intent, 'CANARY', { success: 100, failure: 0 });
+    const paused = await harness.reachStatus(intent.workflowId, 'PAUSED');
+    expect(paused.paused).toBe(true);
+    // Held: PILOT does not start while paused.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const rings = await harness.tenant.ringDeployments.forIntent(intent.id);
+    expect(rings.some((row) => row.ring === 'PILOT')).toBe(false);
+    expect((await harness.tenant.intents.get(intent.id))?.status).toBe('PAUSED');
+
+    await harness.handle(intent.workflowId).signal('resume', { by: 'operator@example.com' });
+    await harness.complete(intent, 'PILOT', { success: 100, failure: 0 });
+    expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
+    const events = await harness.eventTypes(intent.id);
+    expect(events).toEqual(
+      expect.arrayContaining(['PAUSE_REQUESTED', 'PAUSED', 'RESUME_REQUESTED', 'RESUMED']),
+    );
+    await harness.recordHistory('paused-resumed', intent.workflowId);
+  });
+
+  it('refuses a second CAB decision with NotAwaitingCab', async () => {
+    const { intent } = await harness.submit({ targetRing: 'LAB' });
+    await harness.complete(intent, 'LAB', { success: 1, failure: 0 });
+    await harness.result(intent.workflowId);
+    await expect(harness.decide(intent.workflowId)).rejects.toBeInstanceOf(Error);
+    const { intent: running } = await harness.submit({ targetRing: 'LAB' });
+    const error = await harness.decide(running.workflowId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((error as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'NotAwaitingCab' });
+    await harness.complete(running, 'LAB', { success: 1, failure: 0 });
+    await harness.result(running.workflowId);
+  });
+});
