@@ -25,6 +25,25 @@ describe('API foundation', () => {
     });
   });
 
+  it('reports 503 degraded, naming the failing dependency, when the database does not answer', async () => {
+    const degraded = await ApiHarness.start({
+      overrides: {
+        database: { kind: 'postgres', ping: () => Promise.reject(new Error('connection refused')) },
+      },
+    });
+    try {
+      const res = await degraded.anonymous().get('/api/v1/health').expect(503);
+      expect(res.body).toMatchObject({
+        status: 'degraded',
+        checks: { database: { status: 'failing', kind: 'postgres' }, temporal: { status: 'ok' } },
+      });
+      expect(JSON.stringify(res.body)).not.toContain('connection refused');
+      expect(degraded.contractViolations()).toEqual([]);
+    } finally {
+      await degraded.close();
+    }
+  });
+
   it('echoes a valid X-Correlation-ID and replaces an invalid one', async () => {
     const id = randomUUID();
     const echoed = await api.anonymous().get('/api/v1/health').set('X-Correlation-ID', id);

@@ -1,0 +1,113 @@
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../helpers/free-port';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Child processes of a process (pid and command line), from ps. */
+function childrenOf(pid: number): { pid: number; cmd: string }[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,cmd=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+      .filter((match) => match !== null)
+      .map((match) => ({ pid: Number(match[1]), cmd: match[2] ?? '' }));
+  } catch {
+    return [];
+  }
+}
+
+/** The process is still there with the same command line (not merely a reused pid). */
+function stillRunning(process: { pid: number; cmd: string }): boolean {
+  try {
+    return (
+      execFileSync('ps', ['-o', 'cmd=', '-p', String(process.pid)], { encoding: 'utf8' }).trim() ===
+      process.cmd
+    );
+  } catch {
+    return false;
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => {
+      resolve(code);
+    });
+  });
+}
+
+function startCommand(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_CLI_PATH: process.env.EUCORA_TEST_TEMPORAL_CLI,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  return { child, output: () => output };
+}
+
+describe('the one-command start (npm start)', () => {
+  it('reaches healthy on the embedded defaults, serves the Temporal UI, and leaves nothing behind on SIGTERM', async () => {
+    const port = await freePort();
+    const uiPort = await freePort();
+    const { child, output } = startCommand({
+      DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'eucora-start-')),
+      PORT: String(port),
+      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(uiPort),
+      LOG_LEVEL: 'warn',
+    });
+    const exited = exitOf(child);
+    const deadline = Date.now() + 90_000;
+    while (!output().includes('is running (all)')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`did not start:\n${output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(output()).toContain(`API          http://127.0.0.1:${String(port)}/api/v1`);
+    expect(output()).toContain(`Temporal UI  http://127.0.0.1:${String(uiPort)}`);
+
+    const health = await fetch(`http://127.0.0.1:${String(port)}/api/v1/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({
+      status: 'ok',
+      checks: {
+        database: { status: 'ok', kind: 'pglite' },
+        session_store: { status: 'ok', kind: 'memory' },
+        temporal: { status: 'ok' },
+      },
+    });
+    expect((await fetch(`http://127.0.0.1:${String(uiPort)}/`)).status).toBe(200);
+
+    const pid = child.pid ?? -1;
+    const children = childrenOf(pid);
+    expect(children.map((c) => c.cmd)).toEqual([expect.stringContaining('server start-dev')]);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(children.filter(stillRunning)).toEqual([]);
+    expect(childrenOf(pid)).toEqual([]);
+  }, 120_000);
+
+  it('stops at once, naming the setting, when the configuration is invalid', async () => {
+    const { child, output } = startCommand({
+      PORT: 'eighty',
+      DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'eucora-bad-')),
+    });
+    const code = await exitOf(child);
+    expect(code).toBe(1);
+    expect(output()).toMatch(/Invalid configuration:\n {2}- PORT: /);
+  }, 60_000);
+});
