@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ApiHarness } from '../helpers/api';
+import { createLogger } from '../../runtime/logger';
+
+interface OpenApiDocument {
+  paths: Record<string, Record<string, { description?: string; security?: unknown[] }>>;
+}
 
 describe('API foundation', () => {
   let api: ApiHarness;
@@ -97,5 +102,51 @@ describe('API foundation', () => {
     const ui = await api.anonymous().get('/api/schema/swagger-ui/').expect(200);
     expect(ui.text).toContain('swagger-ui-bundle.js');
     await api.anonymous().get('/api/schema/swagger-ui/swagger-ui-bundle.js').expect(200);
+  });
+
+  it('refuses every non-public operation to an anonymous caller with 401', async () => {
+    const document = api.document as OpenApiDocument;
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+    );
+    const guarded = operations.filter(({ operation }) => operation.security === undefined);
+    expect(guarded.length).toBeGreaterThan(20);
+    for (const { path, method } of guarded) {
+      const url = path.replace(/\{[^}]+\}/g, randomUUID());
+      const res = await (
+        api.anonymous() as unknown as Record<string, (url: string) => Promise<{ status: number }>>
+      )[method]?.(url);
+      expect({ operation: `${method.toUpperCase()} ${path}`, status: res?.status }).toEqual({
+        operation: `${method.toUpperCase()} ${path}`,
+        status: 401,
+      });
+    }
+  });
+
+  it('never writes a connector API key or a session cookie to the logs', async () => {
+    const lines: string[] = [];
+    const logged = await ApiHarness.start({
+      overrides: {
+        logger: createLogger({ level: 'trace', destination: { write: (line: string) => lines.push(line) } }),
+      },
+    });
+    try {
+      const { agent, apiKey } = await logged.connector('intune');
+      await agent.get('/api/v1/connectors/pending-deployments?connector_type=intune').expect(200);
+      await logged.anonymous().get('/api/v1/auth/me').set('Authorization', `Bearer ${apiKey}x`).expect(401);
+      const user = await logged.agent('alice@example.com', ['submitter']);
+      const me = await user.get('/api/v1/auth/me').expect(200);
+      const sessionId = /eucora\.sid=([^;]+)/.exec(me.request.cookies)?.[1] ?? '';
+      expect(sessionId).not.toBe('');
+      expect(lines.length).toBeGreaterThan(3);
+      const text = lines.join('');
+      expect(text).not.toContain(apiKey);
+      expect(text).not.toContain(apiKey.slice('eucora_ck_'.length));
+      expect(text).not.toContain(sessionId);
+      expect(text).toContain('"correlationId"');
+      logged.contractViolations();
+    } finally {
+      await logged.close();
+    }
   });
 });

