@@ -50,7 +50,10 @@ export function refuseCabDecision(
     return { type: 'InvalidCabDecision', message: 'a CONDITIONAL decision needs at least one condition' };
   }
   if (decision.decision !== 'CONDITIONAL' && hasConditions) {
-    return { type: 'InvalidCabDecision', message: `an ${decision.decision} decision carries no conditions` };
+    return {
+      type: 'InvalidCabDecision',
+      message: `conditions belong to CONDITIONAL decisions, not ${decision.decision}`,
+    };
   }
   if (conditions?.maxRing !== undefined && ringIndex(conditions.maxRing) > ringIndex(context.targetRing)) {
     return {

@@ -5,6 +5,14 @@
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number');
+    if (
+      typeof value !== 'string' &&
+      typeof value !== 'number' &&
+      typeof value !== 'boolean' &&
+      value !== null
+    ) {
+      throw new TypeError(`${typeof value} has no JSON form`);
+    }
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) {
@@ -12,7 +20,7 @@ export function canonicalJson(value: unknown): string {
   }
   const members = Object.entries(value as Record<string, unknown>)
     .filter(([, member]) => member !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => (a < b ? -1 : 1)) // keys of one object are never equal
     .map(([key, member]) => `${JSON.stringify(key)}:${canonicalJson(member)}`);
   return `{${members.join(',')}}`;
 }

@@ -36,10 +36,10 @@ export function assignConnectors(
     if (connector === undefined) continue;
     grouped.set(connector, [...(grouped.get(connector) ?? []), platform]);
   }
-  return CONNECTOR_TYPES.filter((type) => grouped.has(type)).map((connectorType) => ({
-    connectorType,
-    platforms: grouped.get(connectorType) ?? [],
-  }));
+  return CONNECTOR_TYPES.flatMap((connectorType) => {
+    const platforms = grouped.get(connectorType);
+    return platforms === undefined ? [] : [{ connectorType, platforms }];
+  });
 }
 
 /** Platforms a connector was asked to serve but cannot reach. */

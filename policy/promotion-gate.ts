@@ -30,10 +30,13 @@ export interface GateVerdict {
   readonly reasons: readonly string[];
 }
 
-// Rates are compared in basis points so that 97/100 against 0.97 is exactly equal, not off by a float.
-const BASIS_POINTS = 10_000;
-function toBasisPoints(rate: number): number {
-  return Math.round(rate * BASIS_POINTS);
+/**
+ * Whether `successCount` of `total` reaches `minRate`. A quotient and a decimal literal are both the
+ * nearest double to the same value when they are equal (97/100 and 0.97), so a direct comparison is
+ * exact at the boundary; the epsilon only absorbs rates that are not short decimals.
+ */
+function meetsRate(successCount: number, total: number, minRate: number): boolean {
+  return successCount / total + 1e-12 >= minRate;
 }
 
 /** Success rate in [0, 1]; no devices reporting is a rate of 0, never a pass. */
@@ -49,12 +52,11 @@ export function successRate(successCount: number, failureCount: number): number 
 export function evaluatePromotionGate(outcome: RingOutcome, policy: RingPolicy): GateVerdict {
   const reportingDevices = outcome.successCount + outcome.failureCount;
   const rate = successRate(outcome.successCount, outcome.failureCount);
-  const rateBp =
-    reportingDevices === 0 ? 0 : Math.floor((outcome.successCount * BASIS_POINTS) / reportingDevices + 1e-9);
   const checks: GateCheck[] = [
     {
       rule: 'min_success_rate',
-      passed: reportingDevices > 0 && rateBp >= toBasisPoints(policy.minSuccessRate),
+      passed:
+        reportingDevices > 0 && meetsRate(outcome.successCount, reportingDevices, policy.minSuccessRate),
       actual: rate,
       required: policy.minSuccessRate,
     },
@@ -88,7 +90,9 @@ export function evaluatePromotionGate(outcome: RingOutcome, policy: RingPolicy):
 function describeFailure(ring: Ring, check: GateCheck): string {
   switch (check.rule) {
     case 'min_success_rate':
-      return `${ring} success rate ${percent(check.actual)} is below the required ${percent(check.required)}`;
+      return check.actual === 0 && check.required === 0
+        ? `${ring}: no device reported, so there is no success rate to promote on`
+        : `${ring} success rate ${percent(check.actual)} is below the required ${percent(check.required)}`;
     case 'min_devices':
       return `${ring} had ${check.actual} reporting devices, fewer than the required ${check.required}`;
     case 'max_time_to_compliance':
@@ -97,7 +101,8 @@ function describeFailure(ring: Ring, check: GateCheck): string {
 }
 
 function percent(rate: number): string {
-  return `${(Math.floor(rate * 10_000) / 100).toFixed(2)}%`;
+  // Floored so a rate just under the minimum never displays as equal to it; the epsilon undoes float error.
+  return `${(Math.floor(rate * 10_000 + 1e-9) / 100).toFixed(2)}%`;
 }
 
 /** A rollback counts as done when at least this share of the ring's devices reverted. */
@@ -108,5 +113,5 @@ export function rollbackSucceeded(
 ): boolean {
   const total = successCount + failureCount;
   if (total === 0) return true; // nothing was installed there, nothing to revert
-  return Math.floor((successCount * BASIS_POINTS) / total + 1e-9) >= toBasisPoints(minSuccessRate);
+  return meetsRate(successCount, total, minSuccessRate);
 }
