@@ -99,7 +99,8 @@ export async function runConnector(options: ConnectorOptions): Promise<Connector
     skipped += results.filter((result) => result === 'SKIPPED').length;
 
     if (options.once === true) break;
-    if (items.length === 0) await pause(options.intervalMs, options.signal);
+    // Nothing to do, or a report did not get through: wait before asking again.
+    if (items.length === 0 || results.includes('FAILED')) await pause(options.intervalMs, options.signal);
   }
 
   log({ event: 'connector_stopped', completed, skipped });

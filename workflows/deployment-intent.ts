@@ -315,7 +315,10 @@ class IntentRun {
 
     const reports = await this.awaitConnectors(ring, 'deploy', (assignment) => {
       const { deployToRing } = proxyActivities<Activities>(
-        this.connectorActivityOptions(ringActivityId('deploy', ring, assignment), ringPolicy.reportDeadlineMs),
+        this.connectorActivityOptions(
+          ringActivityId('deploy', ring, assignment),
+          ringPolicy.reportDeadlineMs,
+        ),
       );
       return deployToRing(this.ringWork(ring, assignment, startedAtMs, ringPolicy.reportDeadlineMs));
     });
@@ -638,7 +641,11 @@ class IntentRun {
  * Stable per ring and connector, so a connector completes the activity by workflow id and activity id
  * whatever attempt is running (a task token changes with every retry).
  */
-export function ringActivityId(action: 'deploy' | 'rollback', ring: Ring, assignment: ConnectorAssignment): string {
+export function ringActivityId(
+  action: 'deploy' | 'rollback',
+  ring: Ring,
+  assignment: ConnectorAssignment,
+): string {
   return `${action}-${ring}-${assignment.connectorType}`;
 }
 

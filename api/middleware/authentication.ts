@@ -34,8 +34,10 @@ export function authentication(store: DataStore): RequestHandler {
       if (credential === undefined || !isConnectorType(credential.connectorType)) {
         throw problems.unauthenticated('the connector API key is unknown or revoked');
       }
+      const tenantId = asTenantId(credential.tenantId);
+      await store.forTenant(tenantId).connectorCredentials.recordUse(credential.id, new Date());
       req.actor = {
-        tenantId: asTenantId(credential.tenantId),
+        tenantId,
         id: `connector:${credential.name}`,
         displayName: credential.name,
         roles: ['connector'],

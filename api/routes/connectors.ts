@@ -1,8 +1,6 @@
-import type { TenantStore } from '../../db/tenant-store';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
-import type { Actor } from '../request-context';
 import { requireActor } from '../schemas/common';
 import {
   deploymentStatusAnswerSchema,
@@ -14,14 +12,7 @@ import {
 } from '../schemas/connectors';
 import type { RouteDependencies } from './dependencies';
 
-const CONNECTOR_ACTOR_PREFIX = 'connector:';
-
 /** Keeps the credential list's `last_used_at` current; the actor id is `connector:<credential name>`. */
-async function recordCredentialUse(store: TenantStore, actor: Actor): Promise<void> {
-  if (actor.kind !== 'connector' || !actor.id.startsWith(CONNECTOR_ACTOR_PREFIX)) return;
-  await store.connectorCredentials.recordUse(actor.id.slice(CONNECTOR_ACTOR_PREFIX.length), new Date());
-}
-
 /** The endpoints execution-plane connectors call: what to carry out, and how it went. */
 export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
   return [
@@ -47,7 +38,6 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
           );
         }
         const store = deps.store.forTenant(caller.tenantId);
-        await recordCredentialUse(store, caller);
         const open = await store.ringDeployments.openForConnector(query.connector_type, query.ring);
         return { status: 200, body: { items: open.map(pendingDeploymentBody) } };
       },
@@ -76,7 +66,6 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
           throw problems.forbidden(`only a ${body.connector_type} connector API key may report for it`);
         }
         const store = deps.store.forTenant(caller.tenantId);
-        await recordCredentialUse(store, caller);
         const result = await deps.reports.report(
           store,
           {

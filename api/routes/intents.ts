@@ -136,6 +136,14 @@ function refuseControl(
   }
 }
 
+/** The ring a promote request releases: the one named, or else the one waiting. */
+function promotedRing(state: IntentState, ring: Ring | undefined): Ring {
+  const target = ring ?? state.awaitingPromotion;
+  if (target === null)
+    throw problems.conflict('invalid-intent-state', 'no ring is waiting for a manual promotion');
+  return target;
+}
+
 export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
   const storeOf = (actor: Actor | undefined) => deps.store.forTenant(requireActor(actor).tenantId);
 
@@ -169,7 +177,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
     if (action === 'promote') {
       await handle.signal(promoteSignal, {
         ...request,
-        ring: input.body.ring ?? (state.awaitingPromotion as Ring),
+        ring: promotedRing(state, input.body.ring),
       });
     } else {
       await handle.signal({ pause: pauseSignal, resume: resumeSignal, abort: abortSignal }[action], request);

@@ -17,9 +17,7 @@ export const connectorMapSchema = z
     macos: connectorType.optional(),
     linux: connectorType.optional(),
   })
-  .refine((map) => Object.values(map).some((value) => value !== undefined), {
-    message: 'name a connector for at least one platform',
-  })
+  .refine((map) => Object.keys(map).length > 0, { error: 'name a connector for at least one platform' })
   .describe(
     'the connector that deploys to each target platform, e.g. { "windows": "intune", "macos": "jamf" }',
   )

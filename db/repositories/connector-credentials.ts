@@ -47,14 +47,14 @@ export class ConnectorCredentialRepository {
   }
 
   /** Notes that an active credential was used, at most once per resolution interval. */
-  async recordUse(name: string, at: Date): Promise<void> {
+  async recordUse(id: string, at: Date): Promise<void> {
     await this.db
       .update(connectorCredentials)
       .set({ lastUsedAt: at })
       .where(
         and(
           eq(connectorCredentials.tenantId, this.tenantId),
-          eq(connectorCredentials.name, name),
+          eq(connectorCredentials.id, id),
           isNull(connectorCredentials.revokedAt),
           or(
             isNull(connectorCredentials.lastUsedAt),

@@ -255,7 +255,7 @@ export class Harness {
    * With EUCORA_RECORD_HISTORIES=1, saves the workflow's history for the replay test
    * (test/integration/workflow-replay.test.ts), which fails CI when a change breaks determinism.
    */
-  async recordHistory(name: string, workflowId: string): Promise<void> {
+  recordHistory(name: string, workflowId: string): void {
     if (process.env.EUCORA_RECORD_HISTORIES !== '1' || this.db.kind !== 'pglite') return;
     // The CLI writes the proto3 JSON that historyFromJSON reads back.
     const cli = process.env.EUCORA_TEST_TEMPORAL_CLI ?? 'temporal';

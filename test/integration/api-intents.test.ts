@@ -12,6 +12,25 @@ interface Problem {
   errors?: { field: string }[];
 }
 
+interface Created {
+  id: string;
+  workflow_id: string;
+  correlation_id: string;
+}
+interface Page {
+  items: { id: string; current_ring: string | null }[];
+  next_cursor: string | null;
+}
+interface Detail {
+  cab: unknown;
+  recent_events: { event_type: string }[];
+}
+
+// supertest types bodies as any; the contract check validates their shape, these name it.
+const asCreated = (res: { body: unknown }) => res.body as Created;
+const asPage = (res: { body: unknown }) => res.body as Page;
+const asDetail = (res: { body: unknown }) => res.body as Detail;
+
 function body(overrides: Record<string, unknown> = {}) {
   return {
     app_name: '7-Zip',
@@ -73,10 +92,8 @@ describe('deployment intents API', () => {
         status: 'APPROVED',
         risk: { requires_cab: false, model_version: '1.0' },
       });
-      expect(res.headers.location).toBe(`/api/v1/deployment-intents/${String(res.body.id)}`);
-      const description = await api.temporal.client.workflow
-        .getHandle(res.body.workflow_id as string)
-        .describe();
+      expect(res.headers.location).toBe(`/api/v1/deployment-intents/${asCreated(res).id}`);
+      const description = await api.temporal.client.workflow.getHandle(asCreated(res).workflow_id).describe();
       expect(description.status.name).toBe('RUNNING');
     });
 
@@ -95,7 +112,7 @@ describe('deployment intents API', () => {
         .expect(201);
       await submitter
         .post('/api/v1/deployment-intents')
-        .send(body({ evidence_pack: undefined, evidence_pack_id: pack.body.id }))
+        .send(body({ evidence_pack: undefined, evidence_pack_id: asCreated(pack).id }))
         .expect(201);
     });
 
@@ -112,7 +129,7 @@ describe('deployment intents API', () => {
         .send(body())
         .expect(201);
       expect(second.headers['idempotent-replayed']).toBe('true');
-      expect(second.body.id).toBe(first.body.id);
+      expect(asCreated(second).id).toBe(asCreated(first).id);
       const page = await api.tenant().intents.list({}, { limit: 200 });
       expect(page.items.filter((row) => row.idempotencyKey === key)).toHaveLength(1);
       const conflict = await submitter
@@ -194,28 +211,26 @@ describe('deployment intents API', () => {
           .expect(201);
       }
       const first = await auditor.get(`/api/v1/deployment-intents?app_name=${app}&limit=2`).expect(200);
-      expect(first.body.items).toHaveLength(2);
-      expect(first.body.next_cursor).toEqual(expect.any(String));
+      expect(asPage(first).items).toHaveLength(2);
+      expect(asPage(first).next_cursor).toEqual(expect.any(String));
       const second = await auditor
-        .get(`/api/v1/deployment-intents?app_name=${app}&limit=2&cursor=${String(first.body.next_cursor)}`)
+        .get(`/api/v1/deployment-intents?app_name=${app}&limit=2&cursor=${String(asPage(first).next_cursor)}`)
         .expect(200);
-      expect(second.body.items).toHaveLength(1);
-      expect(second.body.next_cursor).toBeNull();
-      const ids = [...first.body.items, ...second.body.items].map((item: { id: string }) => item.id);
+      expect(asPage(second).items).toHaveLength(1);
+      expect(asPage(second).next_cursor).toBeNull();
+      const ids = [...asPage(first).items, ...asPage(second).items].map((item) => item.id);
       expect(new Set(ids).size).toBe(3);
 
       const bySubmitter = await auditor
         .get(`/api/v1/deployment-intents?submitter=packager@example.com&app_name=${app}`)
         .expect(200);
-      expect(bySubmitter.body.items).toHaveLength(3);
+      expect(asPage(bySubmitter).items).toHaveLength(3);
       const byStatus = await auditor
         .get(`/api/v1/deployment-intents?status=COMPLETED&app_name=${app}`)
         .expect(200);
-      expect(byStatus.body.items).toHaveLength(0);
+      expect(asPage(byStatus).items).toHaveLength(0);
       const byRing = await auditor.get(`/api/v1/deployment-intents?ring=LAB&app_name=${app}`).expect(200);
-      expect(
-        byRing.body.items.every((item: { current_ring: string | null }) => item.current_ring === 'LAB'),
-      ).toBe(true);
+      expect(asPage(byRing).items.every((item) => item.current_ring === 'LAB')).toBe(true);
     });
 
     it('answers 400 for a bad filter or cursor', async () => {
@@ -230,8 +245,8 @@ describe('deployment intents API', () => {
     it('shows risk breakdown, per-ring progress with the gate verdict, and recent events', async () => {
       const created = await submitter.post('/api/v1/deployment-intents').send(body()).expect(201);
       await finishLab(created.body as { id: string; correlation_id: string });
-      await api.temporal.client.workflow.getHandle(created.body.workflow_id as string).result();
-      const res = await auditor.get(`/api/v1/deployment-intents/${String(created.body.id)}`).expect(200);
+      await api.temporal.client.workflow.getHandle(asCreated(created).workflow_id).result();
+      const res = await auditor.get(`/api/v1/deployment-intents/${asCreated(created).id}`).expect(200);
       expect(res.body).toMatchObject({
         status: 'COMPLETED',
         current_ring: 'LAB',
@@ -241,7 +256,7 @@ describe('deployment intents API', () => {
           { ring: 'LAB', action: 'DEPLOY', status: 'REPORTED', outcome: 'SUCCEEDED', gate: { passed: true } },
         ],
       });
-      const types = (res.body.recent_events as { event_type: string }[]).map((e) => e.event_type);
+      const types = asDetail(res).recent_events.map((e) => e.event_type);
       expect(types[0]).toBe('INTENT_CREATED');
       expect(types.at(-1)).toBe('COMPLETED');
     });
@@ -251,15 +266,15 @@ describe('deployment intents API', () => {
         .post('/api/v1/deployment-intents')
         .send(body({ evidence_pack: highRiskEvidence(), target_ring: 'GLOBAL' }))
         .expect(201);
-      const res = await auditor.get(`/api/v1/deployment-intents/${String(created.body.id)}`).expect(200);
-      expect(res.body.cab).toMatchObject({ state: 'PENDING', approver_id: null });
+      const res = await auditor.get(`/api/v1/deployment-intents/${asCreated(created).id}`).expect(200);
+      expect(asDetail(res).cab).toMatchObject({ state: 'PENDING', approver_id: null });
     });
 
     it("answers 404 for unknown ids and for another tenant's intent, 400 for a malformed id", async () => {
       const created = await submitter.post('/api/v1/deployment-intents').send(body()).expect(201);
       await auditor.get(`/api/v1/deployment-intents/${randomUUID()}`).expect(404);
       const stranger = await api.agent('audit@other.example', ['auditor'], 'tenant-b');
-      await stranger.get(`/api/v1/deployment-intents/${String(created.body.id)}`).expect(404);
+      await stranger.get(`/api/v1/deployment-intents/${asCreated(created).id}`).expect(404);
       await auditor.get('/api/v1/deployment-intents/not-a-uuid').expect(400);
     });
   });
@@ -270,7 +285,7 @@ describe('deployment intents API', () => {
         .post('/api/v1/deployment-intents')
         .send(body({ target_ring: 'CANARY' }))
         .expect(201);
-      const path = `/api/v1/deployment-intents/${String(created.body.id)}`;
+      const path = `/api/v1/deployment-intents/${asCreated(created).id}`;
       const paused = await operator.post(`${path}/pause`).send({ reason: 'change freeze' }).expect(202);
       expect(paused.body).toMatchObject({ action: 'pause' });
       await operator.post(`${path}/pause`).send({}).expect(409);
@@ -281,12 +296,12 @@ describe('deployment intents API', () => {
       await operator.post(`${path}/abort`).send({}).expect(409);
       // Aborted while LAB was pending: LAB is rolled back through the connector.
       await finishLab(created.body as { id: string; correlation_id: string }, 'ROLLBACK');
-      const result = await api.temporal.client.workflow
-        .getHandle(created.body.workflow_id as string)
+      const result: unknown = await api.temporal.client.workflow
+        .getHandle(asCreated(created).workflow_id)
         .result();
       expect(result).toMatchObject({ status: 'ROLLED_BACK', rolledBackRings: ['LAB'] });
       await operator.post(`${path}/resume`).send({}).expect(409);
-      const trail = await api.tenant().events.list({ intentId: created.body.id as string }, { limit: 100 });
+      const trail = await api.tenant().events.list({ intentId: asCreated(created).id }, { limit: 100 });
       const abort = trail.items.find((event) => event.eventType === 'ABORT_REQUESTED');
       expect(abort).toMatchObject({ actor: 'ops@example.com', payload: { reason: 'wrong package' } });
     });
@@ -296,7 +311,7 @@ describe('deployment intents API', () => {
         .post('/api/v1/deployment-intents')
         .send(body({ evidence_pack: highRiskEvidence(), target_ring: 'GLOBAL' }))
         .expect(201);
-      const handle = api.temporal.client.workflow.getHandle(created.body.workflow_id as string);
+      const handle = api.temporal.client.workflow.getHandle(asCreated(created).workflow_id);
       const cab = await api.agent('cab@example.com', ['cab_member']);
       await handle.executeUpdate(cabDecisionUpdate, {
         args: [
@@ -307,7 +322,7 @@ describe('deployment intents API', () => {
         const state = await handle.query(intentStateQuery);
         return state.awaitingPromotion === 'LAB' ? state : undefined;
       }, 'LAB waiting for promotion');
-      const path = `/api/v1/deployment-intents/${String(created.body.id)}`;
+      const path = `/api/v1/deployment-intents/${asCreated(created).id}`;
       await cab.post(`${path}/promote`).send({ ring: 'CANARY' }).expect(409);
       await cab.post(`${path}/promote`).send({ ring: 'LAB' }).expect(202);
       await finishLab(created.body as { id: string; correlation_id: string });

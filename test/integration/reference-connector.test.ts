@@ -38,6 +38,8 @@ describe('reference connector against the real API over HTTP', () => {
   let baseUrl: string;
   /** What reached the server: path, correlation id and whether a bearer key came along. */
   const seen: { method: string; url: string; correlationId: string | undefined; bearer: boolean }[] = [];
+  /** Reports the server turns away with 503 before the API sees them, as an overloaded proxy would. */
+  let failReports = 0;
 
   beforeAll(async () => {
     api = await ApiHarness.start();
@@ -48,6 +50,12 @@ describe('reference connector against the real API over HTTP', () => {
         correlationId: req.headers['x-correlation-id'] as string | undefined,
         bearer: req.headers.authorization?.startsWith('Bearer eucora_ck_') === true,
       });
+      if (failReports > 0 && req.method === 'POST') {
+        failReports -= 1;
+        res.writeHead(503, { 'Content-Type': 'application/problem+json' });
+        res.end(JSON.stringify({ type: 'https://eucora.dev/problems/service-unavailable', status: 503 }));
+        return;
+      }
       api.app(req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -121,17 +129,30 @@ describe('reference connector against the real API over HTTP', () => {
     };
   }
 
+  /**
+   * Runs the connector as a program: through the `tsx` binary, as `npm run connector` does, or with
+   * `node --import tsx` when the test signals it (the tsx binary relays signals to its child with a
+   * 30 ms handshake, which a loaded test machine can miss).
+   */
   function runScript(args: string[], env: Record<string, string>, stopAfter?: string): Promise<ScriptRun> {
     return new Promise((resolve, reject) => {
       // Jest's NODE_OPTIONS (vm modules) are not the script's business.
       const childEnv = { ...process.env, ...env };
       delete childEnv.NODE_OPTIONS;
-      const child = spawn(TSX, [SCRIPT, ...args], { cwd: ROOT, env: childEnv });
+      const child =
+        stopAfter === undefined
+          ? spawn(TSX, [SCRIPT, ...args], { cwd: ROOT, env: childEnv })
+          : spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], { cwd: ROOT, env: childEnv });
       let stdout = '';
       let stderr = '';
+      let signalled = false;
       child.stdout.on('data', (chunk: Buffer) => {
         stdout += chunk.toString();
-        if (stopAfter !== undefined && stdout.includes(`"event":"${stopAfter}"`)) child.kill('SIGTERM');
+        // Once: a second SIGTERM would find no handler and kill the process outright.
+        if (!signalled && stopAfter !== undefined && stdout.includes(`"event":"${stopAfter}"`)) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
       });
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
@@ -234,6 +255,30 @@ describe('reference connector against the real API over HTTP', () => {
     expect(connector.lines).toContainEqual(
       expect.objectContaining({ event: 'item_completed', ring: 'LAB', action: 'ROLLBACK' }),
     );
+  });
+
+  it('redoes an item whose report did not get through, after a pause', async () => {
+    const intent = await submitIntent({ windows: 'intune' });
+    await awaitOpen(intent, 'LAB');
+    const stop = new AbortController();
+    const connector = await options('intune', {
+      interimReports: 0,
+      signal: stop.signal,
+      log: (line) => {
+        connector.lines.push(line);
+        if (line.event === 'item_completed') stop.abort();
+      },
+    });
+    failReports = 1;
+    expect(await runConnector(connector)).toEqual({ completed: 1, skipped: 0 });
+    expect(connector.lines.map((line) => line.event)).toEqual(
+      expect.arrayContaining(['report_failed', 'item_completed']),
+    );
+    expect(connector.lines.find((line) => line.event === 'report_failed')).toMatchObject({
+      ring: 'LAB',
+      error: expect.stringContaining('503') as string,
+    });
+    await awaitOpen(intent, 'CANARY');
   });
 
   it('stops at once, before reporting further, when its signal aborts during a pause', async () => {

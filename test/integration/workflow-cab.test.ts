@@ -41,7 +41,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (k
     });
     const events = await harness.eventTypes(intent.id);
     expect(events.slice(0, 4)).toEqual(['INTENT_CREATED', 'RISK_ASSESSED', 'CAB_REQUESTED', 'CAB_DECIDED']);
-    await harness.recordHistory('high-risk-approved', intent.workflowId);
+    harness.recordHistory('high-risk-approved', intent.workflowId);
   });
 
   it('ends REJECTED when the CAB rejects', async () => {
@@ -58,7 +58,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (k
     });
     expect(await harness.tenant.ringDeployments.forIntent(intent.id)).toEqual([]);
     expect((await harness.tenant.intents.get(intent.id))?.status).toBe('REJECTED');
-    await harness.recordHistory('high-risk-rejected', intent.workflowId);
+    harness.recordHistory('high-risk-rejected', intent.workflowId);
   });
 
   it('ends EXPIRED when no decision comes before the CAB timeout', async () => {
@@ -67,7 +67,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (k
     expect((await harness.result(intent.workflowId)).status).toBe('EXPIRED');
     expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'EXPIRED' });
     expect((await harness.eventTypes(intent.id)).at(-1)).toBe('EXPIRED');
-    await harness.recordHistory('high-risk-expired', intent.workflowId);
+    harness.recordHistory('high-risk-expired', intent.workflowId);
   });
 
   it("refuses a decision by the intent's own submitter", async () => {

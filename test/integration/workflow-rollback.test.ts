@@ -45,7 +45,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollbacks (%s)', (kind)
     );
     expect(pilot?.gateVerdict).toMatchObject({ passed: false, reasons: [expect.stringContaining('96.99%')] });
     expect((await harness.tenant.intents.get(intent.id))?.status).toBe('ROLLED_BACK');
-    await harness.recordHistory('pilot-gate-rolled-back', intent.workflowId);
+    harness.recordHistory('pilot-gate-rolled-back', intent.workflowId);
   });
 
   it('rolls back CANARY then LAB when aborted during CANARY', async () => {
@@ -72,7 +72,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollbacks (%s)', (kind)
       { limit: 1 },
     );
     expect(started.items[0]?.actor).toBe('operator@example.com');
-    await harness.recordHistory('aborted-during-canary', intent.workflowId);
+    harness.recordHistory('aborted-during-canary', intent.workflowId);
   });
 
   it('rolls back when a ring does not report before its deadline', async () => {
@@ -107,6 +107,6 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollbacks (%s)', (kind)
     });
     const events = await harness.eventTypes(intent.id);
     expect(events).toEqual(expect.arrayContaining(['RING_ROLLBACK_FAILED', 'RING_ROLLED_BACK', 'FAILED']));
-    await harness.recordHistory('rollback-failed', intent.workflowId);
+    harness.recordHistory('rollback-failed', intent.workflowId);
   });
 });

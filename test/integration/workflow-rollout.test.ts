@@ -43,7 +43,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) 
     expect(rows.map((row) => [row.ring, row.status, row.outcome])).toEqual(
       RINGS.map((ring) => [ring, 'REPORTED', 'SUCCEEDED']),
     );
-    await harness.recordHistory('low-risk-completed', intent.workflowId);
+    harness.recordHistory('low-risk-completed', intent.workflowId);
   });
 
   it('records the correlation id in the memo and upserts the operator search attributes', async () => {
@@ -101,7 +101,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) 
     expect(outcome).toMatchObject({ status: 'COMPLETED', completedRings: ['LAB', 'CANARY', 'PILOT'] });
     const rings = await harness.tenant.ringDeployments.forIntent(intent.id);
     expect(rings.map((row) => row.ring)).toEqual(['LAB', 'CANARY', 'PILOT']);
-    await harness.recordHistory('conditional-max-ring', intent.workflowId);
+    harness.recordHistory('conditional-max-ring', intent.workflowId);
   });
 
   it('waits for a promote signal before each ring under manual_promotion', async () => {
@@ -170,7 +170,7 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) 
     expect(events).toEqual(
       expect.arrayContaining(['PAUSE_REQUESTED', 'PAUSED', 'RESUME_REQUESTED', 'RESUMED']),
     );
-    await harness.recordHistory('paused-resumed', intent.workflowId);
+    harness.recordHistory('paused-resumed', intent.workflowId);
   });
 
   it('refuses a second CAB decision with NotAwaitingCab', async () => {

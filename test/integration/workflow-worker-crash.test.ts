@@ -29,8 +29,10 @@ async function spawnWorkerProcess(harness: Harness): Promise<ChildProcess> {
       output += chunk.toString();
       if (output.includes('is running (worker)')) resolve();
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     child.once('exit', (code) => {
       reject(new Error(`worker process exited early (${String(code)}):\n${output}`));
     });
@@ -59,8 +61,9 @@ describe.each(databaseKinds())('a worker that dies while a ring is pending (%s)'
     await harness.pending(intent.id, 'CANARY');
 
     if (crashed !== undefined) {
-      const exited = new Promise((resolve) => crashed?.once('exit', resolve));
-      crashed.kill('SIGKILL');
+      const worker = crashed;
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.kill('SIGKILL');
       await exited;
     } else {
       await harness.temporal.stopWorker();
