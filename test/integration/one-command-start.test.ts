@@ -101,8 +101,8 @@ describe('the one-command start (npm start)', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     // esbuild's service leaves when its stdin closes with our exit; give it a moment, no more.
-    const deadline = Date.now() + 3_000;
-    while (children.some(stillRunning) && Date.now() < deadline) {
+    const settled = Date.now() + 3_000;
+    while (children.some(stillRunning) && Date.now() < settled) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(children.filter(stillRunning)).toEqual([]);
