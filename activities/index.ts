@@ -12,7 +12,7 @@ import { RISK_MODEL_V1 } from '../policy/risk-model';
 import { scoreRisk } from '../policy/risk-scoring';
 import { runWithCorrelationId } from '../runtime/correlation';
 import type { Logger } from '../runtime/logger';
-import { FailureTypes } from '../workflows/definitions';
+import { FailureTypes, WORKFLOW_ACTOR } from '../workflows/definitions';
 import type { ConnectorReport, RiskSummary } from '../workflows/definitions';
 
 /** Which intent an activity works for; every activity carries it, so logs and rows have the correlation id. */
@@ -66,8 +66,6 @@ export interface ActivityDependencies {
   readonly store: DataStore;
   readonly logger: Logger;
 }
-
-export const WORKFLOW_ACTOR = 'system:workflow';
 
 export function createActivities({ store, logger }: ActivityDependencies) {
   const tenant = (ref: IntentRef): TenantStore => store.forTenant(asTenantId(ref.tenantId));

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { PLATFORMS } from './connectors';
-import type { Platform } from './connectors';
 
 /**
  * The evidence a packager submits with an intent. Stored once, immutable, addressed by the SHA-256 of
@@ -133,10 +132,4 @@ export type RequiredEvidence = (typeof REQUIRED_EVIDENCE)[number];
 /** The required parts this pack lacks, in a stable order (empty when complete). */
 export function missingEvidence(pack: EvidencePack): RequiredEvidence[] {
   return REQUIRED_EVIDENCE.filter((part) => pack[part] === undefined);
-}
-
-/** Target platforms the rollback plan has no step for. */
-export function platformsWithoutRollback(pack: EvidencePack, platforms: readonly Platform[]): Platform[] {
-  const covered = new Set(pack.rollback_plan?.steps.map((step) => step.platform) ?? []);
-  return platforms.filter((platform) => !covered.has(platform));
 }

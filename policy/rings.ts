@@ -2,10 +2,6 @@
 export const RINGS = ['LAB', 'CANARY', 'PILOT', 'DEPARTMENT', 'GLOBAL'] as const;
 export type Ring = (typeof RINGS)[number];
 
-export function isRing(value: string): value is Ring {
-  return (RINGS as readonly string[]).includes(value);
-}
-
 export function ringIndex(ring: Ring): number {
   return RINGS.indexOf(ring);
 }

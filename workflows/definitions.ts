@@ -15,6 +15,9 @@ import type { FactorScore } from '../policy/risk-model';
 
 export const DEPLOYMENT_INTENT_WORKFLOW = 'deploymentIntentWorkflow';
 
+/** The actor of audit events the workflow records on its own account. */
+export const WORKFLOW_ACTOR = 'system:workflow';
+
 /** Workflow id of an intent: deterministic, so starting it twice is idempotent. */
 export function workflowIdForIntent(intentId: string): string {
   return `deployment-intent-${intentId}`;

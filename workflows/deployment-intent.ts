@@ -31,6 +31,7 @@ import {
   promoteSignal,
   resumeSignal,
   riskAssessedUpdate,
+  WORKFLOW_ACTOR,
 } from './definitions';
 import type {
   CabProgress,
@@ -53,8 +54,6 @@ const { assessRisk, recordTransition, requestCab, recordCabOutcome, recordRingSe
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
-
-const WORKFLOW_ACTOR = 'system:workflow';
 
 /**
  * One deployment intent, start to end: risk → CAB (when required) → ring by ring through the

@@ -99,6 +99,20 @@ export function riskSummaryBody(
   };
 }
 
+/** Evidence comes inline or by reference: exactly one of the two. */
+export function exactlyOneEvidenceSource(
+  body: { evidence_pack?: unknown; evidence_pack_id?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if ((body.evidence_pack === undefined) === (body.evidence_pack_id === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['evidence_pack'],
+      message: 'give exactly one of evidence_pack (inline) or evidence_pack_id',
+    });
+  }
+}
+
 /** The caller, which `access` already guaranteed; a route reaching here without one is a bug. */
 export function requireActor(actor: Actor | undefined): Actor {
   if (actor === undefined) throw problems.unauthenticated();

@@ -3,7 +3,14 @@ import { CONNECTOR_TYPES, PLATFORMS } from '../../policy/connectors';
 import { evidencePackSchema } from '../../policy/evidence-pack';
 import { INTENT_STATUSES } from '../../policy/intent-status';
 import { RINGS } from '../../policy/rings';
-import { auditEventSchema, connectorMapSchema, pageOf, pageQuery, riskSummarySchema } from './common';
+import {
+  auditEventSchema,
+  connectorMapSchema,
+  exactlyOneEvidenceSource,
+  pageOf,
+  pageQuery,
+  riskSummarySchema,
+} from './common';
 
 const appName = z
   .string()
@@ -28,15 +35,7 @@ export const createIntentSchema = z
     evidence_pack_id: z.uuid().optional(),
     target_device_count: z.number().int().min(1).max(10_000_000).optional(),
   })
-  .superRefine((body, ctx) => {
-    if ((body.evidence_pack === undefined) === (body.evidence_pack_id === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['evidence_pack'],
-        message: 'give exactly one of evidence_pack (inline) or evidence_pack_id',
-      });
-    }
-  })
+  .superRefine(exactlyOneEvidenceSource)
   .meta({ id: 'CreateDeploymentIntent' });
 
 export const idempotencyHeaders = z.object({

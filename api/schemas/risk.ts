@@ -3,9 +3,8 @@ import type { RiskModelRow } from '../../db/repositories/risk-models';
 import { evidencePackSchema } from '../../policy/evidence-pack';
 import { RINGS } from '../../policy/rings';
 import { RISK_FACTOR_IDS, riskModelDefinitionSchema } from '../../policy/risk-model';
-import { isoDate, riskSummarySchema } from './common';
+import { connectorMapSchema, exactlyOneEvidenceSource, isoDate, riskSummarySchema } from './common';
 import { missingEvidenceSchema } from './evidence-packs';
-import { connectorMapSchema } from './common';
 
 const modelVersion = riskModelDefinitionSchema.shape.version;
 
@@ -22,15 +21,7 @@ export const riskEvaluationRequestSchema = z
     target_device_count: z.number().int().min(1).max(10_000_000).optional(),
     model_version: modelVersion.optional().describe('score with this version instead of the active one'),
   })
-  .superRefine((body, ctx) => {
-    if ((body.evidence_pack === undefined) === (body.evidence_pack_id === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['evidence_pack'],
-        message: 'give exactly one of evidence_pack (inline) or evidence_pack_id',
-      });
-    }
-  })
+  .superRefine(exactlyOneEvidenceSource)
   .meta({ id: 'RiskEvaluationRequest' });
 
 export const riskEvaluationSchema = riskSummarySchema

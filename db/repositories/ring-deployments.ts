@@ -154,28 +154,6 @@ export class RingDeploymentRepository {
       );
   }
 
-  /** Closes the open deployments of an intent's ring (deadline passed, or the rollout was aborted). */
-  async closeOpen(
-    intentId: string,
-    ring: Ring,
-    kind: RingDeploymentKind,
-    status: RingDeploymentStatus,
-    at: Date,
-  ) {
-    await this.db
-      .update(ringDeployments)
-      .set({ status, completedAt: at, outcome: 'FAILED' })
-      .where(
-        and(
-          eq(ringDeployments.tenantId, this.tenantId),
-          eq(ringDeployments.intentId, intentId),
-          eq(ringDeployments.ring, ring),
-          eq(ringDeployments.kind, kind),
-          inArray(ringDeployments.status, OPEN),
-        ),
-      );
-  }
-
   async forIntent(intentId: string): Promise<RingDeploymentRow[]> {
     return this.db
       .select()

@@ -1,10 +1,4 @@
-import type { Platform } from '../../policy/connectors';
-import {
-  REQUIRED_EVIDENCE,
-  evidencePackSchema,
-  missingEvidence,
-  platformsWithoutRollback,
-} from '../../policy/evidence-pack';
+import { REQUIRED_EVIDENCE, evidencePackSchema, missingEvidence } from '../../policy/evidence-pack';
 import type { EvidencePack, RequiredEvidence } from '../../policy/evidence-pack';
 import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
 
@@ -266,61 +260,5 @@ describe('missingEvidence', () => {
       'scan_decision',
       'rollback_plan',
     ]);
-  });
-});
-
-describe('platformsWithoutRollback', () => {
-  const windowsOnly = lowRiskEvidence({
-    rollback_plan: {
-      steps: [{ platform: 'windows', strategy: 'UNINSTALL', instructions: 'msiexec /x', tested: true }],
-    },
-  });
-
-  it.each<{ case: string; pack: EvidencePack; platforms: Platform[]; uncovered: Platform[] }>([
-    {
-      case: 'finds none when every platform has a step',
-      pack: lowRiskEvidence(),
-      platforms: ['windows', 'macos', 'linux'],
-      uncovered: [],
-    },
-    { case: 'finds none when no platform is targeted', pack: {}, platforms: [], uncovered: [] },
-    {
-      case: 'names the targeted platforms a plan has no step for',
-      pack: windowsOnly,
-      platforms: ['windows', 'macos', 'linux'],
-      uncovered: ['macos', 'linux'],
-    },
-    {
-      case: 'ignores steps for platforms that are not targeted',
-      pack: windowsOnly,
-      platforms: ['windows'],
-      uncovered: [],
-    },
-    {
-      case: 'names every targeted platform, in the order given, when there is no plan',
-      pack: {},
-      platforms: ['linux', 'windows'],
-      uncovered: ['linux', 'windows'],
-    },
-    {
-      case: 'counts a platform covered by any one of several steps',
-      pack: lowRiskEvidence({
-        rollback_plan: {
-          steps: [
-            { platform: 'linux', strategy: 'SCRIPT', instructions: 'apt remove pkg', tested: false },
-            {
-              platform: 'linux',
-              strategy: 'REINSTALL_PREVIOUS',
-              instructions: 'apt install pkg=prev',
-              tested: true,
-            },
-          ],
-        },
-      }),
-      platforms: ['linux', 'macos'],
-      uncovered: ['macos'],
-    },
-  ])('$case', ({ pack, platforms, uncovered }) => {
-    expect(platformsWithoutRollback(pack, platforms)).toEqual(uncovered);
   });
 });

@@ -1,25 +1,9 @@
-import { RINGS, isRing, lowerRing, ringIndex, ringsThrough } from '../../policy/rings';
+import { RINGS, lowerRing, ringIndex, ringsThrough } from '../../policy/rings';
 import type { Ring } from '../../policy/rings';
 
 describe('RINGS', () => {
   it('lists the rings in promotion order', () => {
     expect(RINGS).toEqual(['LAB', 'CANARY', 'PILOT', 'DEPARTMENT', 'GLOBAL']);
-  });
-});
-
-describe('isRing', () => {
-  it.each<{ case: string; value: string; ring: boolean }>([
-    { case: 'accepts LAB', value: 'LAB', ring: true },
-    { case: 'accepts CANARY', value: 'CANARY', ring: true },
-    { case: 'accepts PILOT', value: 'PILOT', ring: true },
-    { case: 'accepts DEPARTMENT', value: 'DEPARTMENT', ring: true },
-    { case: 'accepts GLOBAL', value: 'GLOBAL', ring: true },
-    { case: 'rejects a lower-case ring name', value: 'pilot', ring: false },
-    { case: 'rejects a ring name with surrounding whitespace', value: ' LAB ', ring: false },
-    { case: 'rejects an unknown ring', value: 'STAGING', ring: false },
-    { case: 'rejects the empty string', value: '', ring: false },
-  ])('$case', ({ value, ring }) => {
-    expect(isRing(value)).toBe(ring);
   });
 });
 
