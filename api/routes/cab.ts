@@ -26,7 +26,7 @@ import {
   extraSoakMs,
   pendingCabQuery,
 } from '../schemas/cab';
-import { requireActor, riskSummaryBody } from '../schemas/common';
+import { cabConditionsBody, requireActor, riskSummaryBody } from '../schemas/common';
 import type { RouteDependencies } from './dependencies';
 
 /** How long a decision waits for the workflow to record it before the API answers 503. */
@@ -77,15 +77,6 @@ function queueItemBody(request: PendingCabRequest) {
     deadline_at: approval.deadlineAt.toISOString(),
     risk: assessment === null ? null : riskSummaryBody(riskSummaryOf(assessment)),
     evidence_summary: evidenceSummaryBody(request),
-  };
-}
-
-function conditionsBody(conditions: CabConditions | undefined) {
-  if (conditions === undefined) return null;
-  return {
-    ...(conditions.maxRing === undefined ? {} : { max_ring: conditions.maxRing }),
-    ...(conditions.extraSoakMs === undefined ? {} : { extra_soak_ms: conditions.extraSoakMs }),
-    ...(conditions.manualPromotion === undefined ? {} : { manual_promotion: conditions.manualPromotion }),
   };
 }
 
@@ -200,7 +191,7 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
             intent_id: intent.id,
             status: verdict.status,
             decision: verdict.decision,
-            conditions: conditionsBody(verdict.conditions),
+            conditions: cabConditionsBody(verdict.conditions),
           },
         };
       },

@@ -19,7 +19,14 @@ import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
-import { auditEventBody, idParams, isoDate, requireActor, riskSummaryBody } from '../schemas/common';
+import {
+  auditEventBody,
+  cabConditionsBody,
+  idParams,
+  isoDate,
+  requireActor,
+  riskSummaryBody,
+} from '../schemas/common';
 import {
   controlAcceptedSchema,
   controlBodySchema,
@@ -85,23 +92,13 @@ function ringDeploymentBody(row: RingDeploymentRow) {
 
 function cabBody(row: CabApprovalRow | undefined) {
   if (row === undefined) return null;
-  const conditions = row.conditions;
   return {
     state: row.state,
     requested_at: row.requestedAt.toISOString(),
     deadline_at: row.deadlineAt.toISOString(),
     approver_id: row.approverId,
     comments: row.comments,
-    conditions:
-      conditions === null
-        ? null
-        : {
-            ...(conditions.maxRing === undefined ? {} : { max_ring: conditions.maxRing }),
-            ...(conditions.extraSoakMs === undefined ? {} : { extra_soak_ms: conditions.extraSoakMs }),
-            ...(conditions.manualPromotion === undefined
-              ? {}
-              : { manual_promotion: conditions.manualPromotion }),
-          },
+    conditions: cabConditionsBody(row.conditions),
     decided_at: isoDate(row.decidedAt),
   };
 }

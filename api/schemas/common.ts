@@ -4,6 +4,7 @@ import { problems } from '../problem';
 import type { RiskSummary } from '../../workflows/definitions';
 import { RISK_FACTOR_IDS } from '../../policy/risk-model';
 import { CONNECTOR_TYPES } from '../../policy/connectors';
+import type { CabConditions } from '../../policy/cab-decision';
 
 /** Shared request and response pieces; the schemas named with `.meta({ id })` become OpenAPI components. */
 
@@ -96,6 +97,16 @@ export function riskSummaryBody(
     auto_approval_blockers: [...risk.autoApprovalBlockers],
     factors: risk.factors.map((factor) => ({ ...factor })),
     ...(risk.evidenceHash === undefined ? {} : { evidence_hash: risk.evidenceHash }),
+  };
+}
+
+/** CAB conditions as the API spells them; null when there are none. */
+export function cabConditionsBody(conditions: CabConditions | null | undefined) {
+  if (conditions === null || conditions === undefined) return null;
+  return {
+    ...(conditions.maxRing === undefined ? {} : { max_ring: conditions.maxRing }),
+    ...(conditions.extraSoakMs === undefined ? {} : { extra_soak_ms: conditions.extraSoakMs }),
+    ...(conditions.manualPromotion === undefined ? {} : { manual_promotion: conditions.manualPromotion }),
   };
 }
 
