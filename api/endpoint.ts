@@ -103,6 +103,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found (or another tenant’s)',
   409: 'The resource is not in a state that allows this',
   413: 'The request body is too large',
+  415: 'The request body is not application/json',
   422: 'The request is well-formed but cannot be processed; `errors` names each missing part',
   500: 'Unexpected error',
   503: 'A dependency is unavailable',
@@ -144,6 +145,14 @@ export function mountEndpoint(router: Router, definition: Endpoint): void {
   router[definition.method](expressPath, async (req, res) => {
     // Who may call comes before what they sent: an anonymous caller learns nothing from validation errors.
     authorize(definition.access, req.actor);
+    // Only JSON bodies: a cross-site form post cannot smuggle a request in as text/plain.
+    if (
+      definition.request?.body !== undefined &&
+      req.get('content-type') !== undefined &&
+      !req.is('application/json')
+    ) {
+      throw problems.unsupportedMediaType();
+    }
     const errors: FieldProblem[] = [];
     const request = definition.request ?? {};
     const params = parsePart(request.params, req.params, 'path', errors) as Record<string, unknown>;
@@ -176,10 +185,12 @@ export function mountEndpoint(router: Router, definition: Endpoint): void {
 
 export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint): void {
   const request = definition.request ?? {};
+  const bodyErrors = request.body === undefined ? [] : [415];
   const errorStatuses = [
     ...new Set([
       400,
       ...(definition.access.kind === 'public' ? [] : [401, 403]),
+      ...bodyErrors,
       ...(definition.errors ?? []),
       500,
     ]),

@@ -37,6 +37,13 @@ export const problems = {
   forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
   notFound: (what: string) => new ProblemError(404, 'not-found', 'Not found', `${what} was not found`),
   conflict: (type: string, detail: string) => new ProblemError(409, type, 'Conflict', detail),
+  unsupportedMediaType: () =>
+    new ProblemError(
+      415,
+      'unsupported-media-type',
+      'Unsupported media type',
+      'send the body as application/json',
+    ),
   unprocessable: (type: string, detail: string, errors?: readonly FieldProblem[]) =>
     new ProblemError(422, type, 'The request cannot be processed', detail, errors),
   unavailable: (detail: string) =>

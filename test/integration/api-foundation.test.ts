@@ -96,6 +96,19 @@ describe('API foundation', () => {
     expect(res.body).toMatchObject({ type: expect.stringContaining('malformed-request') as string });
   });
 
+  it('answers 415 to a body that is not JSON, so a cross-site form cannot post one', async () => {
+    const res = await api
+      .anonymous()
+      .post('/api/v1/auth/dev-login')
+      .set('Content-Type', 'text/plain')
+      .send('username=mallory&roles=admin')
+      .expect(415);
+    expect(res.body).toMatchObject({
+      status: 415,
+      type: expect.stringContaining('unsupported-media-type') as string,
+    });
+  });
+
   it('serves the OpenAPI document and Swagger UI from node_modules', async () => {
     const schema = await api.anonymous().get('/api/schema').expect(200);
     expect((schema.body as { openapi: string }).openapi).toBe('3.1.0');
