@@ -1,6 +1,4 @@
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
@@ -10,6 +8,7 @@ import { DataStore } from '../db/tenant-store';
 import { defaultRolloutPolicy } from '../policy/rollout-policy';
 import { createDeploymentWorker } from '../runtime/deployment-worker';
 import type { Logger } from '../runtime/logger';
+import { listen } from '../runtime/http-listener';
 import { findTemporalCli } from '../runtime/temporal-cli';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -138,24 +137,9 @@ export async function startEmbeddedSystem(
         temporal: { client, connection, taskQueue: TASK_QUEUE },
         rolloutPolicy: defaultRolloutPolicy(),
       });
-      const server = http.createServer(app);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          resolve();
-        });
-      });
-      cleanups.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-            server.closeAllConnections();
-          }),
-      );
-      const { port: apiPort } = server.address() as AddressInfo;
-      return `http://127.0.0.1:${String(apiPort)}/api/v1`;
+      const listener = await listen(app, 0, '127.0.0.1');
+      cleanups.push(() => listener.close());
+      return `http://127.0.0.1:${String(listener.port)}/api/v1`;
     });
 
     return {

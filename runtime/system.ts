@@ -1,4 +1,3 @@
-import http from 'node:http';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
@@ -12,6 +11,7 @@ import { DataStore } from '../db/tenant-store';
 import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
 import { connectWorker, createDeploymentWorker } from './deployment-worker';
+import { listen } from './http-listener';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
 import type { TemporalRuntime } from './temporal';
@@ -128,22 +128,8 @@ export async function startSystem(
         },
         rolloutPolicy: config.rolloutPolicy,
       });
-      const server = http.createServer(app);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.http.port, config.http.host, () => {
-          resolve();
-        });
-      });
-      cleanups.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-            server.closeAllConnections();
-          }),
-      );
+      const listener = await listen(app, config.http.port, config.http.host);
+      cleanups.push(() => listener.close());
       apiUrl = `${config.http.publicUrl}/api/v1`;
     }
 

@@ -7,6 +7,8 @@ import type { ApiDependencies } from '../../api/app';
 import { createSessionBackend } from '../../api/session';
 import type { SessionBackend } from '../../api/session';
 import { issueConnectorCredential } from '../../api/services/connector-credentials';
+import { IntentService } from '../../api/services/intents';
+import type { IntentSubmission, SubmittedIntent } from '../../api/services/intents';
 import type { Role } from '../../api/request-context';
 import { asTenantId } from '../../db/tenant-id';
 import type { TenantStore } from '../../db/tenant-store';
@@ -17,7 +19,7 @@ import { ContractValidator } from './contract';
 import type { RecordedResponse } from './contract';
 import { createTestDatabase } from './database';
 import type { TestDatabase } from './database';
-import { TENANT_A, fastPolicy, startTemporalWorker } from './harness';
+import { SUBMITTER, TENANT_A, fastPolicy, startTemporalWorker, submission } from './harness';
 import type { TemporalWorkerHandle } from './harness';
 
 export type Agent = InstanceType<typeof TestAgent>;
@@ -77,6 +79,27 @@ export class ApiHarness {
     });
     const schema = await request(app).get('/api/schema');
     return new ApiHarness(app, db, temporal, sessions, schema.body);
+  }
+
+  /** The intent service the API uses, on this harness's worker, with a rollout policy of the test's own. */
+  intentService(policy: RolloutPolicy = fastPolicy()): IntentService {
+    return new IntentService({
+      client: this.temporal.client,
+      taskQueue: this.temporal.taskQueue,
+      rolloutPolicy: policy,
+      logger: createLogger({ level: 'silent' }),
+    });
+  }
+
+  /** Submits an intent as SUBMITTER of tenant A, as the API would, without going through HTTP. */
+  async submit(overrides: Partial<IntentSubmission> = {}, policy?: RolloutPolicy): Promise<SubmittedIntent> {
+    return this.intentService(policy).submit(
+      this.tenant(),
+      SUBMITTER,
+      randomUUID(),
+      submission(overrides),
+      undefined,
+    );
   }
 
   tenant(tenantId: string = TENANT_A): TenantStore {

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { IntentService } from '../../api/services/intents';
+import type { IntentService } from '../../api/services/intents';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { Ring } from '../../policy/rings';
-import { createLogger } from '../../runtime/logger';
 import { intentStateQuery, workflowIdForIntent } from '../../workflows/definitions';
 import { highRiskEvidence } from '../fixtures/evidence';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
 import { freePort } from '../helpers/free-port';
-import { CAB_MEMBER, SUBMITTER, TENANT_B, eventually, fastPolicy, submission } from '../helpers/harness';
+import { CAB_MEMBER, SUBMITTER, TENANT_B, eventually, submission } from '../helpers/harness';
 
 interface QueueItem {
   intent_id: string;
@@ -40,12 +39,7 @@ describe('CAB endpoints', () => {
 
   beforeAll(async () => {
     api = await ApiHarness.start();
-    intents = new IntentService({
-      client: api.temporal.client,
-      taskQueue: api.temporal.taskQueue,
-      rolloutPolicy: fastPolicy(),
-      logger: createLogger({ level: 'silent' }),
-    });
+    intents = api.intentService();
     cab = await api.agent(CAB_MEMBER.id, ['cab_member']);
   });
   afterAll(async () => {

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { IntentService } from '../../api/services/intents';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { ConnectorType } from '../../policy/connectors';
 import type { IntentStatus } from '../../policy/intent-status';
 import type { Ring } from '../../policy/rings';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
-import { createLogger } from '../../runtime/logger';
 import { abortSignal } from '../../workflows/definitions';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
-import { SUBMITTER, eventually, fastPolicy, submission } from '../helpers/harness';
+import { eventually, fastPolicy } from '../helpers/harness';
+import type { submission } from '../helpers/harness';
 
 interface PendingItem {
   correlation_id: string;
@@ -54,19 +53,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
     overrides: Parameters<typeof submission>[0] = {},
     policy: RolloutPolicy = fastPolicy(),
   ): Promise<DeploymentIntentRow> {
-    const intents = new IntentService({
-      client: api.temporal.client,
-      taskQueue: api.temporal.taskQueue,
-      rolloutPolicy: policy,
-      logger: createLogger({ level: 'silent' }),
-    });
-    const { intent, risk } = await intents.submit(
-      api.tenant(),
-      SUBMITTER,
-      randomUUID(),
-      submission(overrides),
-      undefined,
-    );
+    const { intent, risk } = await api.submit(overrides, policy);
     expect(risk?.requiresCab).toBe(false);
     return intent;
   }

@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ConnectorReportService } from '../../api/services/connector-reports';
-import { IntentService } from '../../api/services/intents';
+import type { IntentService } from '../../api/services/intents';
 import type { Actor } from '../../api/request-context';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { EvidencePack } from '../../policy/evidence-pack';
 import type { Ring } from '../../policy/rings';
-import { createLogger } from '../../runtime/logger';
 import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
-import {
-  CAB_MEMBER,
-  SUBMITTER,
-  TENANT_A,
-  TENANT_B,
-  eventually,
-  fastPolicy,
-  submission,
-  user,
-} from '../helpers/harness';
+import { CAB_MEMBER, SUBMITTER, TENANT_A, TENANT_B, eventually, submission, user } from '../helpers/harness';
 
 /** The value of the first sample of `name` whose labels include `labels`, or undefined. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -69,12 +59,7 @@ describe('GET /metrics — Prometheus exposition', () => {
 
   beforeAll(async () => {
     api = await ApiHarness.start();
-    intents = new IntentService({
-      client: api.temporal.client,
-      taskQueue: api.temporal.taskQueue,
-      rolloutPolicy: fastPolicy(),
-      logger: createLogger({ level: 'silent' }),
-    });
+    intents = api.intentService();
     operator = await api.agent('ops@example.com', ['operator']);
 
     // Tenant A: one intent waiting for the CAB, one rolled out to LAB and completed.

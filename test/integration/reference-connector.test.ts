@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { IntentService } from '../../api/services/intents';
 import {
   ControlPlaneError,
   parseConnectorArguments,
@@ -17,10 +15,9 @@ import type { IntentStatus } from '../../policy/intent-status';
 import { RINGS } from '../../policy/rings';
 import type { Ring } from '../../policy/rings';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
-import { createLogger } from '../../runtime/logger';
 import type { IntentOutcome } from '../../workflows/definitions';
 import { ApiHarness } from '../helpers/api';
-import { SUBMITTER, eventually, fastPolicy, submission } from '../helpers/harness';
+import { eventually, fastPolicy } from '../helpers/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -73,19 +70,7 @@ describe('reference connector against the real API over HTTP', () => {
     connectors: Partial<Record<Platform, ConnectorType>>,
     policy: RolloutPolicy = fastPolicy(),
   ): Promise<DeploymentIntentRow> {
-    const intents = new IntentService({
-      client: api.temporal.client,
-      taskQueue: api.temporal.taskQueue,
-      rolloutPolicy: policy,
-      logger: createLogger({ level: 'silent' }),
-    });
-    const { intent, risk } = await intents.submit(
-      api.tenant(),
-      SUBMITTER,
-      randomUUID(),
-      submission({ connectors }),
-      undefined,
-    );
+    const { intent, risk } = await api.submit({ connectors }, policy);
     expect(risk?.requiresCab).toBe(false);
     return intent;
   }
