@@ -9,6 +9,7 @@ import { defaultRolloutPolicy } from '../policy/rollout-policy';
 import { createDeploymentWorker } from '../runtime/deployment-worker';
 import type { Logger } from '../runtime/logger';
 import { listen } from '../runtime/http-listener';
+import { ShutdownStack } from '../runtime/shutdown-stack';
 import { findTemporalCli } from '../runtime/temporal-cli';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -40,16 +41,8 @@ export async function startEmbeddedSystem(
   logger: Logger,
   progress: (line: string) => void,
 ): Promise<EmbeddedSystem> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        logger.warn({ err: error }, 'error while stopping the benchmark system');
-      }
-    }
-  };
+  const cleanups = new ShutdownStack(logger);
+  const stop = () => cleanups.unwind();
   const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
     const started = performance.now();
     const value = await work();

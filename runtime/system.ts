@@ -12,6 +12,7 @@ import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
 import { connectWorker, createDeploymentWorker } from './deployment-worker';
 import { listen } from './http-listener';
+import { ShutdownStack } from './shutdown-stack';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
 import type { TemporalRuntime } from './temporal';
@@ -50,16 +51,8 @@ export async function startSystem(
   logger: Logger,
   role: ProcessRole,
 ): Promise<RunningSystem> {
-  const cleanups: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        logger.warn({ err: error }, 'error during shutdown');
-      }
-    }
-  };
+  const cleanups = new ShutdownStack(logger);
+  const stop = () => cleanups.unwind();
 
   try {
     const database: DatabaseHandle = await openDatabase({

@@ -28,6 +28,15 @@ interface EventPage {
  * a packager submits, a CAB member approves, the reference connector (polling the real API over a
  * socket) carries out every ring, and an auditor reads the trail back.
  */
+const intentRequest = {
+  app_name: '7-Zip',
+  version: '24.08',
+  target_ring: 'GLOBAL',
+  connectors: { windows: 'intune' },
+  evidence_pack: highRiskEvidence(),
+  target_device_count: 5_000,
+};
+
 describe('end to end over HTTP', () => {
   let api: ApiHarness;
   let server: http.Server;
@@ -68,14 +77,7 @@ describe('end to end over HTTP', () => {
     const submitted = await submitter
       .post('/api/v1/deployment-intents')
       .set('Idempotency-Key', 'e2e-7zip-24.08')
-      .send({
-        app_name: '7-Zip',
-        version: '24.08',
-        target_ring: 'GLOBAL',
-        connectors: { windows: 'intune' },
-        evidence_pack: highRiskEvidence(),
-        target_device_count: 5_000,
-      })
+      .send(intentRequest)
       .expect(201);
     const intent = submitted.body as Created;
     expect(intent.status).toBe('AWAITING_CAB');
@@ -148,14 +150,7 @@ describe('end to end over HTTP', () => {
     const retried = await submitter
       .post('/api/v1/deployment-intents')
       .set('Idempotency-Key', 'e2e-7zip-24.08')
-      .send({
-        app_name: '7-Zip',
-        version: '24.08',
-        target_ring: 'GLOBAL',
-        connectors: { windows: 'intune' },
-        evidence_pack: highRiskEvidence(),
-        target_device_count: 5_000,
-      })
+      .send(intentRequest)
       .expect(201);
     expect((retried.body as Created).id).toBe(intent.id);
     const anonymous: Agent = api.anonymous();
