@@ -35,7 +35,7 @@ export function authentication(store: DataStore): RequestHandler {
         throw problems.unauthenticated('the connector API key is unknown or revoked');
       }
       const tenantId = asTenantId(credential.tenantId);
-      await store.forTenant(tenantId).connectorCredentials.recordUse(credential.id, new Date());
+      await store.forTenant(tenantId).connectorCredentials.recordUse(credential, new Date());
       req.actor = {
         tenantId,
         id: `connector:${credential.name}`,

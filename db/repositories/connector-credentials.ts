@@ -46,8 +46,14 @@ export class ConnectorCredentialRepository {
     return row;
   }
 
-  /** Notes that an active credential was used, at most once per resolution interval. */
-  async recordUse(id: string, at: Date): Promise<void> {
+  /**
+   * Notes that an active credential was used, at most once per resolution interval. The caller has just
+   * read the row, so a recent stamp costs no statement at all on the request path.
+   */
+  async recordUse(credential: Pick<ConnectorCredentialRow, 'id' | 'lastUsedAt'>, at: Date): Promise<void> {
+    const last = credential.lastUsedAt;
+    if (last !== null && at.getTime() - last.getTime() < LAST_USED_RESOLUTION_MS) return;
+    const id = credential.id;
     await this.db
       .update(connectorCredentials)
       .set({ lastUsedAt: at })
