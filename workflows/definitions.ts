@@ -116,6 +116,9 @@ export interface CabVerdict {
 }
 
 /** Answers once the risk assessment is done (null if it failed): lets the API return the risk with a new intent. */
+/** Workflow versioning marker: the risk update answers after the following decision is recorded. */
+export const ANSWER_RISK_AFTER_DECISION_PATCH = 'answer-risk-after-decision-recorded';
+
 export const riskAssessedUpdate = defineUpdate<RiskSummary | null>('riskAssessed');
 export const cabDecisionUpdate = defineUpdate<CabVerdict, [CabDecision]>('cabDecision');
 export const pauseSignal = defineSignal<[ControlRequest]>('pause');

@@ -6,6 +6,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -24,6 +25,7 @@ import type { GateVerdict } from '../policy/promotion-gate';
 import { lowerRing, ringsThrough } from '../policy/rings';
 import type { Ring } from '../policy/rings';
 import {
+  ANSWER_RISK_AFTER_DECISION_PATCH,
   abortSignal,
   cabDecisionUpdate,
   intentStateQuery,
@@ -91,6 +93,12 @@ class IntentRun {
   private cab: CabProgress = { state: 'NOT_REQUIRED' };
   private cabDecision: CabDecision | undefined;
   private cabRecorded = false;
+  private riskSettled = false;
+  /**
+   * Histories recorded before the patch answered the risk update as soon as the score was known;
+   * from the patch on it waits for the decision that follows the score to be recorded.
+   */
+  private answerRiskAfterDecision = false;
   private conditions: CabConditions = {};
   private readonly rings: RingProgress[] = [];
   private paused = false;
@@ -107,7 +115,7 @@ class IntentRun {
   listen(): void {
     setHandler(intentStateQuery, () => this.snapshot());
     setHandler(riskAssessedUpdate, async () => {
-      await condition(() => this.risk !== null || isTerminal(this.status));
+      await condition(() => this.riskAnswerable() || isTerminal(this.status));
       return this.risk;
     });
     setHandler(pauseSignal, async (request) => {
@@ -155,6 +163,7 @@ class IntentRun {
   }
 
   async execute(): Promise<IntentOutcome> {
+    this.answerRiskAfterDecision = patched(ANSWER_RISK_AFTER_DECISION_PATCH);
     upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
     this.setStatus('SUBMITTED');
 
@@ -177,6 +186,7 @@ class IntentRun {
       if (decided !== undefined) return decided;
     } else {
       await this.transition('AUTO_APPROVED', { status: 'APPROVED' }, { score: this.risk.score });
+      this.riskSettled = true;
     }
 
     this.plannedRings = ringsThrough(lowerRing(this.input.targetRing, this.conditions.maxRing ?? 'GLOBAL'));
@@ -210,6 +220,7 @@ class IntentRun {
       ...this.transitionRecord('CAB_REQUESTED', { score: this.risk?.score ?? null, deadlineAt }),
       deadlineAt,
     });
+    this.riskSettled = true;
 
     const answered = await condition(
       () => this.cabDecision !== undefined || this.aborted(),
@@ -605,6 +616,11 @@ class IntentRun {
       intentId: this.input.intentId,
       correlationId: this.input.correlationId,
     };
+  }
+
+  /** Whether the risk update may answer: with the score, and (patched runs) the decision recorded. */
+  private riskAnswerable(): boolean {
+    return this.answerRiskAfterDecision ? this.riskSettled : this.risk !== null;
   }
 
   private now(): string {
