@@ -264,7 +264,10 @@ export class Harness {
       encoding: 'utf8',
     });
     if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
-    writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), shown.stdout);
+    const file = path.join(HISTORIES_DIR, `${name}.json`);
+    writeFileSync(file, shown.stdout);
+    // Formatted as the lint step expects, so a re-recording is ready to commit.
+    spawnSync(process.execPath, [require.resolve('prettier/bin/prettier.cjs'), '--write', file]);
   }
 
   async eventTypes(intentId: string): Promise<string[]> {
