@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { ConnectorReportService } from '../../api/services/connector-reports';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { ConnectorType } from '../../policy/connectors';
 import type { IntentStatus } from '../../policy/intent-status';
@@ -7,6 +9,7 @@ import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { abortSignal } from '../../workflows/definitions';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
+import { freePort } from '../helpers/free-port';
 import { eventually, fastPolicy } from '../helpers/harness';
 import type { submission } from '../helpers/harness';
 
@@ -342,6 +345,37 @@ describe('connector endpoints: pending deployments and status reports', () => {
         await api.temporal.start();
       }
       await awaitItem(intent, 'LAB', 'ROLLBACK');
+    });
+
+    it('answers 503 and changes nothing when Temporal does not take the report; the retry lands', async () => {
+      const intent = await submitIntent({ targetRing: 'LAB' });
+      await awaitItem(intent, 'LAB');
+      // Nothing listens there, and without the retry interceptor the completion fails at once.
+      const connection = Connection.lazy({
+        address: `127.0.0.1:${String(await freePort())}`,
+        interceptors: [],
+      });
+      try {
+        const unreachable = new ConnectorReportService(new Client({ connection }));
+        const lab = {
+          correlationId: intent.correlationId,
+          ring: 'LAB',
+          connectorType: 'intune',
+          connectorObjectId: 'intune-app-assignment-lab',
+          successCount: 5,
+          failureCount: 0,
+          final: true,
+        } as const;
+        await expect(unreachable.report(api.tenant(), lab, 'connector:intune')).rejects.toMatchObject({
+          status: 503,
+        });
+      } finally {
+        await connection.close();
+      }
+      expect(await awaitItem(intent, 'LAB')).toMatchObject({ status: 'PENDING', success_count: 0 });
+      expect(await eventsOf(intent, 'CONNECTOR_REPORTED')).toEqual([]);
+      await report(intune, intent, 'LAB', { success: 5, failure: 0, final: true }).expect(200);
+      await awaitIntentStatus(intent, 'COMPLETED');
     });
 
     it('refuses with 409 a report on a deployment the operator aborted, while its rollback waits', async () => {
