@@ -18,6 +18,7 @@ import { createLogger } from '../../runtime/logger';
 import { ContractValidator } from './contract';
 import type { RecordedResponse } from './contract';
 import { createTestDatabase } from './database';
+import { unreachableTemporal } from './unreachable-temporal';
 import type { TestDatabase } from './database';
 import { SUBMITTER, TENANT_A, fastPolicy, startTemporalWorker, submission } from './harness';
 import type { TemporalWorkerHandle } from './harness';
@@ -39,6 +40,8 @@ export interface ApiHarnessOptions {
 export class ApiHarness {
   readonly recorded: RecordedResponse[] = [];
   private readonly contract: ContractValidator;
+
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   private constructor(
     readonly app: Express,
@@ -79,6 +82,22 @@ export class ApiHarness {
     });
     const schema = await request(app).get('/api/schema');
     return new ApiHarness(app, db, temporal, sessions, schema.body);
+  }
+
+  /** The real app whose Temporal client reaches no server, for the 503 paths. */
+  static async startWithUnreachableTemporal(): Promise<ApiHarness> {
+    const unreachable = await unreachableTemporal();
+    const api = await ApiHarness.start({
+      overrides: {
+        temporal: {
+          client: unreachable.client,
+          connection: unreachable.connection,
+          taskQueue: 'unreachable',
+        },
+      },
+    });
+    api.cleanups.push(() => unreachable.close());
+    return api;
   }
 
   /** The intent service the API uses, on this harness's worker, with a rollout policy of the test's own. */
@@ -146,6 +165,7 @@ export class ApiHarness {
   }
 
   async close(): Promise<void> {
+    for (const cleanup of this.cleanups.splice(0)) await cleanup();
     await this.sessions.close();
     await this.temporal.close();
     await this.db.drop();

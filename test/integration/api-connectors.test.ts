@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { ConnectorReportService } from '../../api/services/connector-reports';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { ConnectorType } from '../../policy/connectors';
@@ -9,7 +8,7 @@ import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { abortSignal } from '../../workflows/definitions';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
-import { freePort } from '../helpers/free-port';
+import { unreachableTemporal } from '../helpers/unreachable-temporal';
 import { eventually, fastPolicy } from '../helpers/harness';
 import type { submission } from '../helpers/harness';
 
@@ -350,13 +349,9 @@ describe('connector endpoints: pending deployments and status reports', () => {
     it('answers 503 and changes nothing when Temporal does not take the report; the retry lands', async () => {
       const intent = await submitIntent({ targetRing: 'LAB' });
       await awaitItem(intent, 'LAB');
-      // Nothing listens there, and without the retry interceptor the completion fails at once.
-      const connection = Connection.lazy({
-        address: `127.0.0.1:${String(await freePort())}`,
-        interceptors: [],
-      });
+      const temporal = await unreachableTemporal();
       try {
-        const unreachable = new ConnectorReportService(new Client({ connection }));
+        const unreachable = new ConnectorReportService(temporal.client);
         const lab = {
           correlationId: intent.correlationId,
           ring: 'LAB',
@@ -370,7 +365,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
           status: 503,
         });
       } finally {
-        await connection.close();
+        await temporal.close();
       }
       expect(await awaitItem(intent, 'LAB')).toMatchObject({ status: 'PENDING', success_count: 0 });
       expect(await eventsOf(intent, 'CONNECTOR_REPORTED')).toEqual([]);

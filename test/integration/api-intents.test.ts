@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
-import { freePort } from '../helpers/free-port';
 import { eventually } from '../helpers/harness';
 import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
 import { ConnectorReportService } from '../../api/services/connector-reports';
@@ -342,45 +340,6 @@ describe('deployment intents API', () => {
       await submitter.post(`/api/v1/deployment-intents/${id}/pause`).send({}).expect(403);
       await operator.post(`/api/v1/deployment-intents/${id}/pause`).send({}).expect(404);
       await operator.post(`/api/v1/deployment-intents/${id}/abort`).send({ force: true }).expect(400);
-    });
-  });
-});
-
-describe('deployment intent submission with Temporal unreachable', () => {
-  let api: ApiHarness;
-  let connection: Connection;
-
-  beforeAll(async () => {
-    // Nothing listens there, and without the retry interceptor the start fails at once.
-    connection = Connection.lazy({ address: `127.0.0.1:${String(await freePort())}`, interceptors: [] });
-    api = await ApiHarness.start({
-      overrides: {
-        temporal: { client: new Client({ connection }), connection, taskQueue: 'unreachable' },
-      },
-    });
-  });
-  afterAll(async () => {
-    await api.close();
-    await connection.close();
-  });
-  afterEach(() => {
-    expect(api.contractViolations()).toEqual([]);
-  });
-
-  it('answers 503, marks the intent FAILED and records why in the trail', async () => {
-    const submitter = await api.agent('packager@example.com', ['submitter']);
-    const res = await submitter.post('/api/v1/deployment-intents').send(body()).expect(503);
-    expect((res.body as Problem).type).toContain('service-unavailable');
-
-    const page = await api.tenant().intents.list({}, { limit: 10 });
-    expect(page.items).toHaveLength(1);
-    const [intent] = page.items;
-    expect(intent?.status).toBe('FAILED');
-    const events = await api.tenant().events.list({ intentId: intent?.id ?? '' }, { limit: 10 });
-    expect(events.items.map((event) => event.eventType)).toEqual(['INTENT_CREATED', 'FAILED']);
-    expect(events.items[1]).toMatchObject({
-      actor: 'system:api',
-      payload: { reason: 'the workflow could not be started' },
     });
   });
 });
