@@ -16,7 +16,9 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
   registry.registerComponent('securitySchemes', 'connectorKey', {
     type: 'http',
     scheme: 'bearer',
-    description: 'Connector API key (eucora_ck_…), issued by an admin',
+    description:
+      'API key issued by an admin: a connector key (eucora_ck_…) for the connector endpoints, or a ' +
+      'metrics key (eucora_mk_…) for GET /api/v1/metrics',
   });
   for (const definition of endpoints) registerEndpoint(registry, definition);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({

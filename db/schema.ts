@@ -251,12 +251,19 @@ export const deploymentEvents = pgTable(
   ],
 );
 
+/** What an API key may do: report as one connector type, or scrape the tenant's metrics. */
+export const CREDENTIAL_SCOPES = ['connector', 'metrics'] as const;
+export type CredentialScope = (typeof CREDENTIAL_SCOPES)[number];
+
 export const connectorCredentials = pgTable(
   'connector_credentials',
   {
     id: uuid('id').primaryKey().defaultRandom(),
     tenantId: tenantId(),
-    connectorType: text('connector_type').notNull(),
+    /** What the key may do: report for one connector type, or read the tenant's metrics (a scraper). */
+    scope: text('scope', { enum: CREDENTIAL_SCOPES }).notNull().default('connector'),
+    /** The execution plane a `connector` key reports for; null for `metrics` keys. */
+    connectorType: text('connector_type'),
     name: text('name').notNull(),
     /** SHA-256 of the API key; the key itself is shown once and never stored. */
     keyHash: text('key_hash').notNull(),
@@ -268,6 +275,10 @@ export const connectorCredentials = pgTable(
   (t) => [
     uniqueIndex('connector_credentials_key_hash_uq').on(t.keyHash),
     uniqueIndex('connector_credentials_tenant_name_uq').on(t.tenantId, t.name),
+    check(
+      'connector_credentials_scope_ck',
+      sql`(${t.scope} = 'connector' and ${t.connectorType} is not null) or (${t.scope} = 'metrics' and ${t.connectorType} is null)`,
+    ),
   ],
 );
 

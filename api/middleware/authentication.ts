@@ -2,15 +2,27 @@ import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { DataStore } from '../../db/tenant-store';
 import { asTenantId } from '../../db/tenant-id';
+import { CREDENTIAL_SCOPES } from '../../db/schema';
+import type { CredentialScope } from '../../db/schema';
 import { isConnectorType } from '../../policy/connectors';
 import { problems } from '../problem';
 import { ROLES } from '../request-context';
 import type { Role } from '../request-context';
 
 export const CONNECTOR_KEY_PREFIX = 'eucora_ck_';
+export const METRICS_KEY_PREFIX = 'eucora_mk_';
+/** The prefix of each scope's keys: readable in a config file, and matchable by secret scanners. */
+export const KEY_PREFIXES: Record<CredentialScope, string> = {
+  connector: CONNECTOR_KEY_PREFIX,
+  metrics: METRICS_KEY_PREFIX,
+};
 
 export function hashConnectorKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
+}
+
+function scopeOfKey(key: string): CredentialScope | undefined {
+  return CREDENTIAL_SCOPES.find((scope) => key.startsWith(KEY_PREFIXES[scope]));
 }
 
 function knownRoles(values: readonly string[]): Role[] {
@@ -18,8 +30,9 @@ function knownRoles(values: readonly string[]): Role[] {
 }
 
 /**
- * Establishes `req.actor`: a connector by its API key (`Authorization: Bearer eucora_ck_…`), or a user
- * by the session. Says nothing about what the actor may do: each endpoint declares that.
+ * Establishes `req.actor`: a connector or a metrics scraper by its API key (`Authorization: Bearer
+ * eucora_ck_…` or `eucora_mk_…`), or a user by the session. Says nothing about what the actor may do:
+ * each endpoint declares that.
  */
 export function authentication(store: DataStore): RequestHandler {
   return async (req, _res, next) => {
@@ -27,23 +40,35 @@ export function authentication(store: DataStore): RequestHandler {
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       const key = match?.[1];
-      if (key?.startsWith(CONNECTOR_KEY_PREFIX) !== true) {
-        throw problems.unauthenticated('the Authorization header carries no connector API key');
+      const scope = key === undefined ? undefined : scopeOfKey(key);
+      if (key === undefined || scope === undefined) {
+        throw problems.unauthenticated('the Authorization header carries no EUCORA API key');
       }
       const credential = await store.findConnectorCredential(hashConnectorKey(key));
-      if (credential === undefined || !isConnectorType(credential.connectorType)) {
-        throw problems.unauthenticated('the connector API key is unknown or revoked');
+      if (credential?.scope !== scope) {
+        throw problems.unauthenticated('the API key is unknown or revoked');
       }
       const tenantId = asTenantId(credential.tenantId);
+      const common = { tenantId, displayName: credential.name };
+      if (credential.scope === 'metrics') {
+        req.actor = {
+          ...common,
+          id: `metrics:${credential.name}`,
+          roles: ['metrics_reader'],
+          kind: 'service',
+        };
+      } else if (credential.connectorType !== null && isConnectorType(credential.connectorType)) {
+        req.actor = {
+          ...common,
+          id: `connector:${credential.name}`,
+          roles: ['connector'],
+          kind: 'connector',
+          connectorType: credential.connectorType,
+        };
+      } else {
+        throw problems.unauthenticated('the API key is unknown or revoked');
+      }
       await store.forTenant(tenantId).connectorCredentials.recordUse(credential, new Date());
-      req.actor = {
-        tenantId,
-        id: `connector:${credential.name}`,
-        displayName: credential.name,
-        roles: ['connector'],
-        kind: 'connector',
-        connectorType: credential.connectorType,
-      };
       next();
       return;
     }

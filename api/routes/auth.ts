@@ -12,7 +12,7 @@ export const actorSchema = z
     id: z.string(),
     display_name: z.string(),
     tenant_id: z.string(),
-    kind: z.enum(['user', 'connector']),
+    kind: z.enum(['user', 'connector', 'service']),
     roles: z.array(z.enum(ROLES)),
     connector_type: z.string().optional(),
   })
@@ -25,7 +25,7 @@ const devLoginSchema = z
       .regex(/^[A-Za-z0-9._@+-]{1,128}$/, 'letters, digits and . _ @ + - only, at most 128'),
     display_name: z.string().trim().min(1).max(200).optional(),
     roles: z
-      .array(z.enum(ROLES).exclude(['connector']))
+      .array(z.enum(ROLES).exclude(['connector', 'metrics_reader']))
       .min(1)
       .max(5),
     tenant_id: z

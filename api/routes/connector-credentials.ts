@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ConnectorCredentialRow } from '../../db/repositories/connector-credentials';
+import { CREDENTIAL_SCOPES } from '../../db/schema';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { idParams, isoDate, requireActor } from '../schemas/common';
@@ -7,20 +8,43 @@ import { connectorTypeSchema } from '../schemas/connectors';
 import { issueConnectorCredential, revokeConnectorCredential } from '../services/connector-credentials';
 import type { RouteDependencies } from './dependencies';
 
+const scopeSchema = z
+  .enum(CREDENTIAL_SCOPES)
+  .describe(
+    '`connector` (the default): reports for `connector_type` at the connector endpoints. ' +
+      '`metrics`: reads this tenant’s `/metrics` only, for a Prometheus scrape job.',
+  );
+
 const issueCredentialSchema = z
   .strictObject({
-    connector_type: connectorTypeSchema,
+    scope: scopeSchema.default('connector'),
+    connector_type: connectorTypeSchema
+      .optional()
+      .describe('required for connector keys, absent for metrics keys'),
     name: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits and . _ - only, 1 to 100')
-      .describe('unique within the tenant; audit entries name the connector by it'),
+      .describe('unique within the tenant; audit entries name the connector or scraper by it'),
+  })
+  .superRefine((body, ctx) => {
+    if (body.scope === 'connector' && body.connector_type === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['connector_type'], message: 'required for a connector key' });
+    }
+    if (body.scope === 'metrics' && body.connector_type !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['connector_type'],
+        message: 'a metrics key has no connector type',
+      });
+    }
   })
   .meta({ id: 'ConnectorCredentialRequest' });
 
 const credentialFields = {
   id: z.uuid(),
   name: z.string(),
-  connector_type: connectorTypeSchema,
+  scope: scopeSchema,
+  connector_type: connectorTypeSchema.nullable().describe('null for metrics keys'),
   created_at: z.iso.datetime(),
 };
 
@@ -50,7 +74,8 @@ function credentialBody(row: ConnectorCredentialRow): z.infer<typeof credentialS
   return {
     id: row.id,
     name: row.name,
-    connector_type: connectorTypeSchema.parse(row.connectorType),
+    scope: row.scope,
+    connector_type: row.connectorType === null ? null : connectorTypeSchema.parse(row.connectorType),
     created_at: row.createdAt.toISOString(),
     created_by: row.createdBy,
     last_used_at: isoDate(row.lastUsedAt),
@@ -58,14 +83,17 @@ function credentialBody(row: ConnectorCredentialRow): z.infer<typeof credentialS
   };
 }
 
-/** Admin-only issue, listing and revocation of connector API keys; the service audits each change. */
+/**
+ * Admin-only issue, listing and revocation of API keys for machines (connectors and metrics scrapers);
+ * the service audits each change.
+ */
 export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[] {
   return [
     endpoint({
       operationId: 'issueConnectorCredential',
       method: 'post',
       path: '/connector-credentials',
-      summary: 'Issue a connector API key',
+      summary: 'Issue an API key for a connector or a metrics scraper',
       description: 'The key is in this answer only; it cannot be read back. Audited.',
       tags: ['Connector credentials'],
       access: roles(),
@@ -78,14 +106,17 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
           deps.store.forTenant(caller.tenantId),
           caller,
           correlationId,
-          { connectorType: body.connector_type, name: body.name },
+          body.connector_type === undefined
+            ? { scope: 'metrics', name: body.name }
+            : { scope: 'connector', connectorType: body.connector_type, name: body.name },
         );
         return {
           status: 201,
           body: {
             id: credential.id,
             name: credential.name,
-            connector_type: body.connector_type,
+            scope: credential.scope,
+            connector_type: body.connector_type ?? null,
             api_key: apiKey,
             created_at: credential.createdAt.toISOString(),
           },
@@ -96,7 +127,7 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
       operationId: 'listConnectorCredentials',
       method: 'get',
       path: '/connector-credentials',
-      summary: 'Connector credentials of the tenant, revoked ones included (never their keys)',
+      summary: 'API credentials of the tenant, revoked ones included (never their keys)',
       tags: ['Connector credentials'],
       access: roles(),
       responses: { 200: { description: 'Oldest first', schema: credentialListSchema } },
@@ -110,7 +141,7 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
       operationId: 'revokeConnectorCredential',
       method: 'delete',
       path: '/connector-credentials/{id}',
-      summary: 'Revoke a connector API key',
+      summary: 'Revoke an API key',
       description: 'From now on the key is answered with 401. Audited.',
       tags: ['Connector credentials'],
       access: roles(),

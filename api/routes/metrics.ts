@@ -16,9 +16,11 @@ export function metricsEndpoints(deps: RouteDependencies): Endpoint[] {
         '`eucora_http_request_duration_seconds` (latency by method, route template and status, for the ' +
         'whole API process), and for the caller’s tenant, read from the database at scrape time: ' +
         '`eucora_intents{status}`, `eucora_cab_queue_depth` and `eucora_ring_deployments{ring,kind,outcome}` ' +
-        '(outcome PENDING until the connector settles the ring).',
+        '(outcome PENDING until the connector settles the ring). Prometheus scrapes it with a metrics ' +
+        'API key (`Authorization: Bearer eucora_mk_…`, issued by an admin at `/connector-credentials` ' +
+        'with `scope: metrics`), one per tenant.',
       tags: ['Telemetry'],
-      access: roles('operator', 'auditor'),
+      access: roles('operator', 'auditor', 'metrics_reader'),
       responses: {
         200: {
           description: 'Prometheus text exposition format 0.0.4',

@@ -2,24 +2,30 @@ import { randomBytes } from 'node:crypto';
 import type { TenantStore } from '../../db/tenant-store';
 import type { ConnectorCredentialRow } from '../../db/repositories/connector-credentials';
 import type { ConnectorType } from '../../policy/connectors';
-import { CONNECTOR_KEY_PREFIX, hashConnectorKey } from '../middleware/authentication';
+import { KEY_PREFIXES, hashConnectorKey } from '../middleware/authentication';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
 
+/** A connector's key reports for one connector type; a metrics key only reads the tenant's metrics. */
+export type CredentialRequest =
+  | { readonly scope: 'connector'; readonly connectorType: ConnectorType; readonly name: string }
+  | { readonly scope: 'metrics'; readonly name: string };
+
 /**
- * Connector API keys: 32 random bytes, shown once at issue; only their SHA-256 is stored, so a
- * database read never yields a usable key.
+ * API keys for machines: 32 random bytes behind a prefix naming their scope, shown once at issue; only
+ * their SHA-256 is stored, so a database read never yields a usable key.
  */
 export async function issueConnectorCredential(
   store: TenantStore,
   actor: Actor,
   correlationId: string,
-  request: { connectorType: ConnectorType; name: string },
+  request: CredentialRequest,
 ): Promise<{ credential: ConnectorCredentialRow; apiKey: string }> {
-  const apiKey = `${CONNECTOR_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  const apiKey = `${KEY_PREFIXES[request.scope]}${randomBytes(32).toString('base64url')}`;
   return store.transaction(async (tx) => {
     const credential = await tx.connectorCredentials.create({
-      connectorType: request.connectorType,
+      scope: request.scope,
+      connectorType: request.scope === 'connector' ? request.connectorType : null,
       name: request.name,
       keyHash: hashConnectorKey(apiKey),
       createdBy: actor.id,
@@ -35,6 +41,7 @@ export async function issueConnectorCredential(
       actor: actor.id,
       payload: {
         credentialId: credential.id,
+        scope: credential.scope,
         connectorType: credential.connectorType,
         name: credential.name,
       },
@@ -59,7 +66,12 @@ export async function revokeConnectorCredential(
       intentId: null,
       correlationId,
       actor: actor.id,
-      payload: { credentialId: revoked.id, connectorType: revoked.connectorType, name: revoked.name },
+      payload: {
+        credentialId: revoked.id,
+        scope: revoked.scope,
+        connectorType: revoked.connectorType,
+        name: revoked.name,
+      },
     });
     return revoked;
   });

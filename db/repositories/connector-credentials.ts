@@ -2,6 +2,7 @@ import { and, asc, eq, isNull, lt, or } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { connectorCredentials } from '../schema';
+import type { CredentialScope } from '../schema';
 
 export type ConnectorCredentialRow = typeof connectorCredentials.$inferSelect;
 
@@ -14,7 +15,13 @@ export class ConnectorCredentialRepository {
     private readonly tenantId: TenantId,
   ) {}
 
-  async create(credential: { connectorType: string; name: string; keyHash: string; createdBy: string }) {
+  async create(credential: {
+    scope: CredentialScope;
+    connectorType: string | null;
+    name: string;
+    keyHash: string;
+    createdBy: string;
+  }) {
     const [row] = await this.db
       .insert(connectorCredentials)
       .values({ ...credential, tenantId: this.tenantId })

@@ -152,7 +152,7 @@ export class ApiHarness {
         kind: 'user',
       },
       randomUUID(),
-      { connectorType, name: `${connectorType}-${randomUUID().slice(0, 8)}` },
+      { scope: 'connector', connectorType, name: `${connectorType}-${randomUUID().slice(0, 8)}` },
     );
     const agent = this.recording(request.agent(this.app));
     agent.set('Authorization', `Bearer ${apiKey}`);

@@ -9,7 +9,7 @@ import { abortSignal } from '../../workflows/definitions';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
 import { unreachableTemporal } from '../helpers/unreachable-temporal';
-import { eventually, fastPolicy } from '../helpers/harness';
+import { TENANT_A, eventually, fastPolicy } from '../helpers/harness';
 import type { submission } from '../helpers/harness';
 
 interface PendingItem {
@@ -543,6 +543,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
       expect(listed).toEqual({
         id: credential.id,
         name: 'jamf-prod.eu_1',
+        scope: 'connector',
         connector_type: 'jamf',
         created_at: expect.any(String) as string,
         created_by: 'root@example.com',
@@ -564,6 +565,59 @@ describe('connector endpoints: pending deployments and status reports', () => {
         ['CONNECTOR_CREDENTIAL_ISSUED', 'root@example.com'],
         ['CONNECTOR_CREDENTIAL_REVOKED', 'root@example.com'],
       ]);
+    });
+
+    it('issues a metrics key that reads the tenant’s metrics and nothing else, until revoked', async () => {
+      const issued = await admin
+        .post('/api/v1/connector-credentials')
+        .send({ scope: 'metrics', name: 'prometheus-eu' })
+        .expect(201);
+      const credential = issued.body as { id: string; api_key: string };
+      expect(issued.body).toMatchObject({ name: 'prometheus-eu', scope: 'metrics', connector_type: null });
+      expect(credential.api_key).toMatch(/^eucora_mk_[A-Za-z0-9_-]{43}$/);
+      const scraper = api.anonymous();
+      const bearer = `Bearer ${credential.api_key}`;
+
+      const scrape = await scraper.get('/api/v1/metrics').set('Authorization', bearer).expect(200);
+      expect(scrape.text).toContain(`eucora_cab_queue_depth{tenant="${TENANT_A}"}`);
+      const me = await scraper.get('/api/v1/auth/me').set('Authorization', bearer).expect(200);
+      expect(me.body).toMatchObject({
+        id: 'metrics:prometheus-eu',
+        kind: 'service',
+        roles: ['metrics_reader'],
+      });
+      await scraper.get('/api/v1/deployment-intents').set('Authorization', bearer).expect(403);
+      await scraper.get('/api/v1/events').set('Authorization', bearer).expect(403);
+      await scraper
+        .get('/api/v1/connectors/pending-deployments?connector_type=intune')
+        .set('Authorization', bearer)
+        .expect(403);
+      // A connector key does not read metrics, and a key under the other scope's prefix is unknown.
+      await intune.get('/api/v1/metrics').expect(403);
+      const swapped = credential.api_key.replace('eucora_mk_', 'eucora_ck_');
+      await scraper.get('/api/v1/metrics').set('Authorization', `Bearer ${swapped}`).expect(401);
+
+      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).expect(204);
+      await scraper.get('/api/v1/metrics').set('Authorization', bearer).expect(401);
+      const trail = await api.tenant().events.list({}, { limit: 500 });
+      const audited = trail.items.filter((event) => event.payload.credentialId === credential.id);
+      expect(audited.map((event) => [event.eventType, event.payload.scope])).toEqual([
+        ['CONNECTOR_CREDENTIAL_ISSUED', 'metrics'],
+        ['CONNECTOR_CREDENTIAL_REVOKED', 'metrics'],
+      ]);
+    });
+
+    it('answers 400 naming connector_type when the scope needs it or forbids it, and naming a bad scope', async () => {
+      const fields = async (body: object) => {
+        const res = await admin.post('/api/v1/connector-credentials').send(body).expect(400);
+        return (res.body as Problem).errors?.map((e) => e.field);
+      };
+      expect(await fields({ scope: 'metrics', connector_type: 'intune', name: 'both' })).toEqual([
+        'connector_type',
+      ]);
+      expect(await fields({ name: 'neither' })).toEqual(['connector_type']);
+      expect(await fields({ scope: 'connector', name: 'neither' })).toEqual(['connector_type']);
+      expect(await fields({ scope: 'billing', name: 'other' })).toEqual(['scope']);
     });
 
     it('refuses a name already taken with 409', async () => {

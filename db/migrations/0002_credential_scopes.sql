@@ -1,0 +1,3 @@
+ALTER TABLE "connector_credentials" ALTER COLUMN "connector_type" DROP NOT NULL;--> statement-breakpoint
+ALTER TABLE "connector_credentials" ADD COLUMN "scope" text DEFAULT 'connector' NOT NULL;--> statement-breakpoint
+ALTER TABLE "connector_credentials" ADD CONSTRAINT "connector_credentials_scope_ck" CHECK (("connector_credentials"."scope" = 'connector' and "connector_credentials"."connector_type" is not null) or ("connector_credentials"."scope" = 'metrics' and "connector_credentials"."connector_type" is null));
