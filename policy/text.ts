@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/**
+ * The one string schema every text from outside goes through (request bodies, query and path values,
+ * headers that reach storage or logs). PostgreSQL text and jsonb cannot hold U+0000, and a lone UTF-16
+ * surrogate cannot be encoded as UTF-8 (pg would silently store U+FFFD, changing hashed content), so
+ * both are refused here, with a 400 naming the field, instead of failing later in a write that an
+ * activity would retry forever.
+ */
+
+/** Matches a string with no NUL and no unpaired surrogate (with `u`, a paired surrogate is one code point). */
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+export const STORABLE_TEXT_PATTERN = /^[^\u0000\uD800-\uDFFF]*$/u;
+
+export const STORABLE_TEXT_MESSAGE = 'must not contain NUL (U+0000) or unpaired UTF-16 surrogates';
+
+/** True when PostgreSQL can store `value` as text or inside jsonb unchanged. */
+export function isStorableText(value: string): boolean {
+  return STORABLE_TEXT_PATTERN.test(value);
+}
+
+/** A string PostgreSQL can store as it is; chain `.trim()`, `.min()`, `.max()`, `.regex()` as needed. */
+export function text(): z.ZodString {
+  return z.string().regex(STORABLE_TEXT_PATTERN, STORABLE_TEXT_MESSAGE);
+}
