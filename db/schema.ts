@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -19,6 +20,7 @@ import type { EvidencePack } from '../policy/evidence-pack';
 import type { RiskModelDefinition, FactorScore } from '../policy/risk-model';
 import type { CabConditions } from '../policy/cab-decision';
 import type { GateVerdict } from '../policy/promotion-gate';
+import type { RolloutPolicy } from '../policy/rollout-policy';
 
 /**
  * Every domain table carries `tenant_id`: the data-access layer (db/tenant-store.ts) adds it to every
@@ -105,16 +107,21 @@ export const deploymentIntents = pgTable(
     requiresCab: boolean('requires_cab'),
     correlationId: uuid('correlation_id').notNull(),
     workflowId: text('workflow_id').notNull(),
+    /** The Idempotency-Key the submission came with, for support; `idempotency_keys` deduplicates. */
     idempotencyKey: text('idempotency_key'),
-    /** Hash of the request that carried the idempotency key: a replay with another body is a conflict. */
-    requestHash: text('request_hash'),
+    /**
+     * What the workflow input needs beyond the columns above, fixed at submission: every start of the
+     * intent's workflow (the first, a retried submission's, the reconciler's) uses exactly this input.
+     * Null on intents submitted before 0003 (their workflows were started at submission).
+     */
+    targetDeviceCount: integer('target_device_count'),
+    rolloutPolicy: jsonb('rollout_policy').$type<RolloutPolicy>(),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 })
       .notNull()
       .defaultNow(),
   },
   (t) => [
-    uniqueIndex('deployment_intents_tenant_idempotency_uq').on(t.tenantId, t.idempotencyKey),
     uniqueIndex('deployment_intents_workflow_uq').on(t.workflowId),
     index('deployment_intents_tenant_status_idx').on(t.tenantId, t.status),
     index('deployment_intents_tenant_created_idx').on(t.tenantId, t.createdAt),
@@ -251,6 +258,44 @@ export const deploymentEvents = pgTable(
   ],
 );
 
+export const IDEMPOTENCY_STATES = ['IN_PROGRESS', 'COMPLETED'] as const;
+export type IdempotencyState = (typeof IDEMPOTENCY_STATES)[number];
+
+/**
+ * One Idempotency-Key of a tenant (api/idempotency.ts): recorded before the operation acts, completed
+ * with the answer it gave, kept until `expires_at`. Never holds a secret shown once (an issued API
+ * key): the answer stored for a replay leaves it out.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenantId: tenantId(),
+    key: text('key').notNull(),
+    operation: text('operation').notNull(),
+    /** SHA-256 of who asked what (operation, caller, parameters, body): another request with the key is a conflict. */
+    requestHash: text('request_hash').notNull(),
+    /** Stable across every attempt of the key: what the operation keys its effect on (an intent id, an update id). */
+    effectId: uuid('effect_id').notNull(),
+    state: text('state', { enum: IDEMPOTENCY_STATES }).notNull(),
+    /** The attempt that holds the key; only it completes or releases it. A new attempt takes over once `locked_until` passed. */
+    holder: uuid('holder').notNull(),
+    lockedUntil: timestamp('locked_until', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+    responseStatus: integer('response_status'),
+    responseHeaders: jsonb('response_headers').$type<Record<string, string>>(),
+    responseBody: jsonb('response_body'),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'idempotency_keys_pk', columns: [t.tenantId, t.key] }),
+    index('idempotency_keys_expires_idx').on(t.expiresAt),
+    check(
+      'idempotency_keys_completed_ck',
+      sql`(${t.state} = 'COMPLETED') = (${t.responseStatus} is not null)`,
+    ),
+  ],
+);
+
 /** What an API key may do: report as one connector type, or scrape the tenant's metrics. */
 export const CREDENTIAL_SCOPES = ['connector', 'metrics'] as const;
 export type CredentialScope = (typeof CREDENTIAL_SCOPES)[number];
@@ -292,4 +337,5 @@ export const schema = {
   ringDeployments,
   deploymentEvents,
   connectorCredentials,
+  idempotencyKeys,
 };

@@ -1,6 +1,6 @@
-import { and, count, eq, isNull } from 'drizzle-orm';
+import { and, count, eq, isNull, lte, sql } from 'drizzle-orm';
 import type { Database, DatabaseExecutor } from './client';
-import { connectorCredentials, deploymentIntents, ringDeployments } from './schema';
+import { connectorCredentials, deploymentIntents, idempotencyKeys, ringDeployments } from './schema';
 import type { RingDeploymentKind, RingDeploymentOutcome } from './schema';
 import type { TenantId } from './tenant-id';
 import { CabApprovalRepository } from './repositories/cab-approvals';
@@ -8,6 +8,7 @@ import { ConnectorCredentialRepository } from './repositories/connector-credenti
 import { DeploymentEventRepository } from './repositories/deployment-events';
 import { DeploymentIntentRepository } from './repositories/deployment-intents';
 import { EvidencePackRepository } from './repositories/evidence-packs';
+import { IdempotencyKeyRepository } from './repositories/idempotency-keys';
 import { RingDeploymentRepository } from './repositories/ring-deployments';
 import { RiskAssessmentRepository } from './repositories/risk-assessments';
 import { RiskModelRepository } from './repositories/risk-models';
@@ -41,6 +42,7 @@ export class TenantStore {
   readonly events: DeploymentEventRepository;
   readonly users: UserRepository;
   readonly connectorCredentials: ConnectorCredentialRepository;
+  readonly idempotencyKeys: IdempotencyKeyRepository;
 
   constructor(
     private readonly executor: DatabaseExecutor,
@@ -55,6 +57,7 @@ export class TenantStore {
     this.events = new DeploymentEventRepository(executor, tenantId);
     this.users = new UserRepository(executor, tenantId);
     this.connectorCredentials = new ConnectorCredentialRepository(executor, tenantId);
+    this.idempotencyKeys = new IdempotencyKeyRepository(executor, tenantId);
   }
 
   /** Runs `work` in one transaction; every repository it receives writes through that transaction. */
@@ -94,6 +97,20 @@ export class DataStore {
         .groupBy(ringDeployments.ring, ringDeployments.kind, ringDeployments.outcome),
     ]);
     return { intentsByStatus, ringDeployments: rings };
+  }
+
+  /** Forgets up to `limit` Idempotency-Keys of any tenant whose time to live ran out; returns how many. */
+  async purgeExpiredIdempotencyKeys(limit: number): Promise<number> {
+    const expired = this.db
+      .select({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key })
+      .from(idempotencyKeys)
+      .where(lte(idempotencyKeys.expiresAt, sql`now()`))
+      .limit(limit);
+    const purged = await this.db
+      .delete(idempotencyKeys)
+      .where(sql`(${idempotencyKeys.tenantId}, ${idempotencyKeys.key}) in ${expired}`)
+      .returning({ key: idempotencyKeys.key });
+    return purged.length;
   }
 
   /**

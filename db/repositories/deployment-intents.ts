@@ -35,12 +35,15 @@ export class DeploymentIntentRepository {
     private readonly tenantId: TenantId,
   ) {}
 
-  /** Inserts the intent; undefined when its idempotency key was already used (the caller reads that one). */
+  /**
+   * Inserts the intent; undefined when an intent with its id exists already (a retried submission
+   * reuses the id its Idempotency-Key fixed, and the caller reads that intent).
+   */
   async create(intent: NewDeploymentIntent): Promise<DeploymentIntentRow | undefined> {
     const [row] = await this.db
       .insert(deploymentIntents)
       .values({ ...intent, tenantId: this.tenantId })
-      .onConflictDoNothing({ target: [deploymentIntents.tenantId, deploymentIntents.idempotencyKey] })
+      .onConflictDoNothing({ target: deploymentIntents.id })
       .returning();
     return row;
   }
@@ -50,14 +53,6 @@ export class DeploymentIntentRepository {
       .select()
       .from(deploymentIntents)
       .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
-    return row;
-  }
-
-  async findByIdempotencyKey(key: string): Promise<DeploymentIntentRow | undefined> {
-    const [row] = await this.db
-      .select()
-      .from(deploymentIntents)
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.idempotencyKey, key)));
     return row;
   }
 
