@@ -124,6 +124,8 @@ export const deploymentIntents = pgTable(
   (t) => [
     uniqueIndex('deployment_intents_workflow_uq').on(t.workflowId),
     index('deployment_intents_tenant_status_idx').on(t.tenantId, t.status),
+    // The reconciler's sweep across tenants: the unfinished intents, by status.
+    index('deployment_intents_status_idx').on(t.status, t.id),
     index('deployment_intents_tenant_created_idx').on(t.tenantId, t.createdAt),
     index('deployment_intents_correlation_idx').on(t.correlationId),
   ],

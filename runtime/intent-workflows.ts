@@ -5,10 +5,8 @@ import type { TenantStore } from '../db/tenant-store';
 import type { RolloutPolicy } from '../policy/rollout-policy';
 import { DEPLOYMENT_INTENT_WORKFLOW } from '../workflows/definitions';
 import type { DeploymentIntentInput } from '../workflows/definitions';
+import { ORPHAN_RECOVERED } from '../workflows/reconciliation';
 import { AppNameKey, IntentStatusKey } from '../workflows/search-attributes';
-
-/** The audit event of a workflow started after the fact for an intent recorded without one. */
-export const ORPHAN_RECOVERED = 'ORPHAN_RECOVERED';
 
 export interface IntentWorkflowsOptions {
   readonly client: Client;

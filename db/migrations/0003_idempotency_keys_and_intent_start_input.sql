@@ -20,4 +20,5 @@ DROP INDEX "deployment_intents_tenant_idempotency_uq";--> statement-breakpoint
 ALTER TABLE "deployment_intents" ADD COLUMN "target_device_count" integer;--> statement-breakpoint
 ALTER TABLE "deployment_intents" ADD COLUMN "rollout_policy" jsonb;--> statement-breakpoint
 CREATE INDEX "idempotency_keys_expires_idx" ON "idempotency_keys" USING btree ("expires_at");--> statement-breakpoint
+CREATE INDEX "deployment_intents_status_idx" ON "deployment_intents" USING btree ("status","id");--> statement-breakpoint
 ALTER TABLE "deployment_intents" DROP COLUMN "request_hash";

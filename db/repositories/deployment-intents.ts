@@ -84,6 +84,31 @@ export class DeploymentIntentRepository {
     return toPage(rows, page.limit, (row) => [row.createdAt.getTime(), row.id]);
   }
 
+  /**
+   * Sets the status (and ring) the intent's workflow reports, only if the row is still as the caller
+   * read it: a write the workflow made meanwhile wins. True when the row was repaired.
+   */
+  async repairStatus(
+    id: string,
+    seen: { readonly status: IntentStatus; readonly updatedAt: Date },
+    to: { readonly status: IntentStatus; readonly currentRing: Ring | null },
+    at: Date,
+  ): Promise<boolean> {
+    const repaired = await this.db
+      .update(deploymentIntents)
+      .set({ status: to.status, currentRing: to.currentRing, updatedAt: at })
+      .where(
+        and(
+          eq(deploymentIntents.tenantId, this.tenantId),
+          eq(deploymentIntents.id, id),
+          eq(deploymentIntents.status, seen.status),
+          eq(deploymentIntents.updatedAt, seen.updatedAt),
+        ),
+      )
+      .returning({ id: deploymentIntents.id });
+    return repaired.length > 0;
+  }
+
   async recordProgress(id: string, progress: IntentProgress, at: Date): Promise<void> {
     await this.db
       .update(deploymentIntents)
