@@ -3,6 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import { assignConnectors } from '../../policy/connectors';
 import type { IntentStatus } from '../../policy/intent-status';
+import { createReconcilerActivities } from '../../activities/reconciler';
 import { createLogger } from '../../runtime/logger';
 import { ensureReconcilerSchedule, reconcilerScheduleId } from '../../runtime/reconciler-schedule';
 import { workflowIdForIntent } from '../../workflows/definitions';
@@ -12,6 +13,7 @@ import type { ReconcileRequest, ReconciliationReport } from '../../workflows/rec
 import { lowRiskEvidence } from '../fixtures/evidence';
 import { ApiHarness } from '../helpers/api';
 import { SUBMITTER, eventually, fastPolicy } from '../helpers/harness';
+import { unreachableTemporal } from '../helpers/unreachable-temporal';
 
 const MINUTE = 60_000;
 
@@ -176,6 +178,44 @@ describe('intent reconciler', () => {
     expect(repair).toMatchObject({
       payload: { from: { status: 'DEPLOYING' }, to: { status: 'FAILED' }, source: 'workflow TERMINATED' },
     });
+  });
+
+  it('leaves a row it cannot reconcile (no workflow to ask) as it is, and says so', async () => {
+    const lost = await orphan(`Lost-${randomUUID().slice(0, 8)}`);
+    await forceStatus(lost.id, 'SOAKING', 5 * MINUTE);
+    const report = await reconcile(MINUTE);
+    expect(report.unrepairable).toBeGreaterThanOrEqual(1);
+    expect((await api.tenant().intents.get(lost.id))?.status).toBe('SOAKING');
+    expect((await trail(lost.id)).map((event) => event.eventType)).toEqual(['INTENT_CREATED']);
+    // Made terminal by hand, so later runs leave it alone.
+    await forceStatus(lost.id, 'FAILED', 5 * MINUTE);
+  });
+
+  it('with the orchestrator unreachable, counts the orphans it could not start and fails the run', async () => {
+    const unreachable = await unreachableTemporal();
+    try {
+      const activities = createReconcilerActivities({
+        store: api.db.store,
+        logger: createLogger({ level: 'silent' }),
+        client: unreachable.client,
+        taskQueue: api.temporal.taskQueue,
+        rolloutPolicy: fastPolicy(),
+      });
+      const stranded = [
+        await orphan(`Down-${randomUUID().slice(0, 8)}`),
+        await orphan(`Down-${randomUUID().slice(0, 8)}`),
+      ];
+      // The orphans are tried one page at a time; listing the running workflows then fails the run,
+      // which the workflow retries and the next scheduled run repeats.
+      await expect(activities.reconcileIntents({ thresholdMs: 0, batchSize: 1 })).rejects.toThrow();
+      for (const row of stranded) {
+        expect((await trail(row.id)).map((event) => event.eventType)).toEqual(['INTENT_CREATED']);
+      }
+      await reconcile(0);
+      for (const row of stranded) await status(row.id, 'DEPLOYING');
+    } finally {
+      await unreachable.close();
+    }
   });
 
   it('counts every repair for Prometheus, from the audit trail', async () => {
