@@ -216,6 +216,11 @@ describe('the seed’s connector contract', () => {
         .send({ ...base, ring: 'CANARY', ring_deployment_id: item.ring_deployment_id })
         .expect(422);
       expect((otherRing.body as Problem).type).toMatch(/report-mismatch$/);
+      const jamf = (await api.connector('jamf')).agent;
+      await jamf
+        .post('/api/v1/connectors/update-deployment-status')
+        .send({ ...base, connector_type: 'jamf', ring_deployment_id: item.ring_deployment_id })
+        .expect(403);
       const otherAction = await seed
         .post('/api/v1/connectors/update-deployment-status')
         .send({ ...base, action: 'ROLLBACK', ring_deployment_id: item.ring_deployment_id })
