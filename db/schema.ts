@@ -258,6 +258,9 @@ export const deploymentEvents = pgTable(
     index('deployment_events_tenant_intent_idx').on(t.tenantId, t.intentId, t.id),
     index('deployment_events_tenant_correlation_idx').on(t.tenantId, t.correlationId, t.id),
     index('deployment_events_tenant_type_idx').on(t.tenantId, t.eventType, t.id),
+    index('deployment_events_tenant_request_idx')
+      .on(t.tenantId, t.requestId, t.id)
+      .where(sql`${t.requestId} is not null`),
   ],
 );
 

@@ -220,6 +220,14 @@ describe('connector reports: record, then act', () => {
     expect((await reportedEvents(intent)).map((event) => event.payload.final)).toEqual([true]);
   });
 
+  it('refuses with 409 a final report for a rollout whose workflow was terminated, and records it', async () => {
+    const { intent } = await pendingLab();
+    await api.temporal.client.workflow.getHandle(intent.workflowId).terminate('operator cleanup');
+    const late = await httpReport(intent, { success: 5, final: true }).expect(409);
+    expect((late.body as Problem).type).toMatch(/ring-finished$/);
+    expect(await reportedEvents(intent)).toHaveLength(1);
+  });
+
   it('records a final report that reaches a timed-out activity, answers 409, and the ring closes TIMED_OUT', async () => {
     const policy = fastPolicy({ rings: { LAB: { reportDeadlineMs: 1_000 } } });
     const { intent } = await api.submit({ targetRing: 'LAB' }, policy);
