@@ -55,7 +55,8 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
       for (const row of rows) {
         await runWithCorrelationId(row.correlationId, async () => {
           try {
-            if (await workflows.recover(tenant(row), row, RECONCILER_ACTOR, 'reconciler')) {
+            const by = { actor: RECONCILER_ACTOR, requestId: null, trigger: 'reconciler' };
+            if (await workflows.recover(tenant(row), row, by)) {
               tally.orphansStarted += 1;
               logger.warn({ intentId: row.id }, 'reconciler started the workflow of an orphan intent');
             }
@@ -104,6 +105,7 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
         eventType: READ_MODEL_REPAIRED,
         intentId: row.id,
         correlationId: row.correlationId,
+        requestId: null,
         actor: RECONCILER_ACTOR,
         payload: { from: { status: row.status, currentRing: row.currentRing }, to: { ...to }, source },
         occurredAt: at,

@@ -11,7 +11,7 @@ import type { Endpoint, EndpointContext } from './endpoint';
 import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
 import type { IdempotencySettings } from './idempotency';
 import { authentication } from './middleware/authentication';
-import { correlationId } from './middleware/correlation';
+import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
 import { requestLog } from './middleware/request-log';
 import { buildOpenApiDocument, swaggerUi } from './openapi';
@@ -110,7 +110,7 @@ export function createApp(deps: ApiDependencies): Express {
   const endpoints = apiEndpoints(routeDeps);
   const document = buildOpenApiDocument(endpoints, deps.publicUrl);
 
-  app.use(correlationId());
+  app.use(requestId());
   app.use(securityHeaders);
   app.use(requestLog(deps.logger));
   app.use(routeDeps.metrics.middleware());

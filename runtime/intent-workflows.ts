@@ -80,8 +80,7 @@ export class IntentWorkflows {
   async recover(
     store: TenantStore,
     intent: DeploymentIntentRow,
-    actor: string,
-    trigger: string,
+    by: { readonly actor: string; readonly requestId: string | null; readonly trigger: string },
   ): Promise<boolean> {
     if (await this.exists(intent)) return false;
     await store.events.append({
@@ -89,8 +88,13 @@ export class IntentWorkflows {
       eventType: ORPHAN_RECOVERED,
       intentId: intent.id,
       correlationId: intent.correlationId,
-      actor,
-      payload: { workflowId: intent.workflowId, trigger, submittedAt: intent.createdAt.toISOString() },
+      requestId: by.requestId,
+      actor: by.actor,
+      payload: {
+        workflowId: intent.workflowId,
+        trigger: by.trigger,
+        submittedAt: intent.createdAt.toISOString(),
+      },
     });
     await this.start(intent);
     return true;

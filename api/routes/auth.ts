@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Request } from 'express';
 import { asTenantId } from '../../db/tenant-id';
@@ -102,7 +103,7 @@ export function authEndpoints(options: {
       access: publicAccess,
       request: { body: devLoginSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
-      async handle({ body, req, correlationId }) {
+      async handle({ body, req, requestId }) {
         const tenantId = asTenantId(body.tenant_id ?? options.defaultTenantId);
         const displayName = body.display_name ?? body.username;
         await sessionCall(req, 'regenerate');
@@ -110,11 +111,14 @@ export function authEndpoints(options: {
         const scope = options.store.forTenant(tenantId);
         const at = new Date();
         await scope.users.upsert({ subject: body.username, displayName, roles: body.roles, at });
+        // Each sign-in is its own event: its key is the server's, never the caller's request id.
+        const signIn = randomUUID();
         await scope.events.append({
-          eventKey: `dev-login:${correlationId}`,
+          eventKey: `dev-login:${signIn}`,
           eventType: 'DEV_LOGIN',
           intentId: null,
-          correlationId,
+          correlationId: signIn,
+          requestId,
           actor: body.username,
           payload: { roles: body.roles },
           occurredAt: at,

@@ -120,12 +120,12 @@ export function connectorCredentialEndpoints(): Endpoint[] {
       request: { body: issueCredentialSchema },
       responses: { 201: { description: 'Issued', schema: issuedCredentialSchema } },
       errors: [409],
-      async handle({ body, actor, correlationId, tenantStore }) {
+      async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
         const { credential, apiKey } = await issueConnectorCredential(
           tenantStore(),
           caller,
-          correlationId,
+          requestId,
           // The schema's refinement guarantees connector_type exactly for connector keys.
           body.scope === 'connector' && body.connector_type !== undefined
             ? { scope: 'connector', connectorType: body.connector_type, name: body.name }
@@ -160,9 +160,9 @@ export function connectorCredentialEndpoints(): Endpoint[] {
       request: { params: idParams },
       responses: { 204: { description: 'Revoked' } },
       errors: [404],
-      async handle({ params, actor, correlationId, tenantStore }) {
+      async handle({ params, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
-        await revokeConnectorCredential(tenantStore(), caller, correlationId, params.id);
+        await revokeConnectorCredential(tenantStore(), caller, requestId, params.id);
         return { status: 204 };
       },
     }),

@@ -34,14 +34,9 @@ export function evidencePackEndpoints(deps: RouteDependencies): Endpoint[] {
       },
       errors: [413],
       idempotency: 'transactional',
-      async handle({ body, actor, correlationId, tenantStore }) {
+      async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
-        const { row, created } = await deps.intents.storeEvidencePack(
-          tenantStore(),
-          caller,
-          correlationId,
-          body,
-        );
+        const { row, created } = await deps.intents.storeEvidencePack(tenantStore(), caller, requestId, body);
         return {
           status: created ? 201 : 200,
           body: storedEvidencePackBody(row),

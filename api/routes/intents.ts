@@ -249,12 +249,12 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [409, 413, 422, 503],
-      async handle({ body, actor, correlationId, tenantStore, idempotency }) {
+      async handle({ body, actor, requestId, tenantStore, idempotency }) {
         const caller = requireActor(actor);
         const submitted = await deps.intents.submit(
           tenantStore(),
           caller,
-          correlationId,
+          requestId,
           {
             appName: body.app_name,
             version: body.version,

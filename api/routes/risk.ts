@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { TenantStore } from '../../db/tenant-store';
 import { assignConnectors } from '../../policy/connectors';
 import { missingEvidence } from '../../policy/evidence-pack';
@@ -141,7 +142,7 @@ export function riskEndpoints(): Endpoint[] {
       },
       errors: [409, 413],
       idempotency: 'transactional',
-      async handle({ body, actor, correlationId, tenantStore }) {
+      async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
         const { store } = await tenantModels(tenantStore());
         const created = await store.transaction(async (tx) => {
@@ -153,10 +154,12 @@ export function riskEndpoints(): Endpoint[] {
             );
           }
           await tx.events.append({
-            eventKey: `risk-model:${row.version}:created`,
+            // Keyed and correlated by the model's row id: its events share it, and no client text is a key.
+            eventKey: `risk-model:${row.id}:created`,
             eventType: 'RISK_MODEL_CREATED',
             intentId: null,
-            correlationId,
+            correlationId: row.id,
+            requestId,
             actor: caller.id,
             payload: {
               version: row.version,
@@ -188,7 +191,7 @@ export function riskEndpoints(): Endpoint[] {
       responses: { 200: { description: 'The active model', schema: riskModelSchema } },
       errors: [404],
       idempotency: 'transactional',
-      async handle({ params, actor, correlationId, tenantStore }) {
+      async handle({ params, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
         const { store } = await tenantModels(tenantStore());
         const at = new Date();
@@ -198,10 +201,12 @@ export function riskEndpoints(): Endpoint[] {
           const row = await tx.riskModels.activate(params.version, at);
           if (row === undefined) throw problems.notFound(`risk model ${params.version}`);
           await tx.events.append({
-            eventKey: `risk-model:${row.version}:activated:${at.toISOString()}`,
+            // One key per activation (a version can be activated again, within the same millisecond too).
+            eventKey: `risk-model:${row.id}:activated:${randomUUID()}`,
             eventType: 'RISK_MODEL_ACTIVATED',
             intentId: null,
-            correlationId,
+            correlationId: row.id,
+            requestId,
             actor: caller.id,
             payload: { version: row.version, previousVersion: previous?.version ?? null },
             occurredAt: at,

@@ -88,11 +88,16 @@ export class IntentService {
     this.workflows = new IntentWorkflows(options);
   }
 
+  /**
+   * Stores a pack once per content. Its event is correlated with the intent it came with, or (sent on
+   * its own) with the pack's id.
+   */
   async storeEvidencePack(
     store: TenantStore,
     actor: Actor,
-    correlationId: string,
+    requestId: string | null,
     pack: EvidencePack,
+    intentCorrelationId?: string,
   ): Promise<{ row: EvidencePackRow; created: boolean }> {
     const contentHash = evidenceHash(pack);
     return store.transaction(async (tx) => {
@@ -102,7 +107,8 @@ export class IntentService {
           eventKey: `evidence-pack:${stored.row.id}`,
           eventType: 'EVIDENCE_PACK_STORED',
           intentId: null,
-          correlationId,
+          correlationId: intentCorrelationId ?? stored.row.id,
+          requestId,
           actor: actor.id,
           payload: { evidencePackId: stored.row.id, contentHash },
         });
@@ -114,17 +120,19 @@ export class IntentService {
   async submit(
     store: TenantStore,
     actor: Actor,
-    correlationId: string,
+    requestId: string | null,
     submission: IntentSubmission,
     keyed: KeyedSubmission | undefined,
   ): Promise<SubmittedIntent> {
     if (keyed !== undefined) {
       const earlier = await store.intents.get(keyed.intentId);
-      if (earlier !== undefined) return this.resume(store, actor, earlier);
+      if (earlier !== undefined) return this.resume(store, actor, requestId, earlier);
     }
 
     refuseUnsupportedConnectors(submission.connectors);
-    const pack = await this.resolveEvidence(store, actor, correlationId, submission);
+    // The server's own, unique in the tenant: a client's X-Correlation-ID is only the request id.
+    const correlationId = randomUUID();
+    const pack = await this.resolveEvidence(store, actor, requestId, correlationId, submission);
     const missing = missingEvidence(pack.content);
     if (missing.length > 0) {
       throw problems.unprocessable(
@@ -158,6 +166,7 @@ export class IntentService {
         eventType: 'INTENT_CREATED',
         intentId,
         correlationId,
+        requestId,
         actor: actor.id,
         payload: {
           appName: row.appName,
@@ -174,7 +183,7 @@ export class IntentService {
       // Another attempt under the same Idempotency-Key recorded the intent first: go on with its row.
       const winner = await store.intents.get(intentId);
       if (winner === undefined) throw new Error(`intent ${intentId} conflicted but cannot be read`);
-      return this.resume(store, actor, winner);
+      return this.resume(store, actor, requestId, winner);
     }
 
     try {
@@ -183,7 +192,7 @@ export class IntentService {
       this.options.logger.error({ err: error, intentId }, 'could not start the deployment workflow');
       if (keyed !== undefined) throw startRefused(created);
       // Without a key the client cannot ask for this intent again and will submit anew: close it.
-      await this.markStartFailed(store, created, error);
+      await this.markStartFailed(store, created, requestId, error);
       throw problems.unavailable(
         'the orchestrator did not accept the intent; it is marked FAILED, submit it again',
       );
@@ -199,6 +208,7 @@ export class IntentService {
   private async resume(
     store: TenantStore,
     actor: Actor,
+    requestId: string | null,
     earlier: DeploymentIntentRow,
   ): Promise<SubmittedIntent> {
     if (earlier.status !== 'SUBMITTED') {
@@ -210,7 +220,11 @@ export class IntentService {
       };
     }
     try {
-      await this.workflows.recover(store, earlier, actor.id, 'retried submission');
+      await this.workflows.recover(store, earlier, {
+        actor: actor.id,
+        requestId,
+        trigger: 'retried submission',
+      });
     } catch (error) {
       this.options.logger.error(
         { err: error, intentId: earlier.id },
@@ -224,11 +238,13 @@ export class IntentService {
   private async resolveEvidence(
     store: TenantStore,
     actor: Actor,
+    requestId: string | null,
     correlationId: string,
     submission: IntentSubmission,
   ): Promise<EvidencePackRow> {
     if (submission.evidencePack !== undefined) {
-      return (await this.storeEvidencePack(store, actor, correlationId, submission.evidencePack)).row;
+      return (await this.storeEvidencePack(store, actor, requestId, submission.evidencePack, correlationId))
+        .row;
     }
     const id = submission.evidencePackId;
     const row = id === undefined ? undefined : await store.evidencePacks.get(id);
@@ -243,6 +259,7 @@ export class IntentService {
   private async markStartFailed(
     store: TenantStore,
     intent: DeploymentIntentRow,
+    requestId: string | null,
     error: unknown,
   ): Promise<void> {
     const at = new Date();
@@ -253,6 +270,7 @@ export class IntentService {
         eventType: 'FAILED',
         intentId: intent.id,
         correlationId: intent.correlationId,
+        requestId,
         actor: 'system:api',
         payload: {
           reason: 'the workflow could not be started',

@@ -237,6 +237,7 @@ export class Harness {
         correlationId: intent.correlationId,
         ring,
         connectorType,
+        kind,
         connectorObjectId: `${connectorType}-${ring}`,
         successCount: counts.success,
         failureCount: counts.failure,

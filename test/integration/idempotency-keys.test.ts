@@ -195,6 +195,7 @@ describe.each(databaseKinds())('Idempotency-Keys on %s', (kind) => {
             eventType: 'THING',
             intentId: null,
             correlationId: randomUUID(),
+            requestId: null,
             actor: 'alice',
             payload: {},
           });

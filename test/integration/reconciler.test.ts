@@ -76,6 +76,7 @@ describe('intent reconciler', () => {
       eventType: 'INTENT_CREATED',
       intentId: id,
       correlationId,
+      requestId: null,
       actor: SUBMITTER.id,
       payload: {},
     });
