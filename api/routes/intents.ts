@@ -1,4 +1,7 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import type { RingDeploymentRow } from '../../db/repositories/ring-deployments';
@@ -151,6 +154,41 @@ function alreadyInEffect(action: ControlAction, state: IntentState, ring: Ring |
   }
 }
 
+/**
+ * Sends a control signal that Temporal takes at most once per `requestId` in the workflow's run: a retry
+ * under the same Idempotency-Key names the same request id, so the server drops it if the first attempt's
+ * signal arrived, whatever the rollout did in between (a resume by someone else, the next ring waiting).
+ * The SDK's `handle.signal` draws a fresh request id per call, hence the service call.
+ */
+async function signalOnce<Arg>(
+  client: Client,
+  workflowId: string,
+  signal: SignalDefinition<[Arg]>,
+  arg: Arg,
+  requestId: string,
+): Promise<void> {
+  const converter = client.options.loadedDataConverter;
+  let payloads = [converter.payloadConverter.toPayload(arg)];
+  for (const codec of converter.payloadCodecs) payloads = await codec.encode(payloads);
+  try {
+    await client.workflowService.signalWorkflowExecution({
+      namespace: client.options.namespace,
+      workflowExecution: { workflowId },
+      signalName: signal.name,
+      input: { payloads },
+      identity: client.options.identity,
+      requestId,
+    });
+  } catch (error) {
+    // gRPC NOT_FOUND: the workflow closed after it was asked for its state.
+    const code: number | undefined = isGrpcServiceError(error) ? error.code : undefined;
+    if (code === 5) {
+      throw problems.conflict('intent-finished', 'the intent has no running workflow');
+    }
+    throw error;
+  }
+}
+
 /** The ring a promote request releases: the one named, or else the one waiting. */
 function promotedRing(state: IntentState, ring: Ring | undefined): Ring {
   const target = ring ?? state.awaitingPromotion;
@@ -197,13 +235,16 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       by: actor.id,
       ...(input.body.reason === undefined ? {} : { reason: input.body.reason }),
     };
+    // Keyed: every attempt of the key sends the one signal Temporal takes once.
+    const requestId =
+      input.idempotency === undefined ? randomUUID() : `${action}-${input.idempotency.effectId}`;
+    const client = deps.temporal.client;
     if (action === 'promote') {
-      await handle.signal(promoteSignal, {
-        ...request,
-        ring: promotedRing(state, input.body.ring),
-      });
+      const ring = promotedRing(state, input.body.ring);
+      await signalOnce(client, intent.workflowId, promoteSignal, { ...request, ring }, requestId);
     } else {
-      await handle.signal({ pause: pauseSignal, resume: resumeSignal, abort: abortSignal }[action], request);
+      const signal = { pause: pauseSignal, resume: resumeSignal, abort: abortSignal }[action];
+      await signalOnce(client, intent.workflowId, signal, request, requestId);
     }
     return accepted;
   }

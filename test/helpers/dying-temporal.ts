@@ -53,9 +53,20 @@ export function dyingTemporal(client: Client, call: DyingCall, when: 'before' | 
       return value;
     },
   });
+  // Control signals go out through the service (with a request id of their own), not through a handle.
+  const workflowService = new Proxy(client.workflowService, {
+    get(target, property, receiver) {
+      const value = bound(target, property, receiver);
+      return property === 'signalWorkflowExecution' && call === 'signal'
+        ? dieAt(value as (...args: unknown[]) => Promise<unknown>)
+        : value;
+    },
+  });
   const dying = new Proxy(client, {
     get(target, property, receiver) {
-      return property === 'workflow' ? workflow : bound(target, property, receiver);
+      if (property === 'workflow') return workflow;
+      if (property === 'workflowService') return workflowService;
+      return bound(target, property, receiver);
     },
   });
   return {

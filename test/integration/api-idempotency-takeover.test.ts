@@ -50,7 +50,12 @@ describe('a retry that takes over a key whose first attempt took effect', () => 
         idempotency: { ttlMs: 60_000, leaseMs: 500 },
       },
     });
-    return { replica, release: () => dying.release() };
+    return {
+      replica,
+      release: () => {
+        dying.release();
+      },
+    };
   }
 
   /** Retries as a client would: after the in-progress answer's Retry-After. */
