@@ -127,4 +127,26 @@ describe('a submission whose workflow start took effect but whose answer was los
     expect(await api.tenant().ringDeployments.forIntent(row.id)).toEqual([]);
     expect(await workflowStatus(row)).not.toBe('RUNNING');
   });
+
+  it('the reconciler never reopens a finished row, even when a workflow still runs for it', async () => {
+    const { intent } = await api.submit({ targetRing: 'LAB', appName: `Reopen-${randomUUID().slice(0, 8)}` });
+    await eventually(
+      async () => ((await api.tenant().intents.get(intent.id))?.status === 'DEPLOYING' ? true : undefined),
+      'DEPLOYING',
+    );
+    // As an API that gave the intent up would have left it, long enough ago for the reconciler to look.
+    await api
+      .tenant()
+      .intents.recordProgress(
+        intent.id,
+        { status: 'FAILED', currentRing: null },
+        new Date(Date.now() - 300_000),
+      );
+    const report = await reconcile(60_000);
+    expect(report.unrepairable).toBeGreaterThanOrEqual(1);
+    expect((await api.tenant().intents.get(intent.id))?.status).toBe('FAILED');
+    const trail = await api.tenant().events.list({ intentId: intent.id }, { limit: 50 });
+    expect(trail.items.map((event) => event.eventType)).not.toContain('READ_MODEL_REPAIRED');
+    await api.temporal.client.workflow.getHandle(intent.workflowId).terminate('test over');
+  });
 });
