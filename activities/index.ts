@@ -174,6 +174,13 @@ export function createActivities({ store, logger }: ActivityDependencies) {
         });
         const at = new Date(request.asOf);
         return scope.transaction(async (tx) => {
+          // Against the API giving the intent up meanwhile (DeploymentIntentRepository.giveUpUnstarted).
+          if ((await tx.intents.lockedStatus(request.intentId)) === 'FAILED') {
+            throw ApplicationFailure.nonRetryable(
+              `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
+              FailureTypes.IntentGivenUp,
+            );
+          }
           const recorded = await tx.riskAssessments.record({
             intentId: request.intentId,
             modelVersion: risk.modelVersion,

@@ -135,4 +135,6 @@ export const FailureTypes = {
   InvalidCabDecision: 'InvalidCabDecision',
   IntentNotFound: 'IntentNotFound',
   EvidencePackNotFound: 'EvidencePackNotFound',
+  /** The API gave the intent up (FAILED) before its workflow's first step: that workflow must not roll it out. */
+  IntentGivenUp: 'IntentGivenUp',
 } as const;

@@ -191,8 +191,11 @@ export class IntentService {
     } catch (error) {
       this.options.logger.error({ err: error, intentId }, 'could not start the deployment workflow');
       if (keyed !== undefined) throw startRefused(created);
-      // Without a key the client cannot ask for this intent again and will submit anew: close it.
-      await this.markStartFailed(store, created, requestId, error);
+      // Without a key the client cannot ask for this intent again and will submit anew: close it, unless
+      // the start took effect and only its answer was lost (the workflow has begun: answer as started).
+      if (!(await this.markStartFailed(store, created, requestId, error))) {
+        return { intent: created, risk: await this.awaitRisk(created), replayed: false };
+      }
       throw problems.unavailable(
         'the orchestrator did not accept the intent; it is marked FAILED, submit it again',
       );
@@ -256,15 +259,16 @@ export class IntentService {
     return row;
   }
 
+  /** FAILED and audited, unless the workflow began after all; true when marked. */
   private async markStartFailed(
     store: TenantStore,
     intent: DeploymentIntentRow,
     requestId: string | null,
     error: unknown,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const at = new Date();
-    await store.transaction(async (tx) => {
-      await tx.intents.recordProgress(intent.id, { status: 'FAILED' }, at);
+    return store.transaction(async (tx) => {
+      if (!(await tx.intents.giveUpUnstarted(intent.id, at))) return false;
       await tx.events.append({
         eventKey: `${intent.id}:0000:WORKFLOW_START_FAILED`,
         eventType: 'FAILED',
@@ -278,6 +282,7 @@ export class IntentService {
         },
         occurredAt: at,
       });
+      return true;
     });
   }
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
@@ -116,6 +116,37 @@ export class DeploymentIntentRepository {
       )
       .returning({ id: deploymentIntents.id });
     return repaired.length > 0;
+  }
+
+  /**
+   * FAILED for an intent whose workflow the API could not confirm started, unless that workflow has begun
+   * after all (its first step, the risk assessment, locks the row and records a score). One of the two
+   * wins, so a client told "FAILED, submit again" never sees that intent roll out. True when given up.
+   */
+  async giveUpUnstarted(id: string, at: Date): Promise<boolean> {
+    const givenUp = await this.db
+      .update(deploymentIntents)
+      .set({ status: 'FAILED', updatedAt: at })
+      .where(
+        and(
+          eq(deploymentIntents.tenantId, this.tenantId),
+          eq(deploymentIntents.id, id),
+          eq(deploymentIntents.status, 'SUBMITTED'),
+          isNull(deploymentIntents.riskScore),
+        ),
+      )
+      .returning({ id: deploymentIntents.id });
+    return givenUp.length > 0;
+  }
+
+  /** The intent's status, its row locked until the caller's transaction ends (see giveUpUnstarted). */
+  async lockedStatus(id: string): Promise<IntentStatus | undefined> {
+    const [row] = await this.db
+      .select({ status: deploymentIntents.status })
+      .from(deploymentIntents)
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)))
+      .for('update');
+    return row?.status;
   }
 
   async recordProgress(id: string, progress: IntentProgress, at: Date): Promise<void> {
