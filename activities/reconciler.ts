@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { DeploymentIntentRow } from '../db/repositories/deployment-intents';
 import { asTenantId } from '../db/tenant-id';
 import type { DataStore, TenantStore } from '../db/tenant-store';
+import { isTerminal } from '../policy/intent-status';
 import type { IntentStatus } from '../policy/intent-status';
 import type { Ring } from '../policy/rings';
 import type { RolloutPolicy } from '../policy/rollout-policy';
@@ -97,6 +98,11 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
     tally: Tally,
   ): Promise<void> {
     if (to.status === row.status && to.currentRing === row.currentRing) return;
+    if (isTerminal(row.status) && !isTerminal(to.status)) {
+      // A finished row is never reopened: its submitter may have been told it failed (the API gave it up
+      // while its workflow, started late, had not yet stopped itself). An operator looks at it.
+      throw new Error(`the row is ${row.status} but its workflow holds ${to.status}`);
+    }
     const at = new Date();
     const repaired = await tenant(row).transaction(async (tx) => {
       if (!(await tx.intents.repairStatus(row.id, row, to, at))) return false;
