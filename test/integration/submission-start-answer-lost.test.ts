@@ -15,9 +15,12 @@ interface Problem {
 
 /**
  * A client whose workflow starts reach the server and take effect, but whose answers never come back
- * (a deadline, a dropped connection): the start is ambiguous to the API.
+ * (a deadline, a dropped connection), once `lostAfter` resolves: the start is ambiguous to the API.
  */
-function startAnswerLost(client: Client): Client {
+function startAnswerLost(
+  client: Client,
+  lostAfter: () => Promise<unknown> = () => Promise.resolve(),
+): Client {
   const workflow = new Proxy(client.workflow, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
@@ -26,6 +29,7 @@ function startAnswerLost(client: Client): Client {
       if (property !== 'start') return method;
       return async (...args: unknown[]) => {
         await method(...args);
+        await lostAfter();
         throw new Error('DEADLINE_EXCEEDED: the answer to the start was lost');
       };
     },
@@ -126,6 +130,42 @@ describe('a submission whose workflow start took effect but whose answer was los
     expect((await api.tenant().intents.get(row.id))?.status).toBe('FAILED');
     expect(await api.tenant().ringDeployments.forIntent(row.id)).toEqual([]);
     expect(await workflowStatus(row)).not.toBe('RUNNING');
+  });
+
+  it('without a key: when the workflow began before the API gave up, the answer is 201, not FAILED', async () => {
+    const app = `Began-${randomUUID().slice(0, 8)}`;
+    // The answer is lost only once the workflow has taken its first step (the risk is on the row).
+    const assessed = () =>
+      eventually(async () => {
+        const page = await api.tenant().intents.list({ appName: app }, { limit: 1 });
+        return page.items[0]?.riskScore ?? undefined;
+      }, 'the risk assessment');
+    const lossy = api.replica({
+      overrides: {
+        temporal: {
+          client: startAnswerLost(api.temporal.client, assessed),
+          connection: api.temporal.client.connection,
+          taskQueue: api.temporal.taskQueue,
+        },
+      },
+    });
+    const submitter = await lossy.agent('packager@example.com', ['submitter']);
+    const answer = await submitter
+      .post('/api/v1/deployment-intents')
+      .send({
+        app_name: app,
+        version: '1.0',
+        target_ring: 'LAB',
+        connectors: { windows: 'intune' },
+        evidence_pack: lowRiskEvidence(),
+      })
+      .expect(201);
+    expect(answer.body).toMatchObject({ status: 'APPROVED' });
+    const row = await intentOf(app);
+    expect(await workflowStatus(row)).toBe('RUNNING');
+    const trail = await api.tenant().events.list({ intentId: row.id }, { limit: 50 });
+    expect(trail.items.map((event) => event.eventType)).not.toContain('FAILED');
+    await api.temporal.client.workflow.getHandle(row.workflowId).terminate('test over');
   });
 
   it('the reconciler never reopens a finished row, even when a workflow still runs for it', async () => {
