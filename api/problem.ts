@@ -17,6 +17,8 @@ export class ProblemError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: readonly FieldProblem[],
+    /** Seconds after which a retry may succeed: sent as Retry-After (429, 503). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(detail ?? title);
     this.name = 'ProblemError';
@@ -34,7 +36,11 @@ export const problems = {
     ),
   unauthenticated: (detail = 'sign in, or present a connector API key') =>
     new ProblemError(401, 'unauthenticated', 'Authentication required', detail),
-  forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
+  forbidden: (detail: string, type = 'forbidden') => new ProblemError(403, type, 'Forbidden', detail),
+  crossSiteRequest: (detail: string) =>
+    new ProblemError(403, 'cross-site-request', 'Cross-site request refused', detail),
+  tooManyRequests: (detail: string, retryAfterSeconds: number) =>
+    new ProblemError(429, 'too-many-requests', 'Too many requests', detail, undefined, retryAfterSeconds),
   notFound: (what: string) => new ProblemError(404, 'not-found', 'Not found', `${what} was not found`),
   conflict: (type: string, detail: string) => new ProblemError(409, type, 'Conflict', detail),
   unsupportedMediaType: () =>
@@ -42,7 +48,7 @@ export const problems = {
       415,
       'unsupported-media-type',
       'Unsupported media type',
-      'send the body as application/json',
+      'send the body as application/json (an empty object {} when the operation takes none)',
     ),
   unprocessable: (type: string, detail: string, errors?: readonly FieldProblem[]) =>
     new ProblemError(422, type, 'The request cannot be processed', detail, errors),

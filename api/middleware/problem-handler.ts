@@ -28,6 +28,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     }
     const problem = toProblem(error);
     if (problem.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
+    if (problem.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(problem.retryAfterSeconds));
     res
       .status(problem.status)
       .type(PROBLEM_CONTENT_TYPE)

@@ -5,7 +5,8 @@ import type { Express } from 'express';
 import { createApp } from '../../api/app';
 import type { ApiDependencies } from '../../api/app';
 import { createSessionBackend } from '../../api/session';
-import type { SessionBackend } from '../../api/session';
+import type { SessionBackend, SessionOptions } from '../../api/session';
+import { UNLIMITED } from '../../api/rate-limits';
 import { issueConnectorCredential } from '../../api/services/connector-credentials';
 import { IntentService } from '../../api/services/intents';
 import type { IntentSubmission, SubmittedIntent } from '../../api/services/intents';
@@ -29,6 +30,9 @@ const METHODS = new Set(['get', 'post', 'put', 'delete', 'patch']);
 
 export interface ApiHarnessOptions {
   readonly policy?: RolloutPolicy;
+  /** The public origin the API serves (PUBLIC_URL); `http://127.0.0.1` unless a test needs https. */
+  readonly publicUrl?: string;
+  readonly session?: Partial<Pick<SessionOptions, 'secureCookies' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>>;
   readonly overrides?: Partial<ApiDependencies>;
 }
 
@@ -57,16 +61,25 @@ export class ApiHarness {
     const db = await createTestDatabase();
     const temporal = await startTemporalWorker(db);
     const logger = createLogger({ level: 'silent' });
+    const prefix = randomUUID();
     const sessions = await createSessionBackend({
       redisUrl: process.env.REDIS_URL,
       secret: 'test-session-secret-test-session-secret',
       secureCookies: false,
+      idleTimeoutMs: 30 * 60_000,
+      absoluteTimeoutMs: 8 * 3_600_000,
+      ...options.session,
       logger,
-      prefix: `eucora-test:${randomUUID()}:`,
+      prefix: `eucora-test:${prefix}:sess:`,
     });
     const app = createApp({
       logger,
-      publicUrl: 'http://127.0.0.1',
+      publicUrl: options.publicUrl ?? 'http://127.0.0.1',
+      production: false,
+      trustProxy: 'loopback',
+      // Tests about rate limits set their own; the others must never meet one.
+      rateLimits: UNLIMITED,
+      rateLimitPrefix: `eucora-test:${prefix}:rl:`,
       devLogin: true,
       defaultTenantId: TENANT_A,
       database: db.handle,
