@@ -43,6 +43,7 @@ const SWAGGER_INDEX = `<!doctype html>
 <head>
   <meta charset="utf-8" />
   <title>EUCORA API</title>
+  <link rel="icon" type="image/png" href="favicon-32x32.png" />
   <link rel="stylesheet" href="swagger-ui.css" />
 </head>
 <body>

@@ -3,8 +3,8 @@ import type { RequestHandler } from 'express';
 
 /**
  * helmet with a Content-Security-Policy for same-origin pages only: the bundled Swagger UI and the
- * console (Vite's build: module scripts and stylesheets from 'self', no inline script). Inline style
- * attributes stay allowed because Swagger UI renders some; scripts never run inline or from elsewhere.
+ * console (Vite's build: module scripts and stylesheets from 'self'). Nothing runs or styles inline and
+ * nothing loads from elsewhere (a browser test holds Swagger UI and a console-shaped page to that).
  * HSTS and upgrade-insecure-requests only in production, which is https by configuration.
  */
 export function securityHeaders(options: { readonly production: boolean }): RequestHandler {
@@ -16,7 +16,7 @@ export function securityHeaders(options: { readonly production: boolean }): Requ
         baseUri: ["'self'"],
         scriptSrc: ["'self'"],
         scriptSrcAttr: ["'none'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'"],
         imgSrc: ["'self'", 'data:'],
         fontSrc: ["'self'", 'data:'],
         connectSrc: ["'self'"],

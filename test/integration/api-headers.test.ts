@@ -8,6 +8,7 @@ import { securityHeaders } from '../../api/middleware/security-headers';
 import { listen } from '../../runtime/http-listener';
 import type { Listener } from '../../runtime/http-listener';
 import { ApiHarness } from '../helpers/api';
+import { freePort } from '../helpers/free-port';
 
 /** Debian's chromium: no browser download here. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -43,6 +44,7 @@ describe('security headers', () => {
       const csp = directives(res.headers['content-security-policy']);
       expect({ url, script: csp.get('script-src') }).toEqual({ url, script: "'self'" });
       expect(csp.get('default-src')).toBe("'self'");
+      expect(csp.get('style-src')).toBe("'self'");
       expect(csp.get('connect-src')).toBe("'self'");
       expect(csp.get('object-src')).toBe("'none'");
       expect(csp.get('frame-ancestors')).toBe("'none'");
@@ -107,9 +109,14 @@ describe('the Content-Security-Policy in a real browser', () => {
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
+      // Failed loads are reported below with their URL.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(error.message));
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${String(response.status())} ${response.url()}`);
+    });
     await page.addInitScript({
       content:
         "document.addEventListener('securitypolicyviolation', (event) => " +
@@ -120,14 +127,17 @@ describe('the Content-Security-Policy in a real browser', () => {
   }
 
   beforeAll(async () => {
-    api = await ApiHarness.start();
+    // Swagger UI calls the document's server, PUBLIC_URL: the port the browser will use.
+    const port = await freePort();
+    base = `http://127.0.0.1:${String(port)}`;
+    api = await ApiHarness.start({ publicUrl: base });
     // A single-page console as Vite builds it: a module entry that imports a chunk, a stylesheet, fonts and
     // images by URL, fetches /api with the session cookie. Served with the very middleware createApp uses.
     const root = mkdtempSync(path.join(os.tmpdir(), 'eucora-spa-'));
     mkdirSync(path.join(root, 'assets'));
     writeFileSync(
       path.join(root, 'index.html'),
-      '<!doctype html><html><head><meta charset="utf-8"><title>console</title>' +
+      '<!doctype html><html><head><meta charset="utf-8"><title>console</title><link rel="icon" href="data:,">' +
         '<script type="module" crossorigin src="/console/assets/index-3f5a.js"></script>' +
         '<link rel="stylesheet" crossorigin href="/console/assets/index-9c1e.css"></head>' +
         '<body><div id="root"></div></body></html>',
@@ -154,8 +164,7 @@ describe('the Content-Security-Policy in a real browser', () => {
     const app = express();
     app.use('/console', securityHeaders({ production: false }), express.static(root));
     app.use(api.app);
-    listener = await listen(app, 0, '127.0.0.1');
-    base = `http://127.0.0.1:${String(listener.port)}`;
+    listener = await listen(app, port, '127.0.0.1');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   });
   afterAll(async () => {
@@ -169,6 +178,14 @@ describe('the Content-Security-Policy in a real browser', () => {
     await page.waitForSelector('.opblock', { timeout: 30_000 });
     expect(await page.locator('.opblock').count()).toBeGreaterThan(20);
     expect(await page.locator('.information-container .title').textContent()).toContain('EUCORA');
+    // Open an operation, try it out and run it: the rendered answer comes from a same-origin fetch.
+    await page.locator('#operations-Telemetry-getHealth').click();
+    await page.locator('#operations-Telemetry-getHealth .try-out__btn').click();
+    await page.locator('#operations-Telemetry-getHealth .execute').click();
+    await page.waitForSelector('#operations-Telemetry-getHealth .live-responses-table .response-col_status');
+    expect(
+      await page.locator('#operations-Telemetry-getHealth .live-responses-table').textContent(),
+    ).toContain('"status": "ok"');
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
