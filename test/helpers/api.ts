@@ -13,6 +13,9 @@ import type { IntentSubmission, SubmittedIntent } from '../../api/services/inten
 import type { Role } from '../../api/request-context';
 import { asTenantId } from '../../db/tenant-id';
 import type { TenantStore } from '../../db/tenant-store';
+import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
+import { lowRiskEvidence } from '../fixtures/evidence';
+import { workflowIdForIntent } from '../../workflows/definitions';
 import type { ConnectorType } from '../../policy/connectors';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { createLogger } from '../../runtime/logger';
@@ -132,6 +135,36 @@ export class ApiHarness {
       submission(overrides),
       undefined,
     );
+  }
+
+  /**
+   * An intent row (with its stored evidence pack) in the read model only, no workflow behind it: for tests
+   * of what the API decides before it asks Temporal anything.
+   */
+  async seedIntent(
+    overrides: Partial<Pick<DeploymentIntentRow, 'status' | 'submitterId' | 'targetRing'>> = {},
+    tenantId: string = TENANT_A,
+  ): Promise<DeploymentIntentRow> {
+    const store = this.tenant(tenantId);
+    const author = { ...SUBMITTER, tenantId: asTenantId(tenantId) };
+    const pack = await this.intentService().storeEvidencePack(store, author, randomUUID(), lowRiskEvidence());
+    const id = randomUUID();
+    const row = await store.intents.create({
+      id,
+      appName: '7-Zip',
+      version: `seeded-${id.slice(0, 8)}`,
+      targetRing: overrides.targetRing ?? 'GLOBAL',
+      connectors: [{ connectorType: 'intune', platforms: ['windows'] }],
+      evidencePackId: pack.row.id,
+      submitterId: overrides.submitterId ?? SUBMITTER.id,
+      status: overrides.status ?? 'AWAITING_CAB',
+      correlationId: randomUUID(),
+      workflowId: workflowIdForIntent(id),
+      idempotencyKey: null,
+      requestHash: null,
+    });
+    if (row === undefined) throw new Error('seeded intent not created');
+    return row;
   }
 
   tenant(tenantId: string = TENANT_A): TenantStore {
