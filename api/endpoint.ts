@@ -251,6 +251,8 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       // Writes, sign-ins, failed key checks and refused requests each have a budget.
       ...(guarded || unsafe || definition.rateLimit !== undefined ? [429] : []),
       500,
+      // A refusal is recorded before it is answered; when it cannot be, the answer is 503.
+      ...(guarded || unsafe ? [503] : []),
     ]),
   ].sort((a, b) => a - b);
   const responses: Record<string, unknown> = {};
