@@ -205,6 +205,25 @@ export class ApiHarness {
     return { agent, apiKey };
   }
 
+  /** A Prometheus scraper authenticated by a freshly issued metrics key. */
+  async metricsScraper(tenantId: string = TENANT_A): Promise<{ agent: Agent; apiKey: string }> {
+    const { apiKey } = await issueConnectorCredential(
+      this.tenant(tenantId),
+      {
+        tenantId: asTenantId(tenantId),
+        id: 'test-admin',
+        displayName: 'test admin',
+        roles: ['admin'],
+        kind: 'user',
+      },
+      randomUUID(),
+      { scope: 'metrics', name: `prometheus-${randomUUID().slice(0, 8)}` },
+    );
+    const agent = this.recording(request.agent(this.app));
+    agent.set('Authorization', `Bearer ${apiKey}`);
+    return { agent, apiKey };
+  }
+
   /** Every response recorded since the last call that breaks the OpenAPI contract, as readable lines. */
   contractViolations(): string[] {
     return this.recorded.splice(0).flatMap((response) => this.contract.check(response));
