@@ -10,7 +10,7 @@ import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
 import type { Endpoint } from './endpoint';
 import { authentication } from './middleware/authentication';
-import { correlationId } from './middleware/correlation';
+import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
 import { refusalAudit } from './middleware/refusal-audit';
 import { requestLog } from './middleware/request-log';
@@ -118,7 +118,7 @@ export function createApp(deps: ApiDependencies): Express {
     writeLimit: limits.writes,
   };
 
-  app.use(correlationId());
+  app.use(requestId());
   app.use(securityHeaders({ production: deps.production }));
   app.use(requestLog(deps.logger));
   app.use(routeDeps.metrics.middleware());

@@ -42,13 +42,15 @@ export function refusalAudit(options: {
     const actor = req.actor;
     const operation = operationOf(req).slice(0, MAX_TEXT);
     const reason = (error.detail ?? error.title).slice(0, MAX_TEXT);
+    // One row per refusal, under ids the server makes: nothing from the request selects or dedupes it.
+    const refusalId = randomUUID();
     try {
       await options.store.forTenant(actor?.tenantId ?? UNAUTHENTICATED_TENANT).events.append({
-        // One row per refusal: the key is server-made, never from the request.
-        eventKey: `authz-denied:${randomUUID()}`,
+        eventKey: `authz-denied:${refusalId}`,
         eventType: AUTHZ_DENIED,
         intentId: null,
-        correlationId: req.correlationId,
+        correlationId: refusalId,
+        requestId: req.requestId,
         actor: actor?.id ?? 'anonymous',
         payload: {
           operation,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { asTenantId } from '../../db/tenant-id';
 import type { DataStore } from '../../db/tenant-store';
@@ -94,18 +95,21 @@ export function authEndpoints(options: {
       rateLimit: 'sign-in',
       request: { body: devLoginSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
-      async handle({ body, req, correlationId }) {
+      async handle({ body, req, requestId }) {
         const tenantId = asTenantId(body.tenant_id ?? options.defaultTenantId);
         const displayName = body.display_name ?? body.username;
         await startUserSession(req, { tenantId, id: body.username, displayName, roles: body.roles });
         const scope = options.store.forTenant(tenantId);
         const at = new Date();
         await scope.users.upsert({ subject: body.username, displayName, roles: body.roles, at });
+        // Each sign-in is its own event: its key is the server's, never the caller's request id.
+        const signIn = randomUUID();
         await scope.events.append({
-          eventKey: `dev-login:${correlationId}`,
+          eventKey: `dev-login:${signIn}`,
           eventType: 'DEV_LOGIN',
           intentId: null,
-          correlationId,
+          correlationId: signIn,
+          requestId,
           actor: body.username,
           payload: { roles: body.roles },
           occurredAt: at,

@@ -17,11 +17,11 @@ interface Refusal {
   clientAddress: string | null;
 }
 
-/** The AUTHZ_DENIED events of one request, found by its correlation id. */
-async function refusalsOf(api: ApiHarness, correlationId: string, tenant: string = TENANT_A) {
+/** The AUTHZ_DENIED events of one request, found by its request id (X-Correlation-ID). */
+async function refusalsOf(api: ApiHarness, requestId: string, tenant: string = TENANT_A) {
   const trail = await api.db.store
     .forTenant(tenant as TenantId)
-    .events.list({ correlationId, eventType: 'AUTHZ_DENIED' }, { limit: 10 });
+    .events.list({ requestId, eventType: 'AUTHZ_DENIED' }, { limit: 10 });
   return trail.items.map((event) => ({ actor: event.actor, ...(event.payload as unknown as Refusal) }));
 }
 
@@ -39,9 +39,9 @@ describe('every refusal is an AUTHZ_DENIED audit event', () => {
 
   it('records a signed-in user’s 403 in their tenant, with the actor, the operation and the reason, before answering', async () => {
     const auditor = await api.agent('audit@example.com', ['auditor']);
-    const correlationId = randomUUID();
-    await auditor.get('/api/v1/connector-credentials').set('X-Correlation-ID', correlationId).expect(403);
-    expect(await refusalsOf(api, correlationId)).toEqual([
+    const requestId = randomUUID();
+    await auditor.get('/api/v1/connector-credentials').set('X-Correlation-ID', requestId).expect(403);
+    expect(await refusalsOf(api, requestId)).toEqual([
       expect.objectContaining({
         actor: 'audit@example.com',
         operation: 'listConnectorCredentials',
@@ -56,12 +56,12 @@ describe('every refusal is an AUTHZ_DENIED audit event', () => {
 
   it('records a connector key’s 403 in its tenant', async () => {
     const { agent } = await api.connector('intune');
-    const correlationId = randomUUID();
+    const requestId = randomUUID();
     await agent
       .get('/api/v1/connectors/pending-deployments?connector_type=jamf')
-      .set('X-Correlation-ID', correlationId)
+      .set('X-Correlation-ID', requestId)
       .expect(403);
-    expect(await refusalsOf(api, correlationId)).toEqual([
+    expect(await refusalsOf(api, requestId)).toEqual([
       expect.objectContaining({
         actor: expect.stringMatching(/^connector:intune-/) as string,
         operation: 'listPendingDeployments',
@@ -73,13 +73,13 @@ describe('every refusal is an AUTHZ_DENIED audit event', () => {
 
   it('records a cross-site request refused as forgery', async () => {
     const admin = await api.agent('root@example.com', ['admin']);
-    const correlationId = randomUUID();
+    const requestId = randomUUID();
     await admin
       .post('/api/v1/connector-credentials')
-      .set({ 'X-Correlation-ID': correlationId, Origin: 'https://evil.example' })
+      .set({ 'X-Correlation-ID': requestId, Origin: 'https://evil.example' })
       .send({ connector_type: 'intune', name: 'forged' })
       .expect(403);
-    expect(await refusalsOf(api, correlationId)).toEqual([
+    expect(await refusalsOf(api, requestId)).toEqual([
       expect.objectContaining({
         actor: 'root@example.com',
         operation: 'issueConnectorCredential',
@@ -89,15 +89,15 @@ describe('every refusal is an AUTHZ_DENIED audit event', () => {
   });
 
   it('records anonymous refusals apart from every tenant, where no tenant’s auditor can read them', async () => {
-    const correlationId = randomUUID();
-    await api.anonymous().get('/api/v1/events').set('X-Correlation-ID', correlationId).expect(401);
+    const requestId = randomUUID();
+    await api.anonymous().get('/api/v1/events').set('X-Correlation-ID', requestId).expect(401);
     const unknownKey = randomUUID();
     await api
       .anonymous()
       .get('/api/v1/connectors/pending-deployments?connector_type=intune')
       .set({ 'X-Correlation-ID': unknownKey, Authorization: `Bearer eucora_ck_${'x'.repeat(43)}` })
       .expect(401);
-    expect(await refusalsOf(api, correlationId, UNAUTHENTICATED_TENANT)).toEqual([
+    expect(await refusalsOf(api, requestId, UNAUTHENTICATED_TENANT)).toEqual([
       expect.objectContaining({
         actor: 'anonymous',
         operation: 'listAuditEvents',
@@ -113,7 +113,7 @@ describe('every refusal is an AUTHZ_DENIED audit event', () => {
       }),
     ]);
     const auditor = await api.agent('audit@example.com', ['auditor']);
-    const visible = await auditor.get(`/api/v1/events?correlation_id=${correlationId}`).expect(200);
+    const visible = await auditor.get(`/api/v1/events?request_id=${requestId}`).expect(200);
     expect(visible.body).toEqual({ items: [], next_cursor: null });
   });
 

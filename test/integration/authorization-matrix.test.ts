@@ -286,17 +286,17 @@ describe('the authorization matrix', () => {
     expect(Object.keys(MATRIX).filter((id) => !served.includes(id))).toEqual([]);
   });
 
-  /** Runs one cell; its correlation id finds the refusal it must have left in the audit trail. */
+  /** Runs one cell; its request id finds the refusal it must have left in the audit trail. */
   async function call(caller: Caller, operation: Operation, cell: Cell) {
     const agent = cell.ownSession === true ? await caller.signIn(api) : agents.get(caller.name);
     if (agent === undefined) throw new Error(`no agent for ${caller.name}`);
     const params = cell.params?.(fixtures) ?? {};
     const path = operation.path.replace(/\{(\w+)\}/g, (_match, name: string) => params[name] ?? name);
     const url = cell.query === undefined ? path : `${path}?${new URLSearchParams(cell.query).toString()}`;
-    const correlationId = randomUUID();
-    const pending = agent[operation.method](url).set('X-Correlation-ID', correlationId);
+    const requestId = randomUUID();
+    const pending = agent[operation.method](url).set('X-Correlation-ID', requestId);
     const res = operation.method === 'get' ? await pending : await pending.send(cell.body?.() ?? {});
-    return { status: res.status, correlationId };
+    return { status: res.status, requestId };
   }
 
   it.each(CALLERS.map((caller) => [caller.name, caller] as const))(
@@ -308,13 +308,13 @@ describe('the authorization matrix', () => {
       for (const operation of operations) {
         const cell = MATRIX[operation.operationId];
         if (cell === undefined) continue;
-        const { status, correlationId } = await call(caller, operation, cell);
+        const { status, requestId } = await call(caller, operation, cell);
         cells.push(`${operation.operationId}: ${String(status)}`);
         expected.push(`${operation.operationId}: ${String(cell.expect[caller.column])}`);
         if (status === 401 || status === 403) {
           const trail = await api.db.store
             .forTenant(caller.tenant as TenantId)
-            .events.list({ correlationId, eventType: 'AUTHZ_DENIED' }, { limit: 5 });
+            .events.list({ requestId, eventType: 'AUTHZ_DENIED' }, { limit: 5 });
           const recorded = trail.items.map((event) => (event.payload as { operation?: string }).operation);
           if (recorded.length !== 1 || recorded[0] !== operation.operationId)
             unaudited.push(operation.operationId);
