@@ -207,6 +207,10 @@ const MATRIX: Record<string, Cell> = {
     // A connector key reads its own type's work only; the jamf key asks for intune's.
     expect: { ...readers(['operator']), connector_intune: 200 },
   },
+  listPendingRollbacks: {
+    query: { connector_type: 'intune' },
+    expect: { ...readers(['operator']), connector_intune: 200 },
+  },
   updateDeploymentStatus: {
     body: () => ({
       correlation_id: randomUUID(),
