@@ -8,7 +8,9 @@ import type { RateLimits } from '../runtime/config';
 import type { Logger } from '../runtime/logger';
 import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
-import type { Endpoint } from './endpoint';
+import type { Endpoint, EndpointContext } from './endpoint';
+import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
+import type { IdempotencySettings } from './idempotency';
 import { authentication } from './middleware/authentication';
 import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
@@ -55,6 +57,8 @@ export interface ApiDependencies {
     readonly taskQueue: string;
   };
   readonly rolloutPolicy: RolloutPolicy;
+  /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */
+  readonly idempotency?: IdempotencySettings;
 }
 
 /** Every endpoint of the API, in the order the OpenAPI document lists them. */
@@ -78,10 +82,10 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
     ...authEndpoints({ store: deps.store, devLogin: deps.devLogin, defaultTenantId: deps.defaultTenantId }),
     ...intentEndpoints(deps),
     ...evidencePackEndpoints(deps),
-    ...riskEndpoints(deps),
+    ...riskEndpoints(),
     ...cabEndpoints(deps),
     ...connectorEndpoints(deps),
-    ...connectorCredentialEndpoints(deps),
+    ...connectorCredentialEndpoints(),
     ...eventEndpoints(deps),
     ...metricsEndpoints(deps),
   ];
@@ -132,7 +136,13 @@ export function createApp(deps: ApiDependencies): Express {
   api.use(express.json({ limit: '256kb', strict: true }));
   api.use(deps.sessions.middleware);
   api.use(authentication(deps.store, limits.keyFailures));
-  for (const definition of endpoints) mountEndpoint(api, definition, guards);
+  const context: EndpointContext = {
+    ...guards,
+    store: deps.store,
+    idempotency: deps.idempotency ?? DEFAULT_IDEMPOTENCY_SETTINGS,
+    logger: deps.logger,
+  };
+  for (const definition of endpoints) mountEndpoint(api, definition, context);
   app.use('/api/v1', api);
 
   app.use(notFound());

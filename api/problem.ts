@@ -17,8 +17,8 @@ export class ProblemError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: readonly FieldProblem[],
-    /** Seconds after which a retry may succeed: sent as Retry-After (429, 503). */
-    readonly retryAfterSeconds?: number,
+    /** Response headers the problem calls for, such as `Retry-After`. */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(detail ?? title);
     this.name = 'ProblemError';
@@ -40,7 +40,9 @@ export const problems = {
   crossSiteRequest: (detail: string) =>
     new ProblemError(403, 'cross-site-request', 'Cross-site request refused', detail),
   tooManyRequests: (detail: string, retryAfterSeconds: number) =>
-    new ProblemError(429, 'too-many-requests', 'Too many requests', detail, undefined, retryAfterSeconds),
+    new ProblemError(429, 'too-many-requests', 'Too many requests', detail, undefined, {
+      'Retry-After': String(retryAfterSeconds),
+    }),
   notFound: (what: string) => new ProblemError(404, 'not-found', 'Not found', `${what} was not found`),
   conflict: (type: string, detail: string) => new ProblemError(409, type, 'Conflict', detail),
   unsupportedMediaType: () =>

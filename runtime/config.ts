@@ -72,6 +72,10 @@ export function isLoopbackHost(host: string): boolean {
   return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
 }
 
+/** A duration of at least `minimumMs` (a lease or an interval of zero would spin). */
+const durationAtLeast = (minimumMs: number, minimum: string) =>
+  duration.refine((ms) => ms >= minimumMs, { error: `must be at least ${minimum}` });
+
 const environmentSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -113,6 +117,10 @@ const environmentSchema = z
     DEV_LOGIN: booleanFlag.optional(),
 
     CAB_TIMEOUT: duration.default(parseDuration('7d')),
+    IDEMPOTENCY_KEY_TTL: durationAtLeast(60_000, '1m').default(parseDuration('24h')),
+    IDEMPOTENCY_LEASE: durationAtLeast(1_000, '1s').default(parseDuration('15s')),
+    RECONCILER_INTERVAL: durationAtLeast(1_000, '1s').default(parseDuration('1m')),
+    RECONCILER_THRESHOLD: duration.default(parseDuration('2m')),
     ROLLOUT_POLICY: optionalString,
   })
   .superRefine((env, ctx) => {
@@ -207,6 +215,14 @@ export interface AppConfig {
   readonly defaultTenantId: string;
   readonly devLogin: boolean;
   readonly rolloutPolicy: RolloutPolicy;
+  /** Idempotency-Key lifetime, and how long an attempt holds its key before a retry may take over. */
+  readonly idempotency: { readonly ttlMs: number; readonly leaseMs: number };
+  /** How often the worker's reconciler runs, and how old a row must be before it acts on it. */
+  readonly reconciler: {
+    readonly intervalMs: number;
+    readonly thresholdMs: number;
+    readonly batchSize: number;
+  };
 }
 
 export interface RateLimit {
@@ -227,6 +243,9 @@ export interface RateLimits {
   /** Refusals of anonymous callers recorded per window, all client addresses together. */
   readonly anonymousRefusals: RateLimit;
 }
+
+/** Rows the reconciler reads per query. */
+const RECONCILER_BATCH_SIZE = 500;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -309,6 +328,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
     defaultTenantId: env.DEFAULT_TENANT_ID,
     devLogin: env.DEV_LOGIN ?? false,
     rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT),
+    idempotency: { ttlMs: env.IDEMPOTENCY_KEY_TTL, leaseMs: env.IDEMPOTENCY_LEASE },
+    reconciler: {
+      intervalMs: env.RECONCILER_INTERVAL,
+      thresholdMs: env.RECONCILER_THRESHOLD,
+      batchSize: RECONCILER_BATCH_SIZE,
+    },
   };
 }
 

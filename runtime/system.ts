@@ -12,6 +12,7 @@ import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
 import { connectWorker, createDeploymentWorker } from './deployment-worker';
 import { listen } from './http-listener';
+import { ensureReconcilerSchedule } from './reconciler-schedule';
 import { ShutdownStack } from './shutdown-stack';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
@@ -84,6 +85,7 @@ export async function startSystem(
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         dependencies: { store, logger },
+        reconciler: { client: temporal.client, rolloutPolicy: config.rolloutPolicy },
         workflowBundlePath: config.temporal.workflowBundlePath,
       });
       const running = worker.run();
@@ -95,6 +97,11 @@ export async function startSystem(
         await workerStopped;
       });
       logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+      await ensureReconcilerSchedule(
+        temporal.client,
+        { taskQueue: config.temporal.taskQueue, ...config.reconciler },
+        logger,
+      );
     }
 
     let apiUrl: string | undefined;
@@ -125,6 +132,7 @@ export async function startSystem(
           taskQueue: config.temporal.taskQueue,
         },
         rolloutPolicy: config.rolloutPolicy,
+        idempotency: config.idempotency,
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());

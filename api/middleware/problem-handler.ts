@@ -28,8 +28,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     }
     const problem = toProblem(error);
     if (problem.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
-    if (problem.retryAfterSeconds !== undefined)
-      res.setHeader('Retry-After', String(problem.retryAfterSeconds));
+    for (const [name, value] of Object.entries(problem.headers ?? {})) res.setHeader(name, value);
     res
       .status(problem.status)
       .type(PROBLEM_CONTENT_TYPE)

@@ -45,7 +45,7 @@ export interface ApiHarnessOptions {
  * `anonymous()` is recorded; `contractViolations()` checks them against the served OpenAPI document.
  */
 export class ApiHarness {
-  readonly recorded: RecordedResponse[] = [];
+  recorded: RecordedResponse[] = [];
   private readonly contract: ContractValidator;
 
   private readonly cleanups: (() => Promise<void>)[] = [];
@@ -75,8 +75,25 @@ export class ApiHarness {
       logger,
       prefix: `eucora-test:${prefix}:sess:`,
     });
-    const app = createApp({
-      logger,
+    const app = createApp(ApiHarness.dependencies(db, temporal, sessions, options, prefix));
+    const schema = await request(app).get('/api/schema');
+    const harness = new ApiHarness(app, db, temporal, sessions, schema.body);
+    harness.prefix = prefix;
+    return harness;
+  }
+
+  /** The Redis key prefix of this harness's deployment: its replicas share sessions and rate limit counts. */
+  private prefix = randomUUID();
+
+  private static dependencies(
+    db: TestDatabase,
+    temporal: TemporalWorkerHandle,
+    sessions: SessionBackend,
+    options: ApiHarnessOptions,
+    prefix: string,
+  ): ApiDependencies {
+    return {
+      logger: createLogger({ level: 'silent' }),
       publicUrl: options.publicUrl ?? 'http://127.0.0.1',
       production: false,
       trustProxy: 'loopback',
@@ -95,9 +112,21 @@ export class ApiHarness {
       },
       rolloutPolicy: options.policy ?? fastPolicy(),
       ...options.overrides,
-    });
-    const schema = await request(app).get('/api/schema');
-    return new ApiHarness(app, db, temporal, sessions, schema.body);
+    };
+  }
+
+  /**
+   * A second API process on the same database, sessions and worker (a replica, or the process that
+   * comes back after a crash), configured with `options`. Closing this harness closes both.
+   */
+  replica(options: ApiHarnessOptions = {}): ApiHarness {
+    const app = createApp(
+      ApiHarness.dependencies(this.db, this.temporal, this.sessions, options, this.prefix),
+    );
+    const replica = new ApiHarness(app, this.db, this.temporal, this.sessions, this.document);
+    // Its responses count against the same contract.
+    replica.recorded = this.recorded;
+    return replica;
   }
 
   /** The real app whose Temporal client reaches no server, for the 503 paths. */
@@ -161,7 +190,6 @@ export class ApiHarness {
       correlationId: randomUUID(),
       workflowId: workflowIdForIntent(id),
       idempotencyKey: null,
-      requestHash: null,
     });
     if (row === undefined) throw new Error('seeded intent not created');
     return row;
