@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { UNLIMITED } from '../api/rate-limits';
 import { createSessionBackend } from '../api/session';
 import { openDatabase } from '../db/client';
 import { DataStore } from '../db/tenant-store';
@@ -95,12 +96,18 @@ export async function startEmbeddedSystem(
         redisUrl: undefined,
         secret: randomBytes(32).toString('hex'),
         secureCookies: false,
+        idleTimeoutMs: 3_600_000,
+        absoluteTimeoutMs: 3_600_000,
         logger,
       });
       cleanups.push(() => sessions.close());
       const app = createApp({
         logger,
         publicUrl: 'http://127.0.0.1',
+        production: false,
+        trustProxy: false,
+        // The benchmark measures the API, not its rate limits.
+        rateLimits: UNLIMITED,
         devLogin: true,
         defaultTenantId: BENCH_TENANT,
         database,

@@ -109,13 +109,18 @@ export async function startSystem(
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
         secret: config.session.secret,
-        secureCookies: config.env === 'production',
+        secureCookies: config.session.secureCookies,
+        idleTimeoutMs: config.session.idleTimeoutMs,
+        absoluteTimeoutMs: config.session.absoluteTimeoutMs,
         logger,
       });
       cleanups.push(() => sessions.close());
       const app = createApp({
         logger,
         publicUrl: config.http.publicUrl,
+        production: config.env === 'production',
+        trustProxy: config.trustProxy,
+        rateLimits: config.rateLimits,
         devLogin: config.devLogin,
         defaultTenantId: config.defaultTenantId,
         database,

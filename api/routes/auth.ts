@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Request } from 'express';
 import { asTenantId } from '../../db/tenant-id';
 import type { DataStore } from '../../db/tenant-store';
 import { anyAuthenticated, endpoint, publicAccess } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
 import { ROLES } from '../request-context';
+import { endUserSession, startUserSession } from '../session';
 
 export const actorSchema = z
   .object({
@@ -35,15 +35,6 @@ const devLoginSchema = z
       .optional(),
   })
   .meta({ id: 'DevLogin' });
-
-function sessionCall(req: Request, action: 'regenerate' | 'destroy'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    req.session[action]((error: unknown) => {
-      if (error instanceof Error) reject(error);
-      else resolve();
-    });
-  });
-}
 
 export function authEndpoints(options: {
   store: DataStore;
@@ -83,7 +74,7 @@ export function authEndpoints(options: {
       access: publicAccess,
       responses: { 204: { description: 'Signed out' } },
       async handle({ req }) {
-        await sessionCall(req, 'destroy');
+        await endUserSession(req);
         return { status: 204 };
       },
     }),
@@ -101,13 +92,13 @@ export function authEndpoints(options: {
         'which configuration refuses when NODE_ENV=production.',
       tags: ['Auth'],
       access: publicAccess,
+      rateLimit: 'sign-in',
       request: { body: devLoginSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
       async handle({ body, req, requestId }) {
         const tenantId = asTenantId(body.tenant_id ?? options.defaultTenantId);
         const displayName = body.display_name ?? body.username;
-        await sessionCall(req, 'regenerate');
-        req.session.user = { tenantId, id: body.username, displayName, roles: body.roles };
+        await startUserSession(req, { tenantId, id: body.username, displayName, roles: body.roles });
         const scope = options.store.forTenant(tenantId);
         const at = new Date();
         await scope.users.upsert({ subject: body.username, displayName, roles: body.roles, at });
