@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
@@ -181,12 +181,12 @@ async function signalOnce<Arg>(
       requestId,
     });
   } catch (error) {
-    // gRPC NOT_FOUND: the workflow closed after it was asked for its state.
-    const code: number | undefined = isGrpcServiceError(error) ? error.code : undefined;
-    if (code === 5) {
-      throw problems.conflict('intent-finished', 'the intent has no running workflow');
-    }
-    throw error;
+    if (!isGrpcServiceError(error)) throw error;
+    // NOT_FOUND: the workflow closed after it was asked for its state.
+    const code: number = error.code;
+    if (code === 5) throw problems.conflict('intent-finished', 'the intent has no running workflow');
+    // As `handle.signal` reports it, so the error mapping sees one shape of Temporal failure.
+    throw new ServiceError('Failed to signal Workflow', { cause: error });
   }
 }
 
