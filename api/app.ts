@@ -13,6 +13,7 @@ import { correlationId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
 import { requestLog } from './middleware/request-log';
 import { buildOpenApiDocument, swaggerUi } from './openapi';
+import type { EntraIdentity } from './identity/entra';
 import { ApiMetrics } from './metrics';
 import { authEndpoints } from './routes/auth';
 import { cabEndpoints } from './routes/cab';
@@ -27,12 +28,15 @@ import { metricsEndpoints } from './routes/metrics';
 import { riskEndpoints } from './routes/risk';
 import { ConnectorReportService } from './services/connector-reports';
 import { IntentService } from './services/intents';
+import { SignInService } from './services/sign-in';
 import type { SessionBackend } from './session';
 
 export interface ApiDependencies {
   readonly logger: Logger;
   readonly publicUrl: string;
   readonly devLogin: boolean;
+  /** Entra ID sign-in and service principals; undefined when not configured. */
+  readonly entra?: EntraIdentity | undefined;
   readonly defaultTenantId: string;
   readonly database: Pick<DatabaseHandle, 'kind' | 'ping'>;
   readonly store: DataStore;
@@ -63,7 +67,14 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
       ],
       deps.logger,
     ),
-    ...authEndpoints({ store: deps.store, devLogin: deps.devLogin, defaultTenantId: deps.defaultTenantId }),
+    ...authEndpoints({
+      store: deps.store,
+      signIn: deps.signIn,
+      entra: deps.entra,
+      publicUrl: deps.publicUrl,
+      devLogin: deps.devLogin,
+      defaultTenantId: deps.defaultTenantId,
+    }),
     ...intentEndpoints(deps),
     ...evidencePackEndpoints(deps),
     ...riskEndpoints(deps),
@@ -101,6 +112,7 @@ export function createApp(deps: ApiDependencies): Express {
       logger: deps.logger,
     }),
     reports: new ConnectorReportService(deps.temporal.client),
+    signIn: new SignInService(deps.store, deps.entra, deps.logger),
     metrics: new ApiMetrics(),
   };
   const endpoints = apiEndpoints(routeDeps);
@@ -118,7 +130,7 @@ export function createApp(deps: ApiDependencies): Express {
   const api = express.Router();
   api.use(express.json({ limit: '256kb', strict: true }));
   api.use(deps.sessions.middleware);
-  api.use(authentication(deps.store));
+  api.use(authentication(deps.store, routeDeps.signIn));
   for (const definition of endpoints) mountEndpoint(api, definition);
   app.use('/api/v1', api);
 

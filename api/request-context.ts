@@ -1,16 +1,10 @@
 import type { TenantId } from '../db/tenant-id';
 import type { ConnectorType } from '../policy/connectors';
 
-export const ROLES = [
-  'submitter',
-  'cab_member',
-  'operator',
-  'auditor',
-  'admin',
-  'connector',
-  'metrics_reader',
-] as const;
-export type Role = (typeof ROLES)[number];
+import type { Role } from '../policy/roles';
+
+export { ROLES } from '../policy/roles';
+export type { Role } from '../policy/roles';
 
 /** Who is calling. Filled by authentication; every route reads the actor from here and nowhere else. */
 export interface Actor {

@@ -7,13 +7,16 @@ import type { Logger } from '../runtime/logger';
 export interface SessionBackend {
   readonly kind: 'redis' | 'memory';
   readonly middleware: RequestHandler;
+  /** Signs new cookies with the first secret from now on; cookies signed with any of them stay valid. */
+  rotateSecrets(secrets: readonly string[]): void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface SessionOptions {
   readonly redisUrl: string | undefined;
-  readonly secret: string;
+  /** Newest first: the first signs, every one verifies. */
+  readonly secrets: readonly string[];
   readonly secureCookies: boolean;
   readonly logger: Logger;
   /** Redis key prefix; tests use their own so parallel files do not share sessions. */
@@ -32,18 +35,29 @@ export async function createSessionBackend(options: SessionOptions): Promise<Ses
     maxAge: EIGHT_HOURS_MS,
   };
   const common = {
-    secret: options.secret,
     name: 'eucora.sid',
     resave: false,
     saveUninitialized: false,
     cookie,
+  };
+  /** One middleware per set of secrets, all on the same store: a rotation keeps every session. */
+  const rotating = (store: session.Store) => {
+    let current = session({ ...common, store, secret: [...options.secrets] });
+    return {
+      middleware: ((req, res, next) => {
+        current(req, res, next);
+      }) satisfies RequestHandler,
+      rotateSecrets(secrets: readonly string[]) {
+        current = session({ ...common, store, secret: [...secrets] });
+      },
+    };
   };
 
   if (options.redisUrl === undefined) {
     options.logger.warn('REDIS_URL is unset: sessions live in process memory and end with the process');
     return {
       kind: 'memory',
-      middleware: session(common),
+      ...rotating(new session.MemoryStore()),
       ping: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
@@ -57,7 +71,7 @@ export async function createSessionBackend(options: SessionOptions): Promise<Ses
   const store = new RedisStore({ client, prefix: options.prefix ?? 'eucora:sess:' });
   return {
     kind: 'redis',
-    middleware: session({ ...common, store }),
+    ...rotating(store),
     async ping() {
       await client.ping();
     },

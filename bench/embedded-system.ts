@@ -92,7 +92,7 @@ export async function startEmbeddedSystem(
     const [apiUrl, apiMs] = await timed(async () => {
       const sessions = await createSessionBackend({
         redisUrl: undefined,
-        secret: randomBytes(32).toString('hex'),
+        secrets: [randomBytes(32).toString('hex')],
         secureCookies: false,
         logger,
       });

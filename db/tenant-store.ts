@@ -1,4 +1,4 @@
-import { and, count, eq, isNull } from 'drizzle-orm';
+import { and, count, eq, gt, isNull, or } from 'drizzle-orm';
 import type { Database, DatabaseExecutor } from './client';
 import { connectorCredentials, deploymentIntents, ringDeployments } from './schema';
 import type { RingDeploymentKind, RingDeploymentOutcome } from './schema';
@@ -11,6 +11,7 @@ import { EvidencePackRepository } from './repositories/evidence-packs';
 import { RingDeploymentRepository } from './repositories/ring-deployments';
 import { RiskAssessmentRepository } from './repositories/risk-assessments';
 import { RiskModelRepository } from './repositories/risk-models';
+import { TenantDirectory } from './repositories/tenants';
 import { UserRepository } from './repositories/users';
 import type { IntentStatus } from '../policy/intent-status';
 import type { Ring } from '../policy/rings';
@@ -64,7 +65,12 @@ export class TenantStore {
 }
 
 export class DataStore {
-  constructor(private readonly db: Database) {}
+  /** Tenants and their Entra ID directories: read before the tenant is known. */
+  readonly tenants: TenantDirectory;
+
+  constructor(private readonly db: Database) {
+    this.tenants = new TenantDirectory(db);
+  }
 
   forTenant(tenantId: TenantId): TenantStore {
     return new TenantStore(this.db, tenantId);
@@ -98,13 +104,19 @@ export class DataStore {
 
   /**
    * The one lookup that precedes knowing the tenant: a connector presents an API key, and its hash
-   * names the credential and so the tenant. Revoked keys are not found.
+   * names the credential and so the tenant. Revoked keys, and keys past their expiry, are not found.
    */
-  async findConnectorCredential(keyHash: string) {
+  async findConnectorCredential(keyHash: string, at: Date = new Date()) {
     const [row] = await this.db
       .select()
       .from(connectorCredentials)
-      .where(and(eq(connectorCredentials.keyHash, keyHash), isNull(connectorCredentials.revokedAt)));
+      .where(
+        and(
+          eq(connectorCredentials.keyHash, keyHash),
+          isNull(connectorCredentials.revokedAt),
+          or(isNull(connectorCredentials.expiresAt), gt(connectorCredentials.expiresAt, at)),
+        ),
+      );
     return row;
   }
 }

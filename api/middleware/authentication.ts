@@ -5,8 +5,10 @@ import { asTenantId } from '../../db/tenant-id';
 import { CREDENTIAL_SCOPES } from '../../db/schema';
 import type { CredentialScope } from '../../db/schema';
 import { isConnectorType } from '../../policy/connectors';
+import { looksLikeJwt } from '../identity/service-principals';
 import { problems } from '../problem';
 import { ROLES } from '../request-context';
+import type { SignInService } from '../services/sign-in';
 import type { Role } from '../request-context';
 
 export const CONNECTOR_KEY_PREFIX = 'eucora_ck_';
@@ -33,22 +35,28 @@ function knownRoles(values: readonly string[]): Role[] {
 
 /**
  * Establishes `req.actor`: a connector or a metrics scraper by its API key (`Authorization: Bearer
- * eucora_ck_…` or `eucora_mk_…`), or a user by the session. Says nothing about what the actor may do:
- * each endpoint declares that.
+ * eucora_ck_…` or `eucora_mk_…`), a service principal by its Entra ID access token (`Authorization:
+ * Bearer <JWT>`), or a user by the session. Says nothing about what the actor may do: each endpoint
+ * declares that.
  */
-export function authentication(store: DataStore): RequestHandler {
+export function authentication(store: DataStore, signIn: SignInService): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       const key = match?.[1];
       const scope = scopeOfKey(key);
+      if (key !== undefined && scope === undefined && looksLikeJwt(key)) {
+        req.actor = await signIn.servicePrincipal(key, req.correlationId);
+        next();
+        return;
+      }
       if (key === undefined || scope === undefined) {
         throw problems.unauthenticated('the Authorization header carries no EUCORA API key');
       }
       const credential = await store.findConnectorCredential(hashConnectorKey(key));
       if (credential?.scope !== scope) {
-        throw problems.unauthenticated('the API key is unknown or revoked');
+        throw problems.unauthenticated('the API key is unknown, expired or revoked');
       }
       const tenantId = asTenantId(credential.tenantId);
       const common = { tenantId, displayName: credential.name };

@@ -59,7 +59,7 @@ export class ApiHarness {
     const logger = createLogger({ level: 'silent' });
     const sessions = await createSessionBackend({
       redisUrl: process.env.REDIS_URL,
-      secret: 'test-session-secret-test-session-secret',
+      secrets: ['test-session-secret-test-session-secret'],
       secureCookies: false,
       logger,
       prefix: `eucora-test:${randomUUID()}:`,

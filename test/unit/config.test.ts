@@ -55,7 +55,7 @@ describe('loadConfig', () => {
       },
       database: { url: 'postgres://eucora@db/eucora' },
       redisUrl: 'redis://cache:6379',
-      session: { secret: 's'.repeat(40), generatedSecret: false },
+      session: { secrets: ['s'.repeat(40)], generatedSecret: false },
       devLogin: false,
     });
     expect(config.rolloutPolicy.cabTimeoutMs).toBe(3 * 24 * 3_600_000);
