@@ -72,6 +72,11 @@ const codeRedemptionSchema = z
       .max(128)
       .optional()
       .describe('the PKCE verifier the front end used, if it sent a code challenge'),
+    nonce: text()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe('the nonce the front end sent in its authorization request; required when it sent one'),
     redirect_uri: z
       .url()
       .max(2048)
@@ -191,7 +196,7 @@ function entraEndpoints(options: {
       access: publicAccess,
       request: { query: callbackQuery },
       responses: { 302: { description: 'Signed in: to return_to', headers: redirectHeaders } },
-      errors: [503],
+      errors: [401, 403, 503],
       async handle({ query, req, correlationId }) {
         const pending = takePendingSignIn(req, query.state);
         if (pending === undefined) {
@@ -240,7 +245,7 @@ function entraEndpoints(options: {
       access: publicAccess,
       request: { body: codeRedemptionSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
-      errors: [503],
+      errors: [401, 403, 503],
       async handle({ body, req, correlationId }) {
         if (new URL(body.redirect_uri).origin !== origin) {
           throw await signIn.refuse('redirect_uri_not_same_origin', {
@@ -255,6 +260,7 @@ function entraEndpoints(options: {
             code: body.code,
             redirectUri: body.redirect_uri,
             ...(body.code_verifier === undefined ? {} : { codeVerifier: body.code_verifier }),
+            ...(body.nonce === undefined ? {} : { nonce: body.nonce }),
           });
         } catch (error) {
           return signIn.failure(error, correlationId);

@@ -35,7 +35,7 @@ export interface ProviderQuirks {
   /** The provider's clock runs this far off: a negative offset issues tokens that are already expired. */
   readonly clockOffsetSeconds?: number;
   /** ID tokens name this audience instead of the client that redeemed the code. */
-  readonly idTokenAudience?: string | undefined;
+  readonly idTokenAudience?: string | null;
 }
 
 export interface OpenIdProviderHandle {
@@ -104,7 +104,7 @@ export async function startOpenIdProvider(options: {
   return {
     issuer,
     setQuirks,
-    reset: () => setQuirks({ clockOffsetSeconds: 0, idTokenAudience: undefined }),
+    reset: () => setQuirks({ clockOffsetSeconds: 0, idTokenAudience: null }),
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
