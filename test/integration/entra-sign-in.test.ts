@@ -317,6 +317,83 @@ describe('POST /auth/login: a front end hands EUCORA the code it obtained', () =
   });
 });
 
+describe('service principals: Entra client-credentials access tokens as Bearer', () => {
+  function bearer(token: string) {
+    const agent = api.anonymous();
+    agent.set('Authorization', `Bearer ${token}`);
+    return agent;
+  }
+
+  it('lets a connector application report as its connector type, and nothing else', async () => {
+    const connector = bearer(await entra.accessToken('intuneConnector'));
+    const me = await connector.get('/api/v1/auth/me').expect(200);
+    expect(me.body).toEqual({
+      id: 'entra-app:intuneConnector',
+      display_name: 'intuneConnector',
+      tenant_id: TENANT_A,
+      kind: 'connector',
+      roles: ['connector'],
+      connector_type: 'intune',
+    });
+    await connector.get('/api/v1/connectors/pending-deployments?connector_type=intune').expect(200);
+    await connector.get('/api/v1/connectors/pending-deployments?connector_type=jamf').expect(403);
+    await connector.get('/api/v1/deployment-intents').expect(403);
+  });
+
+  it('lets an automation application act with the EUCORA roles its app roles map to', async () => {
+    const pipeline = bearer(await entra.accessToken('pipeline'));
+    const me = await pipeline.get('/api/v1/auth/me').expect(200);
+    expect(me.body).toMatchObject({ kind: 'service', roles: ['submitter'] });
+    await pipeline.get('/api/v1/deployment-intents').expect(200);
+    await pipeline.get('/api/v1/connectors/pending-deployments?connector_type=intune').expect(403);
+  });
+
+  it('refuses a token issued for another API: 401 wrong_audience', async () => {
+    const token = await entra.accessToken('intuneConnector', 'api://someone-elses-api');
+    await bearer(token).get('/api/v1/auth/me').expect(401);
+    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+      payload: { reason: 'wrong_audience' },
+    });
+  });
+
+  it('refuses an expired token: 401 expired', async () => {
+    await entra.provider.setQuirks({ clockOffsetSeconds: -2 * 3600 });
+    const token = await entra.accessToken('intuneConnector');
+    await bearer(token).get('/api/v1/auth/me').expect(401);
+    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+      payload: { reason: 'expired' },
+    });
+  });
+
+  it('refuses a token whose signature is not the provider’s: 401 bad_signature', async () => {
+    const [header, payload] = (await entra.accessToken('intuneConnector')).split('.');
+    const forged = `${header!}.${payload!}.${randomBytes(256).toString('base64url')}`;
+    await bearer(forged).get('/api/v1/auth/me').expect(401);
+    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+      payload: { reason: 'bad_signature' },
+    });
+  });
+
+  it('refuses an application from a directory no tenant trusts: 403 unknown_tenant', async () => {
+    await bearer(await entra.accessToken('foreign')).get('/api/v1/auth/me').expect(403);
+    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+      actor: 'entra-app:foreign',
+      payload: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN },
+    });
+  });
+
+  it.each([
+    ['noRoles', 'no_app_role'],
+    ['confused', 'ambiguous_app_roles'],
+  ] as const)('refuses the %s application: 403 %s, recorded in its tenant', async (name, reason) => {
+    await bearer(await entra.accessToken(name)).get('/api/v1/auth/me').expect(403);
+    expect(await lastEvent(TENANT_A, 'SIGN_IN_FAILED')).toMatchObject({
+      actor: `entra-app:${name}`,
+      payload: { reason, credential: 'entra_access_token' },
+    });
+  });
+});
+
 describe('GET /auth/options', () => {
   it('offers Entra ID and, outside production, the dev login', async () => {
     const options = await api.anonymous().get('/api/v1/auth/options').expect(200);
