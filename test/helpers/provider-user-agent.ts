@@ -73,7 +73,9 @@ export class ProviderUserAgent {
     const path = attribute('path') ?? '/';
     const expires = attribute('expires');
     const gone =
-      value === '' || attribute('max-age') === '0' || (expires !== undefined && Date.parse(expires) < Date.now());
+      value === '' ||
+      attribute('max-age') === '0' ||
+      (expires !== undefined && Date.parse(expires) < Date.now());
     if (gone) this.cookies.delete(`${name};${path}`);
     else this.cookies.set(`${name};${path}`, { name, value, path });
   }

@@ -4,7 +4,13 @@ import { PLATFORM_TENANT_ID } from '../../api/services/sign-in';
 import { asTenantId } from '../../db/tenant-id';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
-import { ACCOUNTS, CLIENT_ID, DIRECTORY_FOREIGN, linkDirectories, startEntraFixture } from '../helpers/entra-fixture';
+import {
+  ACCOUNTS,
+  CLIENT_ID,
+  DIRECTORY_FOREIGN,
+  linkDirectories,
+  startEntraFixture,
+} from '../helpers/entra-fixture';
 import type { EntraFixture } from '../helpers/entra-fixture';
 import { TENANT_A } from '../helpers/harness';
 import { ProviderUserAgent } from '../helpers/provider-user-agent';
@@ -161,10 +167,7 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const code = new URL(first, ORIGIN).searchParams.get('code')!;
     // A second sign-in in the same browser, answered with the first one's code.
     const state = new URL(await beginSignIn(browser)).searchParams.get('state')!;
-    const replay = await browser
-      .get('/api/v1/auth/callback')
-      .query({ code, state })
-      .expect(401);
+    const replay = await browser.get('/api/v1/auth/callback').query({ code, state }).expect(401);
     expect(replay.body).toMatchObject({ detail: 'sign-in refused: code rejected' });
     expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
       payload: { reason: 'code_rejected', provider_error: 'invalid_grant' },
@@ -375,7 +378,9 @@ describe('service principals: Entra client-credentials access tokens as Bearer',
   });
 
   it('refuses an application from a directory no tenant trusts: 403 unknown_tenant', async () => {
-    await bearer(await entra.accessToken('foreign')).get('/api/v1/auth/me').expect(403);
+    await bearer(await entra.accessToken('foreign'))
+      .get('/api/v1/auth/me')
+      .expect(403);
     expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
       actor: 'entra-app:foreign',
       payload: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN },
@@ -386,7 +391,9 @@ describe('service principals: Entra client-credentials access tokens as Bearer',
     ['noRoles', 'no_app_role'],
     ['confused', 'ambiguous_app_roles'],
   ] as const)('refuses the %s application: 403 %s, recorded in its tenant', async (name, reason) => {
-    await bearer(await entra.accessToken(name)).get('/api/v1/auth/me').expect(403);
+    await bearer(await entra.accessToken(name))
+      .get('/api/v1/auth/me')
+      .expect(403);
     expect(await lastEvent(TENANT_A, 'SIGN_IN_FAILED')).toMatchObject({
       actor: `entra-app:${name}`,
       payload: { reason, credential: 'entra_access_token' },
