@@ -50,7 +50,7 @@ async function beginSignIn(browser: Agent, returnTo?: string): Promise<string> {
     .get('/api/v1/auth/login')
     .query(returnTo === undefined ? {} : { return_to: returnTo })
     .expect(302);
-  return response.headers.location as string;
+  return response.headers.location!;
 }
 
 /** The person signs in and consents at the provider; the callback path (with code and state) it sends back. */
@@ -199,7 +199,9 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'mallory');
     const refused = await browser.get(callback).expect(403);
-    expect(refused.body.detail).toBe('your directory is not linked to a EUCORA tenant');
+    expect((refused.body as { detail: string }).detail).toBe(
+      'your directory is not linked to a EUCORA tenant',
+    );
     expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
       actor: ACCOUNTS.mallory!.oid,
       payload: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN },
