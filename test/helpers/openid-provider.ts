@@ -97,6 +97,7 @@ export async function startOpenIdProvider(options: {
   await awaitMessage(child, (message) => message.ready);
 
   const setQuirks = async (quirks: ProviderQuirks) => {
+    if (!child.connected) throw new Error('the OpenID Provider has stopped');
     const applied = awaitMessage(child, (message) => message.quirksApplied);
     child.send({ quirks });
     await applied;
@@ -104,7 +105,9 @@ export async function startOpenIdProvider(options: {
   return {
     issuer,
     setQuirks,
-    reset: () => setQuirks({ clockOffsetSeconds: 0, idTokenAudience: null }),
+    reset: async () => {
+      if (child.connected) await setQuirks({ clockOffsetSeconds: 0, idTokenAudience: null });
+    },
     close: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,5 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT, generateKeyPair } from 'jose';
 import request from 'supertest';
+import { createEntraIdentity } from '../../api/identity/entra';
+import { IssuerUnavailableError } from '../../api/identity/openid-issuer';
+import { createLogger } from '../../runtime/logger';
 import { PLATFORM_TENANT_ID } from '../../api/services/sign-in';
 import { asTenantId } from '../../db/tenant-id';
 import { ApiHarness } from '../helpers/api';
@@ -409,6 +413,45 @@ describe('GET /auth/options', () => {
     expect(options.body).toEqual({ dev_login: true, entra: { login_url: '/api/v1/auth/login' } });
   });
 });
+
+describe('when the identity provider cannot be reached', () => {
+  it('answers a sign-in that needs it with 503, and records no refusal (nobody did anything wrong)', async () => {
+    const browser = api.anonymous();
+    const callback = await atProvider(await beginSignIn(browser), 'alice');
+    const refusalsBefore = (await events(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).length;
+    await entra.provider.close();
+    const unavailable = await browser.get(callback).expect(503);
+    expect(unavailable.body).toMatchObject({
+      type: expect.stringContaining('service-unavailable') as string,
+    });
+    expect(await events(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toHaveLength(refusalsBefore);
+  });
+
+  it('answers 503 when its discovery document cannot be fetched', async () => {
+    const unreachable = createEntraIdentity(
+      { ...entra.config, authority: 'https://127.0.0.1:9/nowhere' },
+      {
+        credentials: () => ({ clientSecret: 'x', clientCertificate: undefined }),
+        logger: createLogger({ level: 'silent' }),
+        fetch: entra.fetch,
+      },
+    );
+    await expect(unreachable.signIn.begin()).rejects.toBeInstanceOf(IssuerUnavailableError);
+    await expect(unreachable.servicePrincipals.verify(await signedElsewhere())).rejects.toBeInstanceOf(
+      IssuerUnavailableError,
+    );
+  });
+});
+
+/** A well-formed JWT with a tid, signed by nobody the provider knows. */
+async function signedElsewhere(): Promise<string> {
+  const { privateKey } = await generateKeyPair('RS256');
+  return new SignJWT({ tid: DIRECTORY_FOREIGN })
+    .setProtectedHeader({ alg: 'RS256' })
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(privateKey);
+}
 
 describe('the contract', () => {
   it('every answer above matches the served OpenAPI document', () => {
