@@ -12,6 +12,7 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
     type: 'apiKey',
     in: 'cookie',
     name: 'eucora.sid',
+    description: 'the session a person starts by signing in (Entra ID: GET /api/v1/auth/login)',
   });
   registry.registerComponent('securitySchemes', 'connectorKey', {
     type: 'http',
@@ -19,6 +20,14 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
     description:
       'API key issued by an admin: a connector key (eucora_ck_…) for the connector endpoints, or a ' +
       'metrics key (eucora_mk_…) for GET /api/v1/metrics',
+  });
+  registry.registerComponent('securitySchemes', 'entraAccessToken', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'Entra ID client-credentials access token of a service principal (connectors, automation), for ' +
+      'api://<EUCORA client id>; its app roles decide what it may do',
   });
   for (const definition of endpoints) registerEndpoint(registry, definition);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -31,7 +40,7 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
         'Errors are application/problem+json (RFC 9457).',
     },
     servers: [{ url: serverUrl }],
-    security: [{ session: [] }, { connectorKey: [] }],
+    security: [{ session: [] }, { connectorKey: [] }, { entraAccessToken: [] }],
   });
 }
 

@@ -80,7 +80,7 @@ export async function startOpenIdProvider(options: {
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
   const child = fork(PROVIDER_SCRIPT, [], {
     execArgv: [],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
       PATH: process.env.PATH,
       OP_SETUP: JSON.stringify({
@@ -93,6 +93,17 @@ export async function startOpenIdProvider(options: {
         tls: { cert: options.certificates.cert, key: options.certificates.key },
       }),
     },
+  });
+  // The provider warns that its in-memory store and built-in login pages are for development: true, and
+  // what a test wants. Anything else it says goes to the test's output.
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const lines = chunk
+      .toString()
+      .split('\n')
+      .filter(
+        (line) => line !== '' && !line.startsWith('oidc-provider WARNING: a quick start development-only'),
+      );
+    if (lines.length > 0) process.stderr.write(`${lines.join('\n')}\n`);
   });
   await awaitMessage(child, (message) => message.ready);
 
