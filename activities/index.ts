@@ -70,6 +70,14 @@ export interface ActivityDependencies {
 export function createActivities({ store, logger }: ActivityDependencies) {
   const tenant = (ref: IntentRef): TenantStore => store.forTenant(asTenantId(ref.tenantId));
 
+  /**
+   * The correlation id rows and events are written with: the intent row's. A workflow started before
+   * correlation ids were unique still carries the shared id it was given, which a migration replaced.
+   */
+  async function correlationIdOf(scope: TenantStore, ref: IntentRef): Promise<string> {
+    return (await scope.intents.correlationIdOf(ref.intentId)) ?? ref.correlationId;
+  }
+
   async function appendTransition(scope: TenantStore, record: TransitionRecord): Promise<void> {
     const at = new Date(record.at);
     if (record.status !== undefined) {
@@ -83,7 +91,9 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       eventKey: record.eventKey,
       eventType: record.eventType,
       intentId: record.intentId,
-      correlationId: record.correlationId,
+      correlationId: await correlationIdOf(scope, record),
+      // The workflow records on its own account: no request caused this write.
+      requestId: null,
       actor: record.actor,
       payload: record.payload,
       occurredAt: at,
@@ -105,9 +115,10 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     if (info.workflowExecution === undefined) {
       throw ApplicationFailure.nonRetryable('ring work is only carried out for a workflow', 'NotInWorkflow');
     }
-    await tenant(work).ringDeployments.recordPending({
+    const scope = tenant(work);
+    await scope.ringDeployments.recordPending({
       intentId: work.intentId,
-      correlationId: work.correlationId,
+      correlationId: await correlationIdOf(scope, work),
       ring: work.ring,
       kind,
       connectorType: work.connectorType,
@@ -189,7 +200,8 @@ export function createActivities({ store, logger }: ActivityDependencies) {
             eventKey: request.eventKey,
             eventType: 'RISK_ASSESSED',
             intentId: request.intentId,
-            correlationId: request.correlationId,
+            correlationId: intent.correlationId,
+            requestId: null,
             actor: WORKFLOW_ACTOR,
             payload: { ...summary },
             occurredAt: at,

@@ -9,7 +9,7 @@ import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
 import type { Endpoint } from './endpoint';
 import { authentication } from './middleware/authentication';
-import { correlationId } from './middleware/correlation';
+import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
 import { requestLog } from './middleware/request-log';
 import { buildOpenApiDocument, swaggerUi } from './openapi';
@@ -118,7 +118,7 @@ export function createApp(deps: ApiDependencies): Express {
   const endpoints = apiEndpoints(routeDeps);
   const document = buildOpenApiDocument(endpoints, deps.publicUrl);
 
-  app.use(correlationId());
+  app.use(requestId());
   app.use(securityHeaders);
   app.use(requestLog(deps.logger));
   app.use(routeDeps.metrics.middleware());

@@ -42,7 +42,8 @@ export interface HandlerInput<
   readonly body: z.output<B>;
   readonly headers: z.output<H>;
   readonly actor: Actor | undefined;
-  readonly correlationId: string;
+  /** The request's X-Correlation-ID (or a generated one): for tracing and `request_id` on events only. */
+  readonly requestId: string;
   readonly req: Request;
   readonly res: Response;
 }
@@ -89,7 +90,10 @@ export const problemSchema = z
     status: z.number().int(),
     detail: z.string().optional(),
     instance: z.string().optional(),
-    correlation_id: z.string().optional(),
+    request_id: z
+      .string()
+      .optional()
+      .describe('the request’s X-Correlation-ID (or the one generated for it)'),
     errors: z
       .array(z.object({ field: z.string(), in: z.string().optional(), message: z.string() }))
       .optional(),
@@ -167,7 +171,7 @@ export function mountEndpoint(router: Router, definition: Endpoint): void {
       body,
       headers,
       actor: req.actor,
-      correlationId: req.correlationId,
+      requestId: req.requestId,
       req,
       res,
     });

@@ -23,6 +23,6 @@ export interface Actor {
 }
 
 export interface RequestContext {
-  readonly correlationId: string;
+  readonly requestId: string;
   readonly actor: Actor | undefined;
 }

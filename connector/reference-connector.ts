@@ -11,9 +11,9 @@ import type { ConnectorType } from '../policy/connectors';
 import { parseDuration } from '../policy/duration';
 
 /**
- * A reference connector: polls the control plane for its pending ring deployments and rollbacks and
- * reports them done, with configured device counts. It installs nothing; a real connector puts its
- * execution plane (Intune, Jamf, ...) where `carryOut` sends its reports.
+ * A reference connector: polls the control plane for its pending ring deployments and, separately, its
+ * pending rollbacks, and reports them done with configured device counts. It installs nothing; a real
+ * connector puts its execution plane (Intune, Jamf, ...) where `carryOut` sends its reports.
  */
 
 export type ConnectorLogLine = Record<string, unknown> & { readonly event: string };
@@ -62,6 +62,8 @@ export class ControlPlaneError extends Error {
 const problemSchema = z.object({ type: z.string().optional(), detail: z.string().optional() });
 
 const MAX_RETRY_MS = 60_000;
+/** Sends of one report before the item is left for the next poll: a 503 means "recorded, send it again". */
+const REPORT_SENDS = 3;
 
 type ItemResult = 'COMPLETED' | 'SKIPPED' | 'INTERRUPTED' | 'FAILED';
 
@@ -76,7 +78,7 @@ export async function runConnector(options: ConnectorOptions): Promise<Connector
   while (!stopped(options)) {
     let items: PendingDeployment[];
     try {
-      items = await api.pendingDeployments();
+      items = await api.pendingWork();
       failedPolls = 0;
     } catch (error) {
       if (stopped(options)) break;
@@ -115,6 +117,7 @@ async function carryOut(
   item: PendingDeployment,
 ): Promise<ItemResult> {
   const subject = {
+    ring_deployment_id: item.ring_deployment_id,
     correlation_id: item.correlation_id,
     intent_id: item.intent_id,
     ring: item.ring,
@@ -133,21 +136,8 @@ async function carryOut(
       success_count: Math.floor((options.successCount * step) / steps),
       failure_count: Math.floor((options.failureCount * step) / steps),
     };
-    try {
-      const answer = await api.report(item, { ...counts, final });
-      log({ event: 'report_sent', ...subject, ...counts, final, outcome: answer.outcome });
-    } catch (error) {
-      if (stopped(options)) return 'INTERRUPTED';
-      if (error instanceof ControlPlaneError && (error.status === 409 || error.status === 404)) {
-        // Finished meanwhile (deadline passed, aborted, reported by another instance): nothing left to do.
-        log({ event: 'item_skipped', ...subject, status: error.status, problem: error.problemType });
-        return 'SKIPPED';
-      }
-      if (error instanceof ControlPlaneError && error.fatal) throw error;
-      // Still open on the control plane: the next poll lists it again and this item starts over.
-      log({ event: 'report_failed', level: 'warn', ...subject, error: messageOf(error) });
-      return 'FAILED';
-    }
+    const sent = await sendReport(api, options, log, item, subject, { ...counts, final });
+    if (sent !== 'SENT') return sent;
     if (!final) {
       await pause(options.intervalMs, options.signal);
       if (stopped(options)) return 'INTERRUPTED';
@@ -157,7 +147,44 @@ async function carryOut(
   return 'COMPLETED';
 }
 
-/** The two connector endpoints, over global fetch. */
+/**
+ * Sends one report, and sends the same report again while the control plane answers 503 or cannot be
+ * reached: the control plane records a report before it acts on it, so a repeat finishes the job and
+ * never counts twice.
+ */
+async function sendReport(
+  api: ControlPlane,
+  options: ConnectorOptions,
+  log: (line: ConnectorLogLine) => void,
+  item: PendingDeployment,
+  subject: Record<string, unknown>,
+  report: { success_count: number; failure_count: number; final: boolean },
+): Promise<'SENT' | ItemResult> {
+  // One request id for every send of this report: the control plane's trail shows them as one.
+  const requestId = randomUUID();
+  for (let send = 1; ; send += 1) {
+    try {
+      const answer = await api.report(item, report, requestId);
+      log({ event: 'report_sent', ...subject, ...report, outcome: answer.outcome });
+      return 'SENT';
+    } catch (error) {
+      if (stopped(options)) return 'INTERRUPTED';
+      if (error instanceof ControlPlaneError && (error.status === 409 || error.status === 404)) {
+        // Finished meanwhile (deadline passed, aborted, reported by another instance): nothing left to do.
+        log({ event: 'item_skipped', ...subject, status: error.status, problem: error.problemType });
+        return 'SKIPPED';
+      }
+      if (error instanceof ControlPlaneError && error.fatal) throw error;
+      log({ event: 'report_failed', level: 'warn', ...subject, send, error: messageOf(error) });
+      // Still open on the control plane: after the last send, the next poll lists it again.
+      if (send >= REPORT_SENDS) return 'FAILED';
+      await pause(options.intervalMs * send, options.signal);
+      if (stopped(options)) return 'INTERRUPTED';
+    }
+  }
+}
+
+/** The connector endpoints, over global fetch. */
 class ControlPlane {
   private readonly base: string;
 
@@ -165,17 +192,28 @@ class ControlPlane {
     this.base = `${options.baseUrl.replace(/\/+$/, '')}/api/v1`;
   }
 
-  async pendingDeployments(): Promise<PendingDeployment[]> {
-    const query = new URLSearchParams({ connector_type: this.options.connectorType });
-    const body = await this.call('GET', `/connectors/pending-deployments?${query.toString()}`, randomUUID());
-    return pendingDeploymentListSchema.parse(body).items;
+  /** Deployments and rollbacks, oldest first: this connector carries out both, so it asks for both. */
+  async pendingWork(): Promise<PendingDeployment[]> {
+    const query = new URLSearchParams({ connector_type: this.options.connectorType }).toString();
+    const [deployments, rollbacks] = await Promise.all(
+      ['pending-deployments', 'pending-rollbacks'].map(async (list) =>
+        pendingDeploymentListSchema.parse(
+          await this.call('GET', `/connectors/${list}?${query}`, randomUUID()),
+        ),
+      ),
+    );
+    return [...(deployments ?? []), ...(rollbacks ?? [])].sort((a, b) =>
+      a.started_at.localeCompare(b.started_at),
+    );
   }
 
   async report(
     item: PendingDeployment,
     counts: { success_count: number; failure_count: number; final: boolean },
+    requestId: string,
   ): Promise<z.infer<typeof deploymentStatusAnswerSchema>> {
-    const body = await this.call('POST', '/connectors/update-deployment-status', item.correlation_id, {
+    const body = await this.call('POST', '/connectors/update-deployment-status', requestId, {
+      ring_deployment_id: item.ring_deployment_id,
       correlation_id: item.correlation_id,
       ring: item.ring,
       connector_type: this.options.connectorType,
@@ -186,14 +224,14 @@ class ControlPlane {
     return deploymentStatusAnswerSchema.parse(body);
   }
 
-  /** One request; the correlation id ties the control plane's log lines and audit rows to this call. */
-  private async call(method: 'GET' | 'POST', path: string, correlationId: string, body?: unknown) {
+  /** One request; its request id (X-Correlation-ID) finds the call in the control plane's logs and trail. */
+  private async call(method: 'GET' | 'POST', path: string, requestId: string, body?: unknown) {
     const response = await fetch(`${this.base}${path}`, {
       method,
       headers: {
         Authorization: `Bearer ${this.options.apiKey}`,
         Accept: 'application/json',
-        'X-Correlation-ID': correlationId,
+        'X-Correlation-ID': requestId,
         ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
-import { currentCorrelationId } from './correlation';
+import { currentLogContext } from './correlation';
 
 export type { Logger } from 'pino';
 
@@ -18,7 +18,7 @@ export const REDACTED_PATHS = [
   '*.sessionSecret',
 ];
 
-/** JSON logs; every line carries the correlation id of the request or activity it belongs to. */
+/** JSON logs; every line carries the request id and the intent's correlation id of the work it belongs to. */
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
   return pino(
     {
@@ -26,8 +26,7 @@ export function createLogger(options: { level: string; destination?: pino.Destin
       base: { service: 'eucora' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       mixin() {
-        const correlationId = currentCorrelationId();
-        return correlationId === undefined ? {} : { correlationId };
+        return { ...currentLogContext() };
       },
     },
     options.destination,

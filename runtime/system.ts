@@ -66,6 +66,7 @@ async function synchroniseTenants(config: AppConfig, store: DataStore, logger: L
       eventType: change.change === 'linked' ? 'TENANT_DIRECTORY_LINKED' : 'TENANT_DIRECTORY_UNLINKED',
       intentId: null,
       correlationId,
+      requestId: null,
       actor: 'configuration',
       payload: { entra_tenant_id: change.entraTenantId },
       occurredAt: at,

@@ -61,7 +61,8 @@ export interface CabProgress {
 export interface ConnectorReport {
   readonly successCount: number;
   readonly failureCount: number;
-  readonly connectorObjectId: string;
+  /** The execution plane's id of the job; the seed's reports may leave it out. */
+  readonly connectorObjectId?: string;
 }
 
 export type RingPhase =

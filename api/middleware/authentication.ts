@@ -47,7 +47,7 @@ export function authentication(store: DataStore, signIn: SignInService): Request
       const key = match?.[1];
       const scope = scopeOfKey(key);
       if (key !== undefined && scope === undefined && looksLikeJwt(key)) {
-        req.actor = await signIn.servicePrincipal(key, req.correlationId);
+        req.actor = await signIn.servicePrincipal(key, req.requestId);
         next();
         return;
       }

@@ -37,7 +37,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         status: problem.status,
         ...(problem.detail === undefined ? {} : { detail: problem.detail }),
         instance: req.originalUrl,
-        correlation_id: req.correlationId,
+        request_id: req.requestId,
         ...(problem.errors === undefined ? {} : { errors: problem.errors }),
       });
   };

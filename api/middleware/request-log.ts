@@ -9,7 +9,7 @@ export function requestLog(logger: Logger): RequestHandler {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info(
         {
-          correlationId: req.correlationId,
+          requestId: req.requestId,
           method: req.method,
           path: req.originalUrl.split('?')[0],
           status: res.statusCode,

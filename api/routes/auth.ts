@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Request } from 'express';
 import { asTenantId } from '../../db/tenant-id';
@@ -155,11 +156,11 @@ function entraEndpoints(options: {
       request: { query: signInStartQuery },
       responses: { 302: { description: 'To the identity provider', headers: redirectHeaders } },
       errors: [503],
-      async handle({ query, req, correlationId }) {
+      async handle({ query, req, requestId }) {
         const returnTo = query.return_to === undefined ? '/' : sameOriginPath(query.return_to, origin);
         if (returnTo === undefined) {
           throw await signIn.refuse('return_to_not_same_origin', {
-            correlationId,
+            requestId,
             status: 400,
             detail: 'return_to must be a path on this origin',
           });
@@ -168,7 +169,7 @@ function entraEndpoints(options: {
         try {
           begun = await entra.signIn.begin();
         } catch (error) {
-          return signIn.failure(error, correlationId);
+          return signIn.failure(error, requestId);
         }
         const { state, nonce, codeVerifier } = begun.pending;
         const open = Object.entries(req.session.signIns ?? {})
@@ -197,11 +198,11 @@ function entraEndpoints(options: {
       request: { query: callbackQuery },
       responses: { 302: { description: 'Signed in: to return_to', headers: redirectHeaders } },
       errors: [401, 403, 503],
-      async handle({ query, req, correlationId }) {
+      async handle({ query, req, requestId }) {
         const pending = takePendingSignIn(req, query.state);
         if (pending === undefined) {
           throw await signIn.refuse(query.state === undefined ? 'missing_state' : 'unknown_state', {
-            correlationId,
+            requestId,
             status: 400,
             detail: 'this sign-in was not started in this browser, expired, or was already completed',
           });
@@ -209,7 +210,7 @@ function entraEndpoints(options: {
         if (query.error !== undefined || query.code === undefined) {
           const providerError = /^[a-z_]{1,64}$/.test(query.error ?? '') ? query.error : 'invalid';
           throw await signIn.refuse('provider_error', {
-            correlationId,
+            requestId,
             extra: {
               provider_error:
                 query.code === undefined && query.error === undefined ? 'no_code' : providerError,
@@ -225,9 +226,9 @@ function entraEndpoints(options: {
             nonce: pending.nonce,
           });
         } catch (error) {
-          return signIn.failure(error, correlationId);
+          return signIn.failure(error, requestId);
         }
-        const user = await signIn.admitPerson(person, correlationId, 'entra_redirect');
+        const user = await signIn.admitPerson(person, requestId, 'entra_redirect');
         await startSession(req, user);
         return { status: 302, headers: { Location: pending.returnTo, 'Cache-Control': 'no-store' } };
       },
@@ -246,10 +247,10 @@ function entraEndpoints(options: {
       request: { body: codeRedemptionSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
       errors: [401, 403, 503],
-      async handle({ body, req, correlationId }) {
+      async handle({ body, req, requestId }) {
         if (new URL(body.redirect_uri).origin !== origin) {
           throw await signIn.refuse('redirect_uri_not_same_origin', {
-            correlationId,
+            requestId,
             status: 400,
             detail: 'redirect_uri must be on this origin',
           });
@@ -263,9 +264,9 @@ function entraEndpoints(options: {
             ...(body.nonce === undefined ? {} : { nonce: body.nonce }),
           });
         } catch (error) {
-          return signIn.failure(error, correlationId);
+          return signIn.failure(error, requestId);
         }
-        const user = await signIn.admitPerson(person, correlationId, 'entra_code');
+        const user = await signIn.admitPerson(person, requestId, 'entra_code');
         await startSession(req, user);
         return { status: 200, body: actorBody(user), headers: { 'Cache-Control': 'no-store' } };
       },
@@ -335,12 +336,12 @@ export function authEndpoints(options: {
       tags: ['Auth'],
       access: publicAccess,
       responses: { 204: { description: 'Signed out' } },
-      async handle({ req, correlationId }) {
+      async handle({ req, requestId }) {
         const user = req.session.user;
         if (user !== undefined) {
           await signIn.record(asTenantId(user.tenantId), 'SIGNED_OUT', {
             actor: user.id,
-            correlationId,
+            requestId,
             payload: {},
           });
         }
@@ -367,7 +368,7 @@ export function authEndpoints(options: {
       access: publicAccess,
       request: { body: devLoginSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
-      async handle({ body, req, correlationId }) {
+      async handle({ body, req, requestId }) {
         const tenantId = asTenantId(body.tenant_id ?? options.defaultTenantId);
         const displayName = body.display_name ?? body.username;
         await sessionCall(req, 'regenerate');
@@ -375,11 +376,14 @@ export function authEndpoints(options: {
         const scope = options.store.forTenant(tenantId);
         const at = new Date();
         await scope.users.upsert({ subject: body.username, displayName, roles: body.roles, at });
+        // Each sign-in is its own event: its key is the server's, never the caller's request id.
+        const signInId = randomUUID();
         await scope.events.append({
-          eventKey: `dev-login:${correlationId}`,
+          eventKey: `dev-login:${signInId}`,
           eventType: 'DEV_LOGIN',
           intentId: null,
-          correlationId,
+          correlationId: signInId,
+          requestId,
           actor: body.username,
           payload: { roles: body.roles },
           occurredAt: at,

@@ -114,7 +114,7 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
       request: { body: issueCredentialSchema },
       responses: { 201: { description: 'Issued', schema: issuedCredentialSchema } },
       errors: [409],
-      async handle({ body, actor, correlationId }) {
+      async handle({ body, actor, requestId }) {
         const caller = requireActor(actor);
         const expiresAt = body.expires_at === undefined ? null : new Date(body.expires_at);
         if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
@@ -123,7 +123,7 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
         const { credential, apiKey } = await issueConnectorCredential(
           deps.store.forTenant(caller.tenantId),
           caller,
-          correlationId,
+          requestId,
           // The schema's refinement guarantees connector_type exactly for connector keys.
           body.scope === 'connector' && body.connector_type !== undefined
             ? { scope: 'connector', connectorType: body.connector_type, name: body.name, expiresAt }
@@ -157,14 +157,9 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
       request: { params: idParams },
       responses: { 204: { description: 'Revoked' } },
       errors: [404],
-      async handle({ params, actor, correlationId }) {
+      async handle({ params, actor, requestId }) {
         const caller = requireActor(actor);
-        await revokeConnectorCredential(
-          deps.store.forTenant(caller.tenantId),
-          caller,
-          correlationId,
-          params.id,
-        );
+        await revokeConnectorCredential(deps.store.forTenant(caller.tenantId), caller, requestId, params.id);
         return { status: 204 };
       },
     }),

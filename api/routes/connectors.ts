@@ -1,46 +1,80 @@
+import type { z } from 'zod';
+import type { RingDeploymentKind } from '../../db/schema';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
+import type { Actor } from '../request-context';
 import { requireActor } from '../schemas/common';
 import {
   deploymentStatusAnswerSchema,
   deploymentStatusReportSchema,
   pendingDeploymentBody,
   pendingDeploymentListSchema,
-  pendingDeploymentsQuery,
+  pendingWorkQuery,
   ringDeploymentBody,
 } from '../schemas/connectors';
 import type { RouteDependencies } from './dependencies';
 
-/** Keeps the credential list's `last_used_at` current; the actor id is `connector:<credential name>`. */
 /** The endpoints execution-plane connectors call: what to carry out, and how it went. */
 export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
+  /**
+   * Deployments and rollbacks are two lists: a connector that never asks for rollbacks (the seed's)
+   * can never mistake one for a deployment and install what it should remove.
+   */
+  async function listOpen(
+    kind: RingDeploymentKind,
+    { query, actor }: { query: z.output<typeof pendingWorkQuery>; actor: Actor | undefined },
+  ) {
+    const caller = requireActor(actor);
+    const overseer = caller.roles.includes('operator') || caller.roles.includes('admin');
+    const connectorType = query.connector_type ?? caller.connectorType;
+    if (connectorType === undefined) {
+      throw problems.validation([
+        { field: 'connector_type', in: 'query', message: 'is required unless a connector key asks' },
+      ]);
+    }
+    if (!overseer && caller.connectorType !== connectorType) {
+      throw problems.forbidden(
+        `this key belongs to a ${String(caller.connectorType)} connector, not ${connectorType}`,
+      );
+    }
+    const store = deps.store.forTenant(caller.tenantId);
+    const open = await store.ringDeployments.openForConnector(connectorType, kind, query.ring);
+    return { status: 200, body: open.map(pendingDeploymentBody) };
+  }
+
   return [
     endpoint({
       operationId: 'listPendingDeployments',
       method: 'get',
       path: '/connectors/pending-deployments',
-      summary: 'The deployments and rollbacks a connector has to carry out',
+      summary: 'The ring deployments a connector has to carry out (never rollbacks)',
       description:
-        'Open (PENDING or IN_PROGRESS) ring deployments and rollbacks for one connector type, oldest ' +
-        'first, with the artifact to install and the rollback steps for the item’s platforms. A ' +
-        'connector may only ask for its own connector type; operators may look at any.',
+        'Open (PENDING or IN_PROGRESS) ring deployments for one connector type, oldest first, as a JSON ' +
+        'array, with the artifact to install. Rollbacks are never listed here: they are at ' +
+        '/connectors/pending-rollbacks, for connectors that carry them out. A connector may only ask ' +
+        'for its own connector type (the default); operators may look at any.',
       tags: ['Connectors'],
       access: roles('connector', 'operator'),
-      request: { query: pendingDeploymentsQuery },
-      responses: { 200: { description: 'The open work', schema: pendingDeploymentListSchema } },
-      async handle({ query, actor }) {
-        const caller = requireActor(actor);
-        const overseer = caller.roles.includes('operator') || caller.roles.includes('admin');
-        if (!overseer && caller.connectorType !== query.connector_type) {
-          throw problems.forbidden(
-            `this key belongs to a ${String(caller.connectorType)} connector, not ${query.connector_type}`,
-          );
-        }
-        const store = deps.store.forTenant(caller.tenantId);
-        const open = await store.ringDeployments.openForConnector(query.connector_type, query.ring);
-        return { status: 200, body: { items: open.map(pendingDeploymentBody) } };
-      },
+      request: { query: pendingWorkQuery },
+      responses: { 200: { description: 'The open deployments', schema: pendingDeploymentListSchema } },
+      handle: (input) => listOpen('DEPLOY', input),
+    }),
+    endpoint({
+      operationId: 'listPendingRollbacks',
+      method: 'get',
+      path: '/connectors/pending-rollbacks',
+      summary: 'The rollbacks a connector has to carry out',
+      description:
+        'Open (PENDING or IN_PROGRESS) rollbacks for one connector type, oldest first, as a JSON array, ' +
+        'with the rollback steps of the item’s platforms. Report them with `action: ROLLBACK` (or their ' +
+        '`ring_deployment_id`). A connector may only ask for its own connector type; operators may ' +
+        'look at any.',
+      tags: ['Connectors'],
+      access: roles('connector', 'operator'),
+      request: { query: pendingWorkQuery },
+      responses: { 200: { description: 'The open rollbacks', schema: pendingDeploymentListSchema } },
+      handle: (input) => listOpen('ROLLBACK', input),
     }),
     endpoint({
       operationId: 'updateDeploymentStatus',
@@ -48,19 +82,22 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
       path: '/connectors/update-deployment-status',
       summary: 'Report progress (heartbeat) or the final counts of a ring deployment or rollback',
       description:
-        'An interim report (`final: false`) heartbeats the ring and records the counts so far; the ' +
-        'final report completes the ring, and the orchestrator evaluates its promotion gate. A repeated ' +
+        'The report is recorded (ring row and audit event) before the orchestrator hears of it. An ' +
+        'interim report (`final: false`) heartbeats the ring and records the counts so far; the final ' +
+        'report (the default) completes the ring, and the orchestrator evaluates its promotion gate. ' +
+        'Without `action` or `ring_deployment_id` a report is about the ring’s deployment. A repeated ' +
         'final report with the same counts answers ALREADY_COMPLETED; any other report on a finished ' +
-        'ring (reported, timed out, cancelled) is a 409. Only a connector API key of `connector_type` ' +
-        'may report.',
+        'ring (reported, timed out, cancelled) is a 409. A 503 means the report is recorded but the ' +
+        'orchestrator has not taken it: send the same report again. Only a connector API key of ' +
+        '`connector_type` may report.',
       tags: ['Connectors'],
       access: roles('connector'),
       request: { body: deploymentStatusReportSchema },
       responses: {
         200: { description: 'The report was applied (or repeated)', schema: deploymentStatusAnswerSchema },
       },
-      errors: [404, 409, 503],
-      async handle({ body, actor }) {
+      errors: [404, 409, 422, 503],
+      async handle({ body, actor, requestId }) {
         const caller = requireActor(actor);
         if (caller.kind !== 'connector' || caller.connectorType !== body.connector_type) {
           throw problems.forbidden(`only a ${body.connector_type} connector API key may report for it`);
@@ -69,16 +106,20 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
         const result = await deps.reports.report(
           store,
           {
+            ...(body.ring_deployment_id === undefined ? {} : { ringDeploymentId: body.ring_deployment_id }),
             correlationId: body.correlation_id,
             ring: body.ring,
             connectorType: body.connector_type,
             ...(body.action === undefined ? {} : { kind: body.action }),
-            connectorObjectId: body.connector_object_id,
+            ...(body.connector_object_id === undefined
+              ? {}
+              : { connectorObjectId: body.connector_object_id }),
             successCount: body.success_count,
             failureCount: body.failure_count,
             final: body.final,
           },
           caller.id,
+          requestId,
         );
         return {
           status: 200,

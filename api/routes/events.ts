@@ -12,8 +12,8 @@ export function eventEndpoints(deps: RouteDependencies): Endpoint[] {
       path: '/events',
       summary: 'The append-only audit trail',
       description:
-        'Events in the order they were written, oldest first, filtered by correlation id, intent and ' +
-        'event type (all given filters apply). Pass `next_cursor` as `cursor` for the next page.',
+        'Events in the order they were written, oldest first, filtered by correlation id, request id, ' +
+        'intent and event type (all given filters apply). Pass `next_cursor` as `cursor` for the next page.',
       tags: ['Audit'],
       access: roles('auditor', 'operator', 'cab_member'),
       request: { query: listEventsQuery },
@@ -22,7 +22,12 @@ export function eventEndpoints(deps: RouteDependencies): Endpoint[] {
         const store = deps.store.forTenant(requireActor(actor).tenantId);
         // A cursor this API did not issue becomes a 400 naming `cursor` in the problem handler.
         const page = await store.events.list(
-          { intentId: query.intent_id, correlationId: query.correlation_id, eventType: query.event_type },
+          {
+            intentId: query.intent_id,
+            correlationId: query.correlation_id,
+            requestId: query.request_id,
+            eventType: query.event_type,
+          },
           { limit: query.limit, cursor: query.cursor },
         );
         return {

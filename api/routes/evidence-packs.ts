@@ -33,10 +33,10 @@ export function evidencePackEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [413],
-      async handle({ body, actor, correlationId }) {
+      async handle({ body, actor, requestId }) {
         const caller = requireActor(actor);
         const store = deps.store.forTenant(caller.tenantId);
-        const { row, created } = await deps.intents.storeEvidencePack(store, caller, correlationId, body);
+        const { row, created } = await deps.intents.storeEvidencePack(store, caller, requestId, body);
         return {
           status: created ? 201 : 200,
           body: storedEvidencePackBody(row),

@@ -218,12 +218,12 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [409, 413, 422, 503],
-      async handle({ body, headers, actor, correlationId }) {
+      async handle({ body, headers, actor, requestId }) {
         const caller = requireActor(actor);
         const submitted = await deps.intents.submit(
           storeOf(caller),
           caller,
-          correlationId,
+          requestId,
           {
             appName: body.app_name,
             version: body.version,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { TenantId } from '../../db/tenant-id';
 import type { TenantStore } from '../../db/tenant-store';
 import { assignConnectors } from '../../policy/connectors';
@@ -144,7 +145,7 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [409, 413],
-      async handle({ body, actor, correlationId }) {
+      async handle({ body, actor, requestId }) {
         const caller = requireActor(actor);
         const { store } = await tenantModels(caller.tenantId);
         const created = await store.transaction(async (tx) => {
@@ -156,10 +157,12 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
             );
           }
           await tx.events.append({
-            eventKey: `risk-model:${row.version}:created`,
+            // Keyed and correlated by the model's row id: its events share it, and no client text is a key.
+            eventKey: `risk-model:${row.id}:created`,
             eventType: 'RISK_MODEL_CREATED',
             intentId: null,
-            correlationId,
+            correlationId: row.id,
+            requestId,
             actor: caller.id,
             payload: {
               version: row.version,
@@ -190,7 +193,7 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: riskModelVersionParams },
       responses: { 200: { description: 'The active model', schema: riskModelSchema } },
       errors: [404],
-      async handle({ params, actor, correlationId }) {
+      async handle({ params, actor, requestId }) {
         const caller = requireActor(actor);
         const { store } = await tenantModels(caller.tenantId);
         const at = new Date();
@@ -200,10 +203,12 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
           const row = await tx.riskModels.activate(params.version, at);
           if (row === undefined) throw problems.notFound(`risk model ${params.version}`);
           await tx.events.append({
-            eventKey: `risk-model:${row.version}:activated:${at.toISOString()}`,
+            // One key per activation (a version can be activated again, within the same millisecond too).
+            eventKey: `risk-model:${row.id}:activated:${randomUUID()}`,
             eventType: 'RISK_MODEL_ACTIVATED',
             intentId: null,
-            correlationId,
+            correlationId: row.id,
+            requestId,
             actor: caller.id,
             payload: { version: row.version, previousVersion: previous?.version ?? null },
             occurredAt: at,

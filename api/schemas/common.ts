@@ -77,7 +77,11 @@ export const auditEventSchema = z
     id: z.number().int(),
     event_type: z.string(),
     intent_id: z.uuid().nullable(),
-    correlation_id: z.uuid(),
+    correlation_id: z.uuid().describe('the intent’s; for an event outside any intent, one of its own'),
+    request_id: z
+      .string()
+      .nullable()
+      .describe('the X-Correlation-ID of the request that caused it; null when no request did'),
     actor: z.string(),
     payload: z.record(z.string(), z.unknown()),
     occurred_at: z.string(),
@@ -139,6 +143,7 @@ export function auditEventBody(event: {
   eventType: string;
   intentId: string | null;
   correlationId: string;
+  requestId: string | null;
   actor: string;
   payload: Record<string, unknown>;
   occurredAt: Date;
@@ -148,6 +153,7 @@ export function auditEventBody(event: {
     event_type: event.eventType,
     intent_id: event.intentId,
     correlation_id: event.correlationId,
+    request_id: event.requestId,
     actor: event.actor,
     payload: event.payload,
     occurred_at: event.occurredAt.toISOString(),

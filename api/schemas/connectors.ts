@@ -20,15 +20,21 @@ export const deploymentActionSchema = z
 const deviceCount = z.number().int().min(0).max(10_000_000);
 const timestamp = z.iso.datetime();
 
-export const pendingDeploymentsQuery = z.strictObject({
-  connector_type: connectorTypeSchema.describe(
-    'the execution plane asking; a connector may only ask for its own',
-  ),
+export const pendingWorkQuery = z.strictObject({
+  connector_type: connectorTypeSchema
+    .optional()
+    .describe(
+      'the execution plane asking: a connector key’s own by default (it may ask for no other); ' +
+        'required for operators',
+    ),
   ring: ringSchema.optional().describe('only this ring'),
 });
 
 const deploymentFields = {
-  correlation_id: z.uuid().describe('the intent’s correlation id: send it back with every report'),
+  ring_deployment_id: z
+    .uuid()
+    .describe('the server’s id of this ring deployment or rollback: the exact reference for reports'),
+  correlation_id: z.uuid().describe('the intent’s correlation id (server-generated, unique in the tenant)'),
   intent_id: z.uuid(),
   ring: ringSchema,
   action: deploymentActionSchema,
@@ -36,9 +42,13 @@ const deploymentFields = {
   platforms: z.array(z.enum(PLATFORMS)),
   app_name: z.string(),
   app_version: z.string(),
+  version: z.string().describe('the app version (the seed’s name for `app_version`)'),
   status: z
     .enum(['PENDING', 'IN_PROGRESS', 'REPORTED', 'TIMED_OUT', 'CANCELLED'])
-    .describe('PENDING until the first report, IN_PROGRESS after an interim one, REPORTED after the final'),
+    .describe(
+      'PENDING until the first report, IN_PROGRESS after an interim one (and after a final one the ' +
+        'orchestrator has not taken yet: send it again), REPORTED once the orchestrator took the final one',
+    ),
   attempt: z.number().int().min(1).describe('the orchestrator’s attempt at this ring'),
   started_at: timestamp,
   deadline_at: timestamp.describe('the final report must arrive before this, or the ring fails'),
@@ -67,6 +77,7 @@ export const pendingDeploymentSchema = z
   .object({
     ...deploymentFields,
     target_ring: ringSchema.describe('the last ring this rollout is planned to reach'),
+    evidence_pack_id: z.uuid().describe('the intent’s evidence pack'),
     artifact: artifactSchema,
     rollback_steps: z
       .array(rollbackStepResponseSchema)
@@ -75,8 +86,9 @@ export const pendingDeploymentSchema = z
   .meta({ id: 'PendingDeployment' });
 export type PendingDeployment = z.infer<typeof pendingDeploymentSchema>;
 
+/** A JSON array, as the seed's connectors read it; oldest first. */
 export const pendingDeploymentListSchema = z
-  .object({ items: z.array(pendingDeploymentSchema) })
+  .array(pendingDeploymentSchema)
   .meta({ id: 'PendingDeploymentList' });
 
 export const ringDeploymentSchema = z
@@ -92,23 +104,36 @@ export const ringDeploymentSchema = z
   })
   .meta({ id: 'ConnectorDeployment' });
 
+/** The seed's six fields (`final` and `connector_object_id` optional), plus the exact references. */
 export const deploymentStatusReportSchema = z
   .strictObject({
+    ring_deployment_id: z
+      .uuid()
+      .optional()
+      .describe(
+        'the pending item’s ring_deployment_id; when given, the rest of the report must agree with it',
+      ),
     correlation_id: z.uuid(),
     ring: ringSchema,
     connector_type: connectorTypeSchema,
     action: deploymentActionSchema
       .optional()
-      .describe('the pending item’s action; without it the report goes to whatever of the ring is open'),
+      .describe(
+        'the pending item’s action; without it (the seed’s reports) the report is about the deployment',
+      ),
     connector_object_id: z
       .string()
       .min(1)
       .max(256)
       .regex(/^\P{Cc}+$/u, 'no control characters')
+      .optional()
       .describe('the execution plane’s id of this deployment (assignment, policy, job id)'),
     success_count: deviceCount,
     failure_count: deviceCount,
-    final: z.boolean().describe('false heartbeats the ring; true completes it with these counts'),
+    final: z
+      .boolean()
+      .default(true)
+      .describe('false heartbeats the ring; true (the default) completes it with these counts'),
   })
   .meta({ id: 'DeploymentStatusReport' });
 
@@ -138,6 +163,7 @@ export function ringDeploymentBody(row: RingDeploymentRow): z.infer<typeof ringD
 export function pendingDeploymentBody(open: {
   deployment: RingDeploymentRow;
   evidence: EvidencePack;
+  evidencePackId: string;
   targetRing: Ring;
 }): PendingDeployment {
   const { deployment, evidence } = open;
@@ -145,6 +171,7 @@ export function pendingDeploymentBody(open: {
   return {
     ...deploymentBody(deployment),
     target_ring: open.targetRing,
+    evidence_pack_id: open.evidencePackId,
     artifact: {
       hash: evidence.artifact_hash ?? null,
       storage_url: evidence.artifact_storage_url ?? null,
@@ -163,6 +190,7 @@ export function pendingDeploymentBody(open: {
 
 function deploymentBody(row: RingDeploymentRow) {
   return {
+    ring_deployment_id: row.id,
     correlation_id: row.correlationId,
     intent_id: row.intentId,
     ring: row.ring,
@@ -171,6 +199,7 @@ function deploymentBody(row: RingDeploymentRow) {
     platforms: z.array(z.enum(PLATFORMS)).parse(row.platforms),
     app_name: row.appName,
     app_version: row.appVersion,
+    version: row.appVersion,
     status: row.status,
     attempt: row.attempt,
     started_at: isoDate(row.startedAt),

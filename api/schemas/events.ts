@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { auditEventSchema, pageOf, pageQuery } from './common';
 
 export const listEventsQuery = z.strictObject({
-  correlation_id: z.uuid().optional().describe('events of one request or intent rollout'),
+  correlation_id: z
+    .uuid()
+    .optional()
+    .describe('events of one intent rollout (or of one credential, risk model or sign-in)'),
+  request_id: z.uuid().optional().describe('events one request caused (its X-Correlation-ID)'),
   intent_id: z.uuid().optional(),
   event_type: z
     .string()

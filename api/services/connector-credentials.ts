@@ -22,7 +22,7 @@ export type CredentialRequest = (
 export async function issueConnectorCredential(
   store: TenantStore,
   actor: Actor,
-  correlationId: string,
+  requestId: string | null,
   request: CredentialRequest,
 ): Promise<{ credential: ConnectorCredentialRow; apiKey: string }> {
   const apiKey = `${KEY_PREFIXES[request.scope]}${randomBytes(32).toString('base64url')}`;
@@ -42,7 +42,9 @@ export async function issueConnectorCredential(
       eventKey: `connector-credential:${credential.id}:issued`,
       eventType: 'CONNECTOR_CREDENTIAL_ISSUED',
       intentId: null,
-      correlationId,
+      // A credential's events are correlated by its id: issue and revocation line up.
+      correlationId: credential.id,
+      requestId,
       actor: actor.id,
       payload: {
         credentialId: credential.id,
@@ -60,7 +62,7 @@ export async function issueConnectorCredential(
 export async function revokeConnectorCredential(
   store: TenantStore,
   actor: Actor,
-  correlationId: string,
+  requestId: string | null,
   id: string,
 ): Promise<ConnectorCredentialRow> {
   return store.transaction(async (tx) => {
@@ -70,7 +72,8 @@ export async function revokeConnectorCredential(
       eventKey: `connector-credential:${revoked.id}:revoked`,
       eventType: 'CONNECTOR_CREDENTIAL_REVOKED',
       intentId: null,
-      correlationId,
+      correlationId: revoked.id,
+      requestId,
       actor: actor.id,
       payload: {
         credentialId: revoked.id,

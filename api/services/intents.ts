@@ -74,11 +74,16 @@ export function evidenceHash(pack: EvidencePack): string {
 export class IntentService {
   constructor(private readonly options: IntentServiceOptions) {}
 
+  /**
+   * Stores a pack once per content. Its event is correlated with the intent it came with, or (sent on
+   * its own) with the pack's id.
+   */
   async storeEvidencePack(
     store: TenantStore,
     actor: Actor,
-    correlationId: string,
+    requestId: string | null,
     pack: EvidencePack,
+    intentCorrelationId?: string,
   ): Promise<{ row: EvidencePackRow; created: boolean }> {
     const contentHash = evidenceHash(pack);
     return store.transaction(async (tx) => {
@@ -88,7 +93,8 @@ export class IntentService {
           eventKey: `evidence-pack:${stored.row.id}`,
           eventType: 'EVIDENCE_PACK_STORED',
           intentId: null,
-          correlationId,
+          correlationId: intentCorrelationId ?? stored.row.id,
+          requestId,
           actor: actor.id,
           payload: { evidencePackId: stored.row.id, contentHash },
         });
@@ -100,7 +106,7 @@ export class IntentService {
   async submit(
     store: TenantStore,
     actor: Actor,
-    correlationId: string,
+    requestId: string | null,
     submission: IntentSubmission,
     idempotencyKey: string | undefined,
   ): Promise<SubmittedIntent> {
@@ -111,7 +117,9 @@ export class IntentService {
     }
 
     refuseUnsupportedConnectors(submission.connectors);
-    const pack = await this.resolveEvidence(store, actor, correlationId, submission);
+    // The server's own, unique in the tenant: a client's X-Correlation-ID is only the request id.
+    const correlationId = randomUUID();
+    const pack = await this.resolveEvidence(store, actor, requestId, correlationId, submission);
     const missing = missingEvidence(pack.content);
     if (missing.length > 0) {
       throw problems.unprocessable(
@@ -144,6 +152,7 @@ export class IntentService {
         eventType: 'INTENT_CREATED',
         intentId,
         correlationId,
+        requestId,
         actor: actor.id,
         payload: {
           appName: row.appName,
@@ -168,7 +177,7 @@ export class IntentService {
       await this.startWorkflow(created, submission.targetDeviceCount);
     } catch (error) {
       this.options.logger.error({ err: error, intentId }, 'could not start the deployment workflow');
-      await this.markStartFailed(store, created, error);
+      await this.markStartFailed(store, created, requestId, error);
       throw problems.unavailable(
         'the orchestrator did not accept the intent; it is marked FAILED, submit it again',
       );
@@ -199,11 +208,13 @@ export class IntentService {
   private async resolveEvidence(
     store: TenantStore,
     actor: Actor,
+    requestId: string | null,
     correlationId: string,
     submission: IntentSubmission,
   ): Promise<EvidencePackRow> {
     if (submission.evidencePack !== undefined) {
-      return (await this.storeEvidencePack(store, actor, correlationId, submission.evidencePack)).row;
+      return (await this.storeEvidencePack(store, actor, requestId, submission.evidencePack, correlationId))
+        .row;
     }
     const id = submission.evidencePackId;
     const row = id === undefined ? undefined : await store.evidencePacks.get(id);
@@ -247,6 +258,7 @@ export class IntentService {
   private async markStartFailed(
     store: TenantStore,
     intent: DeploymentIntentRow,
+    requestId: string | null,
     error: unknown,
   ): Promise<void> {
     const at = new Date();
@@ -257,6 +269,7 @@ export class IntentService {
         eventType: 'FAILED',
         intentId: intent.id,
         correlationId: intent.correlationId,
+        requestId,
         actor: 'system:api',
         payload: {
           reason: 'the workflow could not be started',

@@ -45,13 +45,16 @@ export class SignInService {
   async record(
     tenantId: TenantId,
     type: SignInEventType,
-    event: { actor: string; correlationId: string; payload: Record<string, unknown> },
+    event: { actor: string; requestId: string; payload: Record<string, unknown> },
   ): Promise<void> {
+    // Each sign-in event is its own: key and correlation id are the server's, never the caller's request id.
+    const id = randomUUID();
     await this.store.forTenant(tenantId).events.append({
-      eventKey: `sign-in:${randomUUID()}`,
+      eventKey: `sign-in:${id}`,
       eventType: type,
       intentId: null,
-      correlationId: event.correlationId,
+      correlationId: id,
+      requestId: event.requestId,
       actor: event.actor,
       payload: event.payload,
       occurredAt: new Date(),
@@ -65,7 +68,7 @@ export class SignInService {
   async refuse(
     reason: string,
     context: {
-      correlationId: string;
+      requestId: string;
       tenantId?: TenantId;
       actor?: string;
       status?: number;
@@ -75,7 +78,7 @@ export class SignInService {
   ): Promise<ProblemError> {
     await this.record(context.tenantId ?? PLATFORM_TENANT_ID, 'SIGN_IN_FAILED', {
       actor: context.actor ?? 'anonymous',
-      correlationId: context.correlationId,
+      requestId: context.requestId,
       payload: { reason, ...context.extra },
     });
     this.logger.info({ reason }, 'sign-in refused');
@@ -90,18 +93,18 @@ export class SignInService {
    * Turns what a sign-in attempt threw into the answer, recording SIGN_IN_FAILED for refusals: the
    * provider's unavailability is a 503 (nobody's fault, nothing to audit), anything else is rethrown.
    */
-  async failure(error: unknown, correlationId: string): Promise<never> {
+  async failure(error: unknown, requestId: string): Promise<never> {
     if (error instanceof IssuerUnavailableError) {
       this.logger.warn({ what: error.what }, 'identity provider unavailable');
       throw problems.unavailable('the identity provider is unavailable; try again shortly');
     }
     if (error instanceof SignInRefusedError) {
       throw await this.refuse(error.reason, {
-        correlationId,
+        requestId,
         ...(error.providerError === undefined ? {} : { extra: { provider_error: error.providerError } }),
       });
     }
-    if (error instanceof TokenRefusedError) throw await this.refuse(error.reason, { correlationId });
+    if (error instanceof TokenRefusedError) throw await this.refuse(error.reason, { requestId });
     throw error;
   }
 
@@ -110,12 +113,12 @@ export class SignInService {
    * roles from their app roles. An unknown directory or no mapped role is a recorded 403. The user row
    * and SIGNED_IN are durable before the caller puts the user in the session.
    */
-  async admitPerson(person: VerifiedPerson, correlationId: string, method: string): Promise<SignedInUser> {
+  async admitPerson(person: VerifiedPerson, requestId: string, method: string): Promise<SignedInUser> {
     if (this.entra === undefined) throw new Error('Entra ID is not configured');
     const tenant = await this.store.tenants.findByEntraTenantId(person.entraTenantId);
     if (tenant === undefined) {
       throw await this.refuse('unknown_tenant', {
-        correlationId,
+        requestId,
         actor: person.subject,
         detail: 'your directory is not linked to a EUCORA tenant',
         extra: { entra_tenant_id: person.entraTenantId },
@@ -125,7 +128,7 @@ export class SignInService {
     const roles = rolesOfPerson(this.entra.config.appRoles, person.rolesClaim);
     if (roles.length === 0) {
       throw await this.refuse('no_app_role', {
-        correlationId,
+        requestId,
         tenantId,
         actor: person.subject,
         detail: 'you hold no EUCORA app role; ask an administrator to assign one',
@@ -142,7 +145,7 @@ export class SignInService {
     });
     await this.record(tenantId, 'SIGNED_IN', {
       actor: person.subject,
-      correlationId,
+      requestId,
       payload: { method, roles, entra_tenant_id: person.entraTenantId },
     });
     return user;
@@ -152,7 +155,7 @@ export class SignInService {
    * The actor behind a service principal's access token: a connector of one type, or a service with
    * EUCORA roles. Every refusal is recorded; a provider outage is a 503.
    */
-  async servicePrincipal(token: string, correlationId: string): Promise<Actor> {
+  async servicePrincipal(token: string, requestId: string): Promise<Actor> {
     if (this.entra === undefined) {
       throw problems.unauthenticated('the Authorization header carries no EUCORA API key');
     }
@@ -160,13 +163,13 @@ export class SignInService {
     try {
       principal = await this.entra.servicePrincipals.verify(token);
     } catch (error) {
-      return this.failure(error, correlationId);
+      return this.failure(error, requestId);
     }
     const actorId = `entra-app:${principal.appId}`;
     const tenant = await this.store.tenants.findByEntraTenantId(principal.entraTenantId);
     if (tenant === undefined) {
       throw await this.refuse('unknown_tenant', {
-        correlationId,
+        requestId,
         actor: actorId,
         detail: 'the token’s directory is not linked to a EUCORA tenant',
         extra: { entra_tenant_id: principal.entraTenantId, credential: 'entra_access_token' },
@@ -176,7 +179,7 @@ export class SignInService {
     const grant = grantOfServicePrincipal(this.entra.config.appRoles, principal.rolesClaim);
     if (grant.kind === 'refused') {
       throw await this.refuse(grant.reason, {
-        correlationId,
+        requestId,
         tenantId,
         actor: actorId,
         detail:

@@ -3,8 +3,8 @@ import type { Actor } from '../request-context';
 declare global {
   namespace Express {
     interface Request {
-      /** From a valid `X-Correlation-ID` header, or generated; echoed on the response. */
-      correlationId: string;
+      /** From a valid `X-Correlation-ID` header, or generated; echoed on the response. Tracing only. */
+      requestId: string;
       /** Set by authentication; routes read the caller from here only. */
       actor?: Actor;
     }

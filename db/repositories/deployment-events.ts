@@ -7,11 +7,18 @@ import { InvalidCursorError, decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
 
 export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
-export type NewDeploymentEvent = Omit<typeof deploymentEvents.$inferInsert, 'id' | 'tenantId'>;
+/** Every writer says which request caused the event (null: none did, e.g. the workflow on its own account). */
+export type NewDeploymentEvent = Omit<
+  typeof deploymentEvents.$inferInsert,
+  'id' | 'tenantId' | 'requestId'
+> & {
+  readonly requestId: string | null;
+};
 
 export interface EventFilter {
   readonly intentId?: string;
   readonly correlationId?: string;
+  readonly requestId?: string;
   readonly eventType?: string;
 }
 
@@ -40,6 +47,7 @@ export class DeploymentEventRepository {
     if (filter.intentId !== undefined) conditions.push(eq(deploymentEvents.intentId, filter.intentId));
     if (filter.correlationId !== undefined)
       conditions.push(eq(deploymentEvents.correlationId, filter.correlationId));
+    if (filter.requestId !== undefined) conditions.push(eq(deploymentEvents.requestId, filter.requestId));
     if (filter.eventType !== undefined) conditions.push(eq(deploymentEvents.eventType, filter.eventType));
     if (page.cursor !== undefined) {
       const [afterId] = decodeCursor(page.cursor, ['number']) as [number];

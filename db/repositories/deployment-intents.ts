@@ -53,6 +53,15 @@ export class DeploymentIntentRepository {
     return row;
   }
 
+  /** The intent's correlation id, as the server generated it (or as the migration to unique ids reassigned it). */
+  async correlationIdOf(id: string): Promise<string | undefined> {
+    const [row] = await this.db
+      .select({ correlationId: deploymentIntents.correlationId })
+      .from(deploymentIntents)
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
+    return row?.correlationId;
+  }
+
   async findByIdempotencyKey(key: string): Promise<DeploymentIntentRow | undefined> {
     const [row] = await this.db
       .select()

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentIntents, evidencePacks, ringDeployments } from '../schema';
@@ -14,12 +14,13 @@ export type NewRingDeployment = Omit<
 
 const OPEN: RingDeploymentStatus[] = ['PENDING', 'IN_PROGRESS'];
 
+/** How the seed's connectors name a ring deployment: the intent's correlation id, the ring and the action. */
 export interface RingDeploymentKey {
   readonly correlationId: string;
   readonly ring: Ring;
   readonly connectorType: string;
-  /** Narrows to the deployment or the rollback; a ring may have both. */
-  readonly kind?: RingDeploymentKind;
+  /** The deployment or the rollback; a ring may have both. */
+  readonly kind: RingDeploymentKind;
 }
 
 export class RingDeploymentRepository {
@@ -55,15 +56,25 @@ export class RingDeploymentRepository {
     return row;
   }
 
-  /** The deployment or rollback of this ring that still waits for the connector, if any (the newest). */
-  async findOpen(key: RingDeploymentKey): Promise<RingDeploymentRow | undefined> {
+  async get(id: string): Promise<RingDeploymentRow | undefined> {
     const [row] = await this.db
       .select()
       .from(ringDeployments)
-      .where(and(this.matches(key), inArray(ringDeployments.status, OPEN)))
-      .orderBy(desc(ringDeployments.startedAt))
-      .limit(1);
+      .where(and(eq(ringDeployments.tenantId, this.tenantId), eq(ringDeployments.id, id)));
     return row;
+  }
+
+  /**
+   * Every deployment (or rollback) a connector's reference names. Correlation ids are unique per
+   * tenant, so this is at most one row; more means the reference is ambiguous and nothing is guessed.
+   */
+  async findByReference(key: RingDeploymentKey): Promise<RingDeploymentRow[]> {
+    return this.db
+      .select()
+      .from(ringDeployments)
+      .where(this.matches(key))
+      .orderBy(asc(ringDeployments.startedAt))
+      .limit(2);
   }
 
   /** Every connector's deployments and rollbacks of this ring of one intent. */
@@ -81,21 +92,27 @@ export class RingDeploymentRepository {
       .orderBy(asc(ringDeployments.startedAt));
   }
 
-  /** Every deployment and rollback of this ring for one connector, oldest first. */
-  async findAll(key: RingDeploymentKey): Promise<RingDeploymentRow[]> {
-    return this.db
+  /** Reads the row and locks it until the transaction ends: reports on one ring deployment take turns. */
+  async lockForReport(id: string): Promise<RingDeploymentRow | undefined> {
+    const [row] = await this.db
       .select()
       .from(ringDeployments)
-      .where(this.matches(key))
-      .orderBy(asc(ringDeployments.startedAt));
+      .where(and(eq(ringDeployments.tenantId, this.tenantId), eq(ringDeployments.id, id)))
+      .for('update');
+    return row;
   }
 
+  /**
+   * Records a connector's report on an open row. A final report fixes the counts the gate will judge;
+   * the row stays open (and listed) until Temporal has taken it (`markReported`).
+   */
   async recordReport(
     id: string,
     report: {
       successCount: number;
       failureCount: number;
-      connectorObjectId: string;
+      /** Undefined keeps the id an earlier report gave. */
+      connectorObjectId: string | undefined;
       final: boolean;
       at: Date;
     },
@@ -105,16 +122,34 @@ export class RingDeploymentRepository {
       .set({
         successCount: report.successCount,
         failureCount: report.failureCount,
-        connectorObjectId: report.connectorObjectId,
+        ...(report.connectorObjectId === undefined ? {} : { connectorObjectId: report.connectorObjectId }),
         lastReportAt: report.at,
-        status: report.final ? 'REPORTED' : 'IN_PROGRESS',
-        completedAt: report.final ? report.at : null,
+        status: 'IN_PROGRESS',
+        ...(report.final ? { finalReportedAt: report.at } : {}),
       })
       .where(
         and(
           eq(ringDeployments.tenantId, this.tenantId),
           eq(ringDeployments.id, id),
           inArray(ringDeployments.status, OPEN),
+          isNull(ringDeployments.finalReportedAt),
+        ),
+      )
+      .returning();
+    return row;
+  }
+
+  /** Temporal took the recorded final report: the row is REPORTED (unless the workflow settled it already). */
+  async markReported(id: string, at: Date): Promise<RingDeploymentRow | undefined> {
+    const [row] = await this.db
+      .update(ringDeployments)
+      .set({ status: 'REPORTED', completedAt: at })
+      .where(
+        and(
+          eq(ringDeployments.tenantId, this.tenantId),
+          eq(ringDeployments.id, id),
+          inArray(ringDeployments.status, OPEN),
+          isNotNull(ringDeployments.finalReportedAt),
         ),
       )
       .returning();
@@ -131,7 +166,7 @@ export class RingDeploymentRepository {
       outcome: RingDeploymentOutcome;
       gateVerdict?: GateVerdict;
       /** The counts the connector completed the activity with: they win over any lost interim write. */
-      report?: { successCount: number; failureCount: number; connectorObjectId: string };
+      report?: { successCount: number; failureCount: number; connectorObjectId?: string };
       completedAt: Date;
     },
   ): Promise<void> {
@@ -162,11 +197,15 @@ export class RingDeploymentRepository {
       .orderBy(asc(ringDeployments.startedAt));
   }
 
-  /** What a connector has to carry out: open deployments and rollbacks, with the artifact to install. */
-  async openForConnector(connectorType: string, ring?: Ring) {
+  /**
+   * What a connector has to carry out: its open deployments, or its open rollbacks (never both in one
+   * list), with the artifact to install and the intent's evidence pack.
+   */
+  async openForConnector(connectorType: string, kind: RingDeploymentKind, ring?: Ring) {
     const conditions = [
       eq(ringDeployments.tenantId, this.tenantId),
       eq(ringDeployments.connectorType, connectorType),
+      eq(ringDeployments.kind, kind),
       inArray(ringDeployments.status, OPEN),
     ];
     if (ring !== undefined) conditions.push(eq(ringDeployments.ring, ring));
@@ -174,6 +213,7 @@ export class RingDeploymentRepository {
       .select({
         deployment: ringDeployments,
         evidence: evidencePacks.content,
+        evidencePackId: deploymentIntents.evidencePackId,
         targetRing: deploymentIntents.targetRing,
       })
       .from(ringDeployments)
@@ -196,7 +236,7 @@ export class RingDeploymentRepository {
       eq(ringDeployments.correlationId, key.correlationId),
       eq(ringDeployments.ring, key.ring),
       eq(ringDeployments.connectorType, key.connectorType),
-      key.kind === undefined ? undefined : eq(ringDeployments.kind, key.kind),
+      eq(ringDeployments.kind, key.kind),
     );
   }
 }

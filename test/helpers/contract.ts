@@ -42,7 +42,8 @@ export class ContractValidator {
 
   /** Problems with one response; empty when it matches the contract. */
   check(response: RecordedResponse): string[] {
-    const path = response.path.split('?')[0] ?? response.path;
+    // Express routes non-strictly: `/x/` is the operation `/x` (the seed's connectors use the slash).
+    const path = (response.path.split('?')[0] ?? response.path).replace(/(.)\/$/, '$1');
     const method = response.method.toLowerCase();
     const route = this.routes.find((r) => r.method === method && r.pattern.test(path));
     const label = `${response.method} ${path} → ${String(response.status)}`;

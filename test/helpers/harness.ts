@@ -235,6 +235,7 @@ export class Harness {
         correlationId: intent.correlationId,
         ring,
         connectorType,
+        kind,
         connectorObjectId: `${connectorType}-${ring}`,
         successCount: counts.success,
         failureCount: counts.failure,

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ConnectorReportService } from '../../api/services/connector-reports';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { ConnectorType } from '../../policy/connectors';
 import type { IntentStatus } from '../../policy/intent-status';
@@ -8,7 +7,6 @@ import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { abortSignal } from '../../workflows/definitions';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
-import { unreachableTemporal } from '../helpers/unreachable-temporal';
 import { TENANT_A, eventually, fastPolicy } from '../helpers/harness';
 import type { submission } from '../helpers/harness';
 
@@ -68,12 +66,14 @@ describe('connector endpoints: pending deployments and status reports', () => {
     agent: Agent = intune,
     connectorType: ConnectorType = 'intune',
   ): Promise<PendingItem> {
+    // Deployments and rollbacks are listed apart: a connector asks for rollbacks explicitly.
+    const list = action === 'DEPLOY' ? 'pending-deployments' : 'pending-rollbacks';
     return eventually(async () => {
       const res = await agent
-        .get('/api/v1/connectors/pending-deployments')
+        .get(`/api/v1/connectors/${list}`)
         .query({ connector_type: connectorType })
         .expect(200);
-      const items = (res.body as { items: PendingItem[] }).items;
+      const items = res.body as PendingItem[];
       return items.find(
         (item) =>
           item.correlation_id === intent.correlationId && item.ring === ring && item.action === action,
@@ -117,6 +117,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
       const intent = await submitIntent();
       const item = await awaitItem(intent, 'LAB');
       expect(item).toEqual({
+        ring_deployment_id: expect.any(String) as string,
         correlation_id: intent.correlationId,
         intent_id: intent.id,
         ring: 'LAB',
@@ -125,7 +126,9 @@ describe('connector endpoints: pending deployments and status reports', () => {
         platforms: ['windows'],
         app_name: '7-Zip',
         app_version: '24.08',
+        version: '24.08',
         target_ring: 'GLOBAL',
+        evidence_pack_id: intent.evidencePackId,
         artifact: {
           hash: 'a'.repeat(64),
           storage_url: 'https://artifacts.example.com/7zip/24.08/7z2408-x64.msi',
@@ -157,7 +160,10 @@ describe('connector endpoints: pending deployments and status reports', () => {
         .expect(200);
       expect(JSON.stringify(onlyCanary.body)).not.toContain(intent.correlationId);
       const none = await jamf.get('/api/v1/connectors/pending-deployments?connector_type=jamf').expect(200);
-      expect(none.body).toEqual({ items: [] });
+      expect(none.body).toEqual([]);
+      // A connector key needs no connector_type: its own is the default.
+      const own = await intune.get('/api/v1/connectors/pending-deployments').expect(200);
+      expect(JSON.stringify(own.body)).toContain(intent.correlationId);
     });
 
     it('lets an operator look at any connector type’s work', async () => {
@@ -172,13 +178,14 @@ describe('connector endpoints: pending deployments and status reports', () => {
         .expect(400);
       const fields = (res.body as Problem).errors?.map((e) => e.field);
       expect(fields).toEqual(expect.arrayContaining(['connector_type', 'ring', 'page']));
-      const missing = await intune.get('/api/v1/connectors/pending-deployments').expect(400);
+      const missing = await operator.get('/api/v1/connectors/pending-rollbacks').expect(400);
       expect((missing.body as Problem).errors?.map((e) => e.field)).toEqual(['connector_type']);
     });
 
     it('refuses a connector asking for another connector type’s work with 403', async () => {
       const res = await intune.get('/api/v1/connectors/pending-deployments?connector_type=jamf').expect(403);
       expect((res.body as Problem).detail).toContain('intune');
+      await intune.get('/api/v1/connectors/pending-rollbacks?connector_type=jamf').expect(403);
     });
 
     it('refuses submitters with 403 and anonymous callers with 401', async () => {
@@ -291,14 +298,27 @@ describe('connector endpoints: pending deployments and status reports', () => {
       }).expect(200);
       await awaitIntentStatus(intent, 'ROLLED_BACK');
 
-      const repeated = await report(intune, intent, 'LAB', { success: 10, failure: 0, final: true }).expect(
-        200,
-      );
+      const repeated = await report(intune, intent, 'LAB', {
+        success: 10,
+        failure: 0,
+        final: true,
+        action: 'ROLLBACK',
+      }).expect(200);
       expect(repeated.body).toMatchObject({
         outcome: 'ALREADY_COMPLETED',
         deployment: { action: 'ROLLBACK' },
       });
-      await report(intune, intent, 'LAB', { success: 9, failure: 1, final: true }).expect(409);
+      await report(intune, intent, 'LAB', { success: 9, failure: 1, final: true, action: 'ROLLBACK' }).expect(
+        409,
+      );
+      // Without an action, a report is about the deployment, never the rollback.
+      const deployment = await report(intune, intent, 'LAB', { success: 10, failure: 0, final: true }).expect(
+        200,
+      );
+      expect(deployment.body).toMatchObject({
+        outcome: 'ALREADY_COMPLETED',
+        deployment: { action: 'DEPLOY' },
+      });
     });
 
     it('refuses a deployment report that comes after the ring’s deadline with 409, while its rollback waits', async () => {
@@ -344,33 +364,6 @@ describe('connector endpoints: pending deployments and status reports', () => {
         await api.temporal.start();
       }
       await awaitItem(intent, 'LAB', 'ROLLBACK');
-    });
-
-    it('answers 503 and changes nothing when Temporal does not take the report; the retry lands', async () => {
-      const intent = await submitIntent({ targetRing: 'LAB' });
-      await awaitItem(intent, 'LAB');
-      const temporal = await unreachableTemporal();
-      try {
-        const unreachable = new ConnectorReportService(temporal.client);
-        const lab = {
-          correlationId: intent.correlationId,
-          ring: 'LAB',
-          connectorType: 'intune',
-          connectorObjectId: 'intune-app-assignment-lab',
-          successCount: 5,
-          failureCount: 0,
-          final: true,
-        } as const;
-        await expect(unreachable.report(api.tenant(), lab, 'connector:intune')).rejects.toMatchObject({
-          status: 503,
-        });
-      } finally {
-        await temporal.close();
-      }
-      expect(await awaitItem(intent, 'LAB')).toMatchObject({ status: 'PENDING', success_count: 0 });
-      expect(await eventsOf(intent, 'CONNECTOR_REPORTED')).toEqual([]);
-      await report(intune, intent, 'LAB', { success: 5, failure: 0, final: true }).expect(200);
-      await awaitIntentStatus(intent, 'COMPLETED');
     });
 
     it('refuses with 409 a report on a deployment the operator aborted, while its rollback waits', async () => {
@@ -463,10 +456,11 @@ describe('connector endpoints: pending deployments and status reports', () => {
           'connector_object_id',
           'success_count',
           'failure_count',
-          'final',
           'unexpected',
         ]),
       );
+      // The seed's report has neither: `final` defaults to true, `connector_object_id` is optional.
+      expect(fields).not.toContain('final');
       const tooMany = await intune.post('/api/v1/connectors/update-deployment-status').send({
         correlation_id: randomUUID(),
         ring: 'LAB',

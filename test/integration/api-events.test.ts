@@ -29,7 +29,7 @@ describe('GET /events — the audit trail', () => {
   let auditor: Agent;
   let first: DeploymentIntentRow;
   let second: DeploymentIntentRow;
-  const loginCorrelationId = randomUUID();
+  const loginRequestId = randomUUID();
 
   /** Submits a high-risk intent: its trail stops growing once the workflow waits for the CAB. */
   async function awaitingCab(intents: IntentService): Promise<DeploymentIntentRow> {
@@ -57,11 +57,11 @@ describe('GET /events — the audit trail', () => {
     });
     first = await awaitingCab(intents);
     second = await awaitingCab(intents);
-    // Signing in is itself audited, under the sign-in request's correlation id.
+    // Signing in is itself audited, with the sign-in request's X-Correlation-ID as its request id.
     auditor = api.anonymous();
     await auditor
       .post('/api/v1/auth/dev-login')
-      .set('X-Correlation-ID', loginCorrelationId)
+      .set('X-Correlation-ID', loginRequestId)
       .send({ username: 'audit@example.com', roles: ['auditor'] })
       .expect(200);
   });
@@ -96,16 +96,20 @@ describe('GET /events — the audit trail', () => {
     expect(Number.isNaN(Date.parse(page.items[0]?.occurred_at ?? ''))).toBe(false);
   });
 
-  it('filters by correlation_id', async () => {
-    const login = await events(auditor, `correlation_id=${loginCorrelationId}`);
+  it('filters by request_id, and by correlation_id', async () => {
+    const login = await events(auditor, `request_id=${loginRequestId}`);
     expect(login.items).toEqual([
       expect.objectContaining({
         event_type: 'DEV_LOGIN',
         intent_id: null,
-        correlation_id: loginCorrelationId,
+        request_id: loginRequestId,
         actor: 'audit@example.com',
       }),
     ]);
+    // The sign-in has a correlation id of its own, never the caller's.
+    const signIn = login.items[0]?.correlation_id ?? '';
+    expect(signIn).not.toBe(loginRequestId);
+    expect((await events(auditor, `correlation_id=${signIn}`)).items).toEqual(login.items);
     const rollout = await events(auditor, `correlation_id=${second.correlationId}`);
     expect(rollout.items.length).toBeGreaterThanOrEqual(3);
     expect(rollout.items.every((event) => event.correlation_id === second.correlationId)).toBe(true);

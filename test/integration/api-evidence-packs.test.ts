@@ -75,10 +75,10 @@ describe('evidence packs API', () => {
   describe('POST /api/v1/evidence-packs', () => {
     it('stores a pack under the SHA-256 of its canonical JSON and answers 201 with where it lives', async () => {
       const pack = uniquePack();
-      const correlationId = randomUUID();
+      const requestId = randomUUID();
       const res = await submitter
         .post('/api/v1/evidence-packs')
-        .set('X-Correlation-ID', correlationId)
+        .set('X-Correlation-ID', requestId)
         .send(pack)
         .expect(201);
       const body = res.body as StoredPack;
@@ -91,10 +91,12 @@ describe('evidence packs API', () => {
         missing_evidence: [],
       });
       expect(res.headers.location).toBe(`/api/v1/evidence-packs/${body.id}`);
-      const events = await api.tenant().events.list({ correlationId }, { limit: 10 });
+      const events = await api.tenant().events.list({ requestId }, { limit: 10 });
       expect(events.items).toEqual([
         expect.objectContaining({
           eventType: 'EVIDENCE_PACK_STORED',
+          // A pack stored on its own is correlated by its id, never by the caller's request id.
+          correlationId: body.id,
           actor: 'packager@example.com',
           intentId: null,
           payload: { evidencePackId: body.id, contentHash: body.content_hash },

@@ -61,10 +61,10 @@ describe('API foundation', () => {
     expect(replaced.headers['x-correlation-id']).not.toBe('not-a-uuid<script>');
   });
 
-  it('answers unknown paths with a problem+json 404 carrying the correlation id', async () => {
+  it('answers unknown paths with a problem+json 404 carrying the request id', async () => {
     const res = await api.anonymous().get('/api/v1/nowhere').expect(404);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 404, correlation_id: res.headers['x-correlation-id'] });
+    expect(res.body).toMatchObject({ status: 404, request_id: res.headers['x-correlation-id'] });
   });
 
   it('refuses anonymous callers with 401 and names bad dev-login fields with 400', async () => {
@@ -156,7 +156,7 @@ describe('API foundation', () => {
       expect(text).not.toContain(apiKey);
       expect(text).not.toContain(apiKey.slice('eucora_ck_'.length));
       expect(text).not.toContain(sessionId);
-      expect(text).toContain('"correlationId"');
+      expect(text).toContain('"requestId"');
       logged.contractViolations();
     } finally {
       await logged.close();

@@ -76,6 +76,7 @@ describe('deployment intents API', () => {
         correlationId: intent.correlation_id,
         ring: 'LAB',
         connectorType: 'intune',
+        kind,
         connectorObjectId: 'app-1',
         successCount: 3,
         failureCount: 0,

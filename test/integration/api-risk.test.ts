@@ -436,11 +436,11 @@ describe('risk API', () => {
     it('creates an inactive version, audited as RISK_MODEL_CREATED', async () => {
       const tenant = freshTenant();
       const tenantAdmin = await api.agent('admin@example.com', ['admin'], tenant);
-      const correlationId = randomUUID();
+      const requestId = randomUUID();
       const definition = strictModel('1.1');
       const res = await tenantAdmin
         .post('/api/v1/risk-models')
-        .set('X-Correlation-ID', correlationId)
+        .set('X-Correlation-ID', requestId)
         .send(definition)
         .expect(201);
       expect(res.headers.location).toBe('/api/v1/risk-models/1.1');
@@ -458,7 +458,7 @@ describe('risk API', () => {
       const events = await eventsOf('RISK_MODEL_CREATED', tenant);
       expect(events).toEqual([
         expect.objectContaining({
-          correlationId,
+          requestId,
           actor: 'admin@example.com',
           intentId: null,
           payload: {
@@ -564,10 +564,10 @@ describe('risk API', () => {
       expect(before).toMatchObject({ model_version: '1.0', requires_cab: false });
 
       await tenantAdmin.post('/api/v1/risk-models').send(strictModel('2.0')).expect(201);
-      const correlationId = randomUUID();
+      const requestId = randomUUID();
       const res = await tenantAdmin
         .post('/api/v1/risk-models/2.0/activate')
-        .set('X-Correlation-ID', correlationId)
+        .set('X-Correlation-ID', requestId)
         .expect(200);
       expect(res.body).toMatchObject({
         version: '2.0',
@@ -584,7 +584,7 @@ describe('risk API', () => {
       const events = await eventsOf('RISK_MODEL_ACTIVATED', tenant);
       expect(events).toEqual([
         expect.objectContaining({
-          correlationId,
+          requestId,
           actor: 'admin@example.com',
           payload: { version: '2.0', previousVersion: '1.0' },
         }),

@@ -35,6 +35,7 @@ describe.each(databaseKinds())('the database (%s)', (kind) => {
       eventType: 'TEST_EVENT',
       intentId: null,
       correlationId: randomUUID(),
+      requestId: null,
       actor: 'test',
       payload: { n: 1 },
     });
@@ -70,6 +71,7 @@ describe.each(databaseKinds())('the database (%s)', (kind) => {
         eventType: 'RING_STARTED',
         intentId: null,
         correlationId: randomUUID(),
+        requestId: null,
         actor: 'system:workflow',
         payload: {},
       };
@@ -109,6 +111,7 @@ describe.each(databaseKinds())('the database (%s)', (kind) => {
         eventType: 'INTENT_CREATED',
         intentId,
         correlationId,
+        requestId: null,
         actor: 'alice',
         payload: {},
       });

@@ -185,12 +185,13 @@ describe('reference connector against the real API over HTTP', () => {
     expect(rows.map((row) => [row.ring, row.status, row.outcome, row.successCount])).toEqual(
       RINGS.map((ring) => [ring, 'REPORTED', 'SUCCEEDED', 120]),
     );
-    // Every report carried the intent's correlation id and the connector's key.
+    // Every report carried the connector's key and a request id of its own (X-Correlation-ID).
     const posts = seen.filter((request) => request.url.endsWith('/update-deployment-status'));
     expect(posts).toHaveLength(10);
-    expect(posts.every((request) => request.correlationId === intent.correlationId && request.bearer)).toBe(
-      true,
-    );
+    expect(
+      posts.every((request) => /^[0-9a-f-]{36}$/.test(request.correlationId ?? '') && request.bearer),
+    ).toBe(true);
+    expect(new Set(posts.map((request) => request.correlationId)).size).toBe(10);
     const polls = seen.filter((request) =>
       request.url.includes('/pending-deployments?connector_type=intune'),
     );
@@ -242,9 +243,10 @@ describe('reference connector against the real API over HTTP', () => {
     );
   });
 
-  it('redoes an item whose report did not get through, after a pause', async () => {
+  it('sends a report that got a 503 again, under the same request id, after a pause', async () => {
     const intent = await submitIntent({ windows: 'intune' });
     await awaitOpen(intent, 'LAB');
+    const postsBefore = seen.filter((request) => request.method === 'POST').length;
     const stop = new AbortController();
     const connector = await options('intune', {
       interimReports: 0,
@@ -261,8 +263,11 @@ describe('reference connector against the real API over HTTP', () => {
     );
     expect(connector.lines.find((line) => line.event === 'report_failed')).toMatchObject({
       ring: 'LAB',
+      send: 1,
       error: expect.stringContaining('503') as string,
     });
+    const [refused, accepted] = seen.filter((request) => request.method === 'POST').slice(postsBefore);
+    expect(accepted?.correlationId).toBe(refused?.correlationId);
     await awaitOpen(intent, 'CANARY');
   });
 
