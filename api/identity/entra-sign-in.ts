@@ -217,6 +217,10 @@ export class EntraSignIn {
         if (error.name === 'ServerError') {
           const code = /^[a-z_]{1,64}$/.test(error.errorCode) ? error.errorCode : 'unknown';
           if (code === 'invalid_grant') throw new SignInRefusedError('code_rejected', code);
+          // The provider refused EUCORA's own credential: the operator's to fix, not the person's fault.
+          if (code === 'invalid_client' || code === 'unauthorized_client') {
+            throw new IssuerUnavailableError(`the provider refused EUCORA's client credential (${code})`);
+          }
           if (code === 'temporarily_unavailable' || code === 'server_error') {
             throw new IssuerUnavailableError(`token endpoint answered ${code}`);
           }

@@ -95,7 +95,7 @@ export class SignInService {
    */
   async failure(error: unknown, requestId: string): Promise<never> {
     if (error instanceof IssuerUnavailableError) {
-      this.logger.warn({ what: error.what }, 'identity provider unavailable');
+      this.logger.error({ what: error.what }, 'identity provider unavailable');
       throw problems.unavailable('the identity provider is unavailable; try again shortly');
     }
     if (error instanceof SignInRefusedError) {

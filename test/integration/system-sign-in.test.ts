@@ -185,11 +185,15 @@ describe('sign-in in the running process, with its secrets from Key Vault', () =
     expect((await after.get('/api/v1/auth/me')).status).toBe(200);
   });
 
-  it('uses a rotated Entra client secret from the next sign-in on; a wrong one is a refused sign-in, not a leak', async () => {
+  it('uses a rotated Entra client secret from the next sign-in on; a wrong one is a 503 for the operator to fix, not a leak', async () => {
     await rotate(KEY_VAULT_SECRET_NAMES.entraClientSecret, WRONG_CLIENT_SECRET);
+    const mark = logLines.length;
     const refused = await new EucoraBrowser().signIn('alice');
-    expect(refused.status).toBe(401);
-    expect(await refused.clone().json()).toMatchObject({ detail: 'sign-in refused: provider error' });
+    expect(refused.status).toBe(503);
+    expect(await refused.clone().json()).toMatchObject({
+      type: expect.stringContaining('service-unavailable') as string,
+    });
+    await waitForLog("the provider refused EUCORA's client credential (invalid_client)", mark);
 
     await rotate(KEY_VAULT_SECRET_NAMES.entraClientSecret, CLIENT_SECRET);
     expect((await new EucoraBrowser().signIn('alice')).status).toBe(302);
