@@ -7,7 +7,9 @@ import type { RolloutPolicy } from '../policy/rollout-policy';
 import type { Logger } from '../runtime/logger';
 import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
-import type { Endpoint } from './endpoint';
+import type { Endpoint, EndpointContext } from './endpoint';
+import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
+import type { IdempotencySettings } from './idempotency';
 import { authentication } from './middleware/authentication';
 import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
@@ -47,6 +49,8 @@ export interface ApiDependencies {
     readonly taskQueue: string;
   };
   readonly rolloutPolicy: RolloutPolicy;
+  /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */
+  readonly idempotency?: IdempotencySettings;
 }
 
 /** Every endpoint of the API, in the order the OpenAPI document lists them. */
@@ -77,10 +81,10 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
     }),
     ...intentEndpoints(deps),
     ...evidencePackEndpoints(deps),
-    ...riskEndpoints(deps),
+    ...riskEndpoints(),
     ...cabEndpoints(deps),
     ...connectorEndpoints(deps),
-    ...connectorCredentialEndpoints(deps),
+    ...connectorCredentialEndpoints(),
     ...eventEndpoints(deps),
     ...metricsEndpoints(deps),
   ];
@@ -131,7 +135,12 @@ export function createApp(deps: ApiDependencies): Express {
   api.use(express.json({ limit: '256kb', strict: true }));
   api.use(deps.sessions.middleware);
   api.use(authentication(deps.store, routeDeps.signIn));
-  for (const definition of endpoints) mountEndpoint(api, definition);
+  const context: EndpointContext = {
+    store: deps.store,
+    idempotency: deps.idempotency ?? DEFAULT_IDEMPOTENCY_SETTINGS,
+    logger: deps.logger,
+  };
+  for (const definition of endpoints) mountEndpoint(api, definition, context);
   app.use('/api/v1', api);
 
   app.use(notFound());

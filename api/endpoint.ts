@@ -1,6 +1,22 @@
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { DataStore, TenantStore } from '../db/tenant-store';
+import type { Logger } from '../runtime/logger';
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  REPLAYED_HEADER,
+  answerIdempotently,
+  replayedHeaderDescription,
+  requestHash,
+  withIdempotencyKeyHeader,
+} from './idempotency';
+import type {
+  IdempotencyMode,
+  IdempotencySettings,
+  IdempotentAnswer,
+  IdempotentAttempt,
+} from './idempotency';
 import { problems } from './problem';
 import type { FieldProblem } from './problem';
 import type { Actor, Role } from './request-context';
@@ -28,7 +44,7 @@ export interface EndpointResponse {
   readonly description: string;
   readonly schema?: z.ZodType;
   readonly contentType?: string;
-  readonly headers?: Record<string, { description: string; schema: { type: 'string' } }>;
+  readonly headers?: Record<string, { description: string; schema: { type: 'string'; enum?: string[] } }>;
 }
 
 export interface HandlerInput<
@@ -46,11 +62,16 @@ export interface HandlerInput<
   readonly requestId: string;
   readonly req: Request;
   readonly res: Response;
+  /**
+   * The caller's tenant store (401 without a caller). Under a transactional Idempotency-Key it writes
+   * through the key's transaction, so handlers of such endpoints reach the database only through it.
+   */
+  readonly tenantStore: () => TenantStore;
+  /** Set when the request carries an Idempotency-Key and the endpoint declares `idempotency`. */
+  readonly idempotency: IdempotentAttempt | undefined;
 }
 
-export interface EndpointResult {
-  readonly status: number;
-  readonly body?: unknown;
+export interface EndpointResult extends IdempotentAnswer {
   readonly headers?: Record<string, string>;
   readonly contentType?: string;
 }
@@ -73,6 +94,8 @@ export interface Endpoint<
   readonly responses: Readonly<Record<number, EndpointResponse>>;
   /** Error statuses besides the ones every endpoint can answer (400, 401, 403, 500). */
   readonly errors?: readonly number[];
+  /** Takes an Idempotency-Key, and how its effect stays single (api/idempotency.ts). */
+  readonly idempotency?: IdempotencyMode;
   readonly handle: (input: HandlerInput<P, Q, B, H>) => Promise<EndpointResult>;
 }
 
@@ -144,8 +167,22 @@ function authorize(access: Access, actor: Actor | undefined): void {
   }
 }
 
-export function mountEndpoint(router: Router, definition: Endpoint): void {
+/** What mounting an endpoint needs besides its declaration. */
+export interface EndpointContext {
+  readonly store: DataStore;
+  readonly idempotency: IdempotencySettings;
+  readonly logger: Logger;
+}
+
+/** The request headers an endpoint validates and documents: its own, and Idempotency-Key if it takes one. */
+function requestHeaders(definition: Endpoint): z.ZodType | undefined {
+  const own = definition.request?.headers;
+  return definition.idempotency === undefined ? own : withIdempotencyKeyHeader(own);
+}
+
+export function mountEndpoint(router: Router, definition: Endpoint, context: EndpointContext): void {
   const expressPath = definition.path.replace(/\{(\w+)\}/g, ':$1');
+  const headerSchema = requestHeaders(definition);
   router[definition.method](expressPath, async (req, res) => {
     // Who may call comes before what they sent: an anonymous caller learns nothing from validation errors.
     authorize(definition.access, req.actor);
@@ -161,20 +198,53 @@ export function mountEndpoint(router: Router, definition: Endpoint): void {
     const request = definition.request ?? {};
     const params = parsePart(request.params, req.params, 'path', errors) as Record<string, unknown>;
     const query = parsePart(request.query, req.query, 'query', errors) as Record<string, unknown>;
-    const headers = parsePart(request.headers, req.headers, 'header', errors) as Record<string, unknown>;
+    const headers = parsePart(headerSchema, req.headers, 'header', errors) as Record<string, unknown>;
     const body: unknown =
       request.body === undefined ? undefined : parsePart(request.body, req.body ?? {}, 'body', errors);
     if (errors.length > 0) throw problems.validation(errors);
-    const result = await definition.handle({
-      params,
-      query,
-      body,
-      headers,
-      actor: req.actor,
-      requestId: req.requestId,
-      req,
-      res,
-    });
+
+    const actor = req.actor;
+    const callerStore = actor === undefined ? undefined : context.store.forTenant(actor.tenantId);
+    const run = (store: TenantStore | undefined, idempotency: IdempotentAttempt | undefined) =>
+      definition.handle({
+        params,
+        query,
+        body,
+        headers,
+        actor,
+        requestId: req.requestId,
+        req,
+        res,
+        tenantStore: () => {
+          if (store === undefined) throw problems.unauthenticated();
+          return store;
+        },
+        idempotency,
+      });
+    const key = headers[IDEMPOTENCY_KEY_HEADER];
+    let result: EndpointResult;
+    if (definition.idempotency === undefined || typeof key !== 'string' || callerStore === undefined) {
+      result = await run(callerStore, undefined);
+    } else {
+      const outcome = await answerIdempotently({
+        mode: definition.idempotency,
+        store: callerStore,
+        key,
+        operation: definition.operationId,
+        requestHash: requestHash({
+          operation: definition.operationId,
+          actor: actor?.id ?? '',
+          params,
+          query,
+          body,
+        }),
+        settings: context.idempotency,
+        logger: context.logger,
+        act: (store, attempt) => run(store, attempt),
+      });
+      result = outcome.answer;
+      if (outcome.replayed) res.setHeader(REPLAYED_HEADER, 'true');
+    }
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     res.status(result.status);
     if (result.body === undefined) {
@@ -189,6 +259,7 @@ export function mountEndpoint(router: Router, definition: Endpoint): void {
 
 export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint): void {
   const request = definition.request ?? {};
+  const idempotent = definition.idempotency !== undefined;
   const bodyErrors = request.body === undefined ? [] : [415];
   const errorStatuses = [
     ...new Set([
@@ -196,22 +267,42 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       ...(definition.access.kind === 'public' ? [] : [401, 403]),
       ...bodyErrors,
       ...(definition.errors ?? []),
+      ...(idempotent ? [409] : []),
       500,
     ]),
   ];
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(definition.responses)) {
+    const headers = {
+      ...response.headers,
+      ...(idempotent && status.startsWith('2') ? { [REPLAYED_HEADER]: replayedHeaderDescription } : {}),
+    };
     responses[status] = {
       description: response.description,
-      ...(response.headers === undefined ? {} : { headers: response.headers }),
+      ...(Object.keys(headers).length === 0 ? {} : { headers }),
       ...(response.schema === undefined
         ? {}
         : { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }),
     };
   }
   for (const status of errorStatuses) {
+    const idempotencyConflict = idempotent && status === 409;
     responses[String(status)] ??= {
-      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      description: idempotencyConflict
+        ? `${ERROR_DESCRIPTIONS[409] ?? 'Conflict'}; or the Idempotency-Key belongs to another request ` +
+          '(`idempotency-key-reused`), or to one still being processed (`idempotency-key-in-progress`, ' +
+          'retry after Retry-After seconds)'
+        : (ERROR_DESCRIPTIONS[status] ?? 'Error'),
+      ...(idempotencyConflict
+        ? {
+            headers: {
+              'Retry-After': {
+                description: 'with `idempotency-key-in-progress`: seconds until a retry may take over',
+                schema: { type: 'string' },
+              },
+            },
+          }
+        : {}),
       content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
     };
   }
@@ -232,7 +323,9 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
     request: {
       ...(request.params === undefined ? {} : { params: request.params as z.ZodObject }),
       ...(request.query === undefined ? {} : { query: request.query as z.ZodObject }),
-      ...(request.headers === undefined ? {} : { headers: request.headers as z.ZodObject }),
+      ...(requestHeaders(definition) === undefined
+        ? {}
+        : { headers: requestHeaders(definition) as z.ZodObject }),
       ...(request.body === undefined
         ? {}
         : { body: { required: true, content: { 'application/json': { schema: request.body } } } }),

@@ -1,15 +1,26 @@
-import { Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Request, RequestHandler } from 'express';
 import type { RingDeploymentKind, RingDeploymentOutcome } from '../db/schema';
 import { INTENT_STATUSES } from '../policy/intent-status';
 import { RINGS } from '../policy/rings';
 import type { RolloutCounts } from '../db/tenant-store';
+import { ORPHAN_RECOVERED, READ_MODEL_REPAIRED, RECONCILER_ACTOR } from '../workflows/reconciliation';
 
 /** What one tenant's scrape reads from the database, at the moment Prometheus asks. */
 export interface TenantRolloutSnapshot {
   readonly counts: RolloutCounts;
   readonly cabQueueDepth: number;
+  /** The tenant's repair events (ORPHAN_RECOVERED, READ_MODEL_REPAIRED) by type and actor. */
+  readonly repairs: readonly { readonly eventType: string; readonly actor: string; readonly count: number }[];
 }
+
+/** The audit events that are repairs, as the counter names them, and who may have made each. */
+export const REPAIR_EVENT_TYPES = [ORPHAN_RECOVERED, READ_MODEL_REPAIRED] as const;
+const REPAIR_SERIES = [
+  { eventType: ORPHAN_RECOVERED, repair: 'orphan_recovered', by: 'reconciler' },
+  { eventType: ORPHAN_RECOVERED, repair: 'orphan_recovered', by: 'retried_submission' },
+  { eventType: READ_MODEL_REPAIRED, repair: 'read_model_repaired', by: 'reconciler' },
+] as const;
 
 const RING_KINDS: readonly RingDeploymentKind[] = ['DEPLOY', 'ROLLBACK'];
 /** `PENDING` stands for a ring the connector has not settled yet (no outcome recorded). */
@@ -101,6 +112,33 @@ export class ApiMetrics {
               this.set({ tenant, ring, kind, outcome }, total);
             }
           }
+        }
+      },
+    });
+
+    // Counted from the append-only audit trail, not in the worker's memory: the repairs happen in the
+    // worker, the scrape reaches the API; the trail is shared, durable and only grows, so the count is a
+    // true counter that survives restarts and agrees across API replicas.
+    new Counter({
+      name: 'eucora_reconciler_repairs_total',
+      help:
+        'Repairs of intents, from the audit trail: orphan_recovered (a workflow started late for an intent ' +
+        'recorded without one, by the reconciler or a retried submission), read_model_repaired (a row set ' +
+        'to its workflow’s state by the reconciler)',
+      labelNames: ['tenant', 'repair', 'by'] as const,
+      registers: [scrape],
+      async collect() {
+        const { repairs } = await current();
+        this.reset();
+        for (const series of REPAIR_SERIES) {
+          const total = repairs
+            .filter(
+              (entry) =>
+                entry.eventType === series.eventType &&
+                (entry.actor === RECONCILER_ACTOR) === (series.by === 'reconciler'),
+            )
+            .reduce((sum, entry) => sum + entry.count, 0);
+          this.inc({ tenant, repair: series.repair, by: series.by }, total);
         }
       },
     });

@@ -17,6 +17,8 @@ export class ProblemError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: readonly FieldProblem[],
+    /** Response headers the problem calls for, such as `Retry-After`. */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(detail ?? title);
     this.name = 'ProblemError';

@@ -78,6 +78,7 @@ export async function startEmbeddedSystem(
         namespace: 'default',
         taskQueue: TASK_QUEUE,
         dependencies: { store, logger },
+        reconciler: { client, rolloutPolicy: defaultRolloutPolicy() },
         workerOptions: { shutdownGraceTime: '1 second' },
       });
       const running = worker.run().catch((error: unknown) => {

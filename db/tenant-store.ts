@@ -1,6 +1,13 @@
-import { and, count, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Database, DatabaseExecutor } from './client';
-import { connectorCredentials, deploymentIntents, ringDeployments } from './schema';
+import {
+  connectorCredentials,
+  deploymentEvents,
+  deploymentIntents,
+  idempotencyKeys,
+  ringDeployments,
+} from './schema';
 import type { RingDeploymentKind, RingDeploymentOutcome } from './schema';
 import type { TenantId } from './tenant-id';
 import { CabApprovalRepository } from './repositories/cab-approvals';
@@ -8,13 +15,19 @@ import { ConnectorCredentialRepository } from './repositories/connector-credenti
 import { DeploymentEventRepository } from './repositories/deployment-events';
 import { DeploymentIntentRepository } from './repositories/deployment-intents';
 import { EvidencePackRepository } from './repositories/evidence-packs';
+import { IdempotencyKeyRepository } from './repositories/idempotency-keys';
 import { RingDeploymentRepository } from './repositories/ring-deployments';
 import { RiskAssessmentRepository } from './repositories/risk-assessments';
 import { RiskModelRepository } from './repositories/risk-models';
 import { TenantDirectory } from './repositories/tenants';
 import { UserRepository } from './repositories/users';
+import type { DeploymentIntentRow } from './repositories/deployment-intents';
+import { INTENT_STATUSES, isTerminal } from '../policy/intent-status';
 import type { IntentStatus } from '../policy/intent-status';
 import type { Ring } from '../policy/rings';
+
+/** Spelled out rather than `not in` terminal, so the status index serves the reconciler's sweep. */
+const UNFINISHED_STATUSES = INTENT_STATUSES.filter((status) => !isTerminal(status));
 
 /** Row counts for the metrics scrape: numbers by category, never row data. */
 export interface RolloutCounts {
@@ -42,6 +55,7 @@ export class TenantStore {
   readonly events: DeploymentEventRepository;
   readonly users: UserRepository;
   readonly connectorCredentials: ConnectorCredentialRepository;
+  readonly idempotencyKeys: IdempotencyKeyRepository;
 
   constructor(
     private readonly executor: DatabaseExecutor,
@@ -56,6 +70,7 @@ export class TenantStore {
     this.events = new DeploymentEventRepository(executor, tenantId);
     this.users = new UserRepository(executor, tenantId);
     this.connectorCredentials = new ConnectorCredentialRepository(executor, tenantId);
+    this.idempotencyKeys = new IdempotencyKeyRepository(executor, tenantId);
   }
 
   /** Runs `work` in one transaction; every repository it receives writes through that transaction. */
@@ -100,6 +115,73 @@ export class DataStore {
         .groupBy(ringDeployments.ring, ringDeployments.kind, ringDeployments.outcome),
     ]);
     return { intentsByStatus, ringDeployments: rings };
+  }
+
+  /** A tenant's audit events of these types, counted by type and actor: counters derived from the trail. */
+  async eventCounts(
+    tenantId: TenantId,
+    eventTypes: readonly string[],
+  ): Promise<{ eventType: string; actor: string; count: number }[]> {
+    return this.db
+      .select({ eventType: deploymentEvents.eventType, actor: deploymentEvents.actor, count: count() })
+      .from(deploymentEvents)
+      .where(
+        and(eq(deploymentEvents.tenantId, tenantId), inArray(deploymentEvents.eventType, [...eventTypes])),
+      )
+      .groupBy(deploymentEvents.eventType, deploymentEvents.actor);
+  }
+
+  /**
+   * For the reconciler, across tenants: SUBMITTED intents recorded before `cutoff` (a workflow should
+   * have been started for each long ago), `limit` at a time in id order after `after`.
+   */
+  async staleSubmissions(cutoff: Date, limit: number, after?: string): Promise<DeploymentIntentRow[]> {
+    return this.intentPage(
+      [eq(deploymentIntents.status, 'SUBMITTED'), lt(deploymentIntents.createdAt, cutoff)],
+      limit,
+      after,
+    );
+  }
+
+  /** For the reconciler, across tenants: unfinished intents whose row has not changed since `cutoff`. */
+  async unsettledIntents(cutoff: Date, limit: number, after?: string): Promise<DeploymentIntentRow[]> {
+    return this.intentPage(
+      [inArray(deploymentIntents.status, UNFINISHED_STATUSES), lt(deploymentIntents.updatedAt, cutoff)],
+      limit,
+      after,
+    );
+  }
+
+  /** For the reconciler, across tenants: the intents of these workflows. */
+  async intentsOfWorkflows(workflowIds: readonly string[]): Promise<DeploymentIntentRow[]> {
+    if (workflowIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(deploymentIntents)
+      .where(inArray(deploymentIntents.workflowId, [...workflowIds]));
+  }
+
+  private async intentPage(conditions: SQL[], limit: number, after?: string): Promise<DeploymentIntentRow[]> {
+    return this.db
+      .select()
+      .from(deploymentIntents)
+      .where(and(...conditions, ...(after === undefined ? [] : [gt(deploymentIntents.id, after)])))
+      .orderBy(asc(deploymentIntents.id))
+      .limit(limit);
+  }
+
+  /** Forgets up to `limit` Idempotency-Keys of any tenant whose time to live ran out; returns how many. */
+  async purgeExpiredIdempotencyKeys(limit: number): Promise<number> {
+    const expired = this.db
+      .select({ tenantId: idempotencyKeys.tenantId, key: idempotencyKeys.key })
+      .from(idempotencyKeys)
+      .where(lte(idempotencyKeys.expiresAt, sql`now()`))
+      .limit(limit);
+    const purged = await this.db
+      .delete(idempotencyKeys)
+      .where(sql`(${idempotencyKeys.tenantId}, ${idempotencyKeys.key}) in ${expired}`)
+      .returning({ key: idempotencyKeys.key });
+    return purged.length;
   }
 
   /**

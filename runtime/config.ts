@@ -39,6 +39,9 @@ const duration = z.string().transform((value, ctx) => {
 const RESERVED_TENANT_ID = 'eucora.platform';
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
+/** A duration of at least `minimumMs` (a lease or an interval of zero would spin). */
+const durationAtLeast = (minimumMs: number, minimum: string) =>
+  duration.refine((ms) => ms >= minimumMs, { error: `must be at least ${minimum}` });
 
 const environmentSchema = z
   .object({
@@ -85,6 +88,10 @@ const environmentSchema = z
     DEV_LOGIN: booleanFlag.optional(),
 
     CAB_TIMEOUT: duration.default(parseDuration('7d')),
+    IDEMPOTENCY_KEY_TTL: durationAtLeast(60_000, '1m').default(parseDuration('24h')),
+    IDEMPOTENCY_LEASE: durationAtLeast(1_000, '1s').default(parseDuration('15s')),
+    RECONCILER_INTERVAL: durationAtLeast(1_000, '1s').default(parseDuration('1m')),
+    RECONCILER_THRESHOLD: duration.default(parseDuration('2m')),
     ROLLOUT_POLICY: optionalString,
   })
   .superRefine((env, ctx) => {
@@ -171,6 +178,14 @@ export interface AppConfig {
   readonly defaultTenantId: string;
   readonly devLogin: boolean;
   readonly rolloutPolicy: RolloutPolicy;
+  /** Idempotency-Key lifetime, and how long an attempt holds its key before a retry may take over. */
+  readonly idempotency: { readonly ttlMs: number; readonly leaseMs: number };
+  /** How often the worker's reconciler runs, and how old a row must be before it acts on it. */
+  readonly reconciler: {
+    readonly intervalMs: number;
+    readonly thresholdMs: number;
+    readonly batchSize: number;
+  };
 }
 
 export interface EntraConfig {
@@ -273,6 +288,8 @@ function parseEntra(env: z.output<typeof environmentSchema>, publicUrl: string):
     tenants,
   };
 }
+/** Rows the reconciler reads per query. */
+const RECONCILER_BATCH_SIZE = 500;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -355,6 +372,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
     defaultTenantId: env.DEFAULT_TENANT_ID,
     devLogin: env.DEV_LOGIN ?? env.NODE_ENV !== 'production',
     rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT),
+    idempotency: { ttlMs: env.IDEMPOTENCY_KEY_TTL, leaseMs: env.IDEMPOTENCY_LEASE },
+    reconciler: {
+      intervalMs: env.RECONCILER_INTERVAL,
+      thresholdMs: env.RECONCILER_THRESHOLD,
+      batchSize: RECONCILER_BATCH_SIZE,
+    },
   };
 }
 

@@ -16,6 +16,7 @@ import { connectWorker, createDeploymentWorker } from './deployment-worker';
 import { listen } from './http-listener';
 import { loadSecrets } from './secrets';
 import type { KeyVaultAccess, SecretSource } from './secrets';
+import { ensureReconcilerSchedule } from './reconciler-schedule';
 import { ShutdownStack } from './shutdown-stack';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
@@ -130,6 +131,7 @@ export async function startSystem(
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         dependencies: { store, logger },
+        reconciler: { client: temporal.client, rolloutPolicy: config.rolloutPolicy },
         workflowBundlePath: config.temporal.workflowBundlePath,
       });
       const running = worker.run();
@@ -141,6 +143,11 @@ export async function startSystem(
         await workerStopped;
       });
       logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+      await ensureReconcilerSchedule(
+        temporal.client,
+        { taskQueue: config.temporal.taskQueue, ...config.reconciler },
+        logger,
+      );
     }
 
     let apiUrl: string | undefined;
@@ -185,6 +192,7 @@ export async function startSystem(
           taskQueue: config.temporal.taskQueue,
         },
         rolloutPolicy: config.rolloutPolicy,
+        idempotency: config.idempotency,
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());

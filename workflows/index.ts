@@ -1,1 +1,2 @@
 export { deploymentIntentWorkflow } from './deployment-intent';
+export { intentReconcilerWorkflow } from './intent-reconciler';

@@ -28,6 +28,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     }
     const problem = toProblem(error);
     if (problem.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
+    for (const [name, value] of Object.entries(problem.headers ?? {})) res.setHeader(name, value);
     res
       .status(problem.status)
       .type(PROBLEM_CONTENT_TYPE)

@@ -139,15 +139,18 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         'Delivers the decision to the intent’s workflow, which validates and records it (the audit trail ' +
         'gets a CAB_DECIDED event by the caller) and answers with the intent’s status. 409 when the intent ' +
         'is not awaiting CAB; 403 for the intent’s own submitter; 422 for a CONDITIONAL decision without ' +
-        'conditions, conditions on another decision, or a max_ring beyond the target ring.',
+        'conditions, conditions on another decision, or a max_ring beyond the target ring. With an ' +
+        'Idempotency-Key, a decision retried after a 503 or a lost answer is delivered once: the workflow ' +
+        'knows it by an update id derived from the key.',
       tags: ['CAB'],
       access: roles('cab_member'),
+      idempotency: 'recorded',
       request: { params: cabDecisionParams, body: cabDecisionBodySchema },
       responses: { 200: { description: 'The workflow recorded the decision', schema: cabVerdictSchema } },
       errors: [404, 409, 422, 503],
-      async handle({ actor, params, body }) {
+      async handle({ actor, params, body, tenantStore, idempotency }) {
         const caller = requireActor(actor);
-        const intent = await deps.store.forTenant(caller.tenantId).intents.get(params.intent_id);
+        const intent = await tenantStore().intents.get(params.intent_id);
         if (intent === undefined) throw problems.notFound(`deployment intent ${params.intent_id}`);
 
         const requested = body.conditions;
@@ -169,7 +172,12 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         let verdict: CabVerdict;
         try {
           verdict = await deps.temporal.client.withDeadline(Date.now() + DECISION_WAIT_MS, () =>
-            handle.executeUpdate(cabDecisionUpdate, { args: [decision] }),
+            handle.executeUpdate(cabDecisionUpdate, {
+              args: [decision],
+              // Temporal runs an update id once, and answers its outcome again to the same id, even once
+              // the workflow has closed: every attempt of one Idempotency-Key decides once.
+              ...(idempotency === undefined ? {} : { updateId: `cab-decision-${idempotency.effectId}` }),
+            }),
           );
         } catch (error) {
           const problem = decisionProblem(error, decision, intent.targetRing);

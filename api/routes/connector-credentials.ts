@@ -7,7 +7,6 @@ import { idParams, isoDate, requireActor } from '../schemas/common';
 import { connectorTypeSchema } from '../schemas/connectors';
 import { problems } from '../problem';
 import { issueConnectorCredential, revokeConnectorCredential } from '../services/connector-credentials';
-import type { RouteDependencies } from './dependencies';
 
 const scopeSchema = z
   .enum(CREDENTIAL_SCOPES)
@@ -50,6 +49,10 @@ const credentialFields = {
   name: z.string(),
   scope: scopeSchema,
   connector_type: connectorTypeSchema.nullable().describe('null for metrics keys'),
+  key_fingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{12}$/)
+    .describe('the first 12 hex digits of the SHA-256 of the key: tells which credential a key you hold is'),
   created_at: z.iso.datetime(),
   expires_at: z.iso.datetime().nullable().describe('null: works until revoked'),
 };
@@ -59,7 +62,13 @@ const issuedCredentialSchema = z
     ...credentialFields,
     api_key: z
       .string()
-      .describe('shown this once: send it as `Authorization: Bearer <api_key>`; only its SHA-256 is kept'),
+      .optional()
+      .describe(
+        'shown this once: send it as `Authorization: Bearer <api_key>`; only its SHA-256 is kept. A replay ' +
+          'of the request (Idempotent-Replayed: true) answers the same credential without it, since it is ' +
+          'stored nowhere: compare `key_fingerprint` with the key you kept, and if you kept none, revoke ' +
+          'this credential and issue another.',
+      ),
   })
   .meta({ id: 'IssuedConnectorCredential' });
 
@@ -83,6 +92,7 @@ function credentialIdentity(row: ConnectorCredentialRow) {
     name: row.name,
     scope: row.scope,
     connector_type: row.connectorType === null ? null : connectorTypeSchema.parse(row.connectorType),
+    key_fingerprint: row.keyHash.slice(0, 12),
     created_at: row.createdAt.toISOString(),
     expires_at: isoDate(row.expiresAt),
   };
@@ -101,27 +111,30 @@ function credentialBody(row: ConnectorCredentialRow): z.infer<typeof credentialS
  * Admin-only issue, listing and revocation of API keys for machines (connectors and metrics scrapers);
  * the service audits each change.
  */
-export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[] {
+export function connectorCredentialEndpoints(): Endpoint[] {
   return [
     endpoint({
       operationId: 'issueConnectorCredential',
       method: 'post',
       path: '/connector-credentials',
       summary: 'Issue an API key for a connector or a metrics scraper',
-      description: 'The key is in this answer only; it cannot be read back. Audited.',
+      description:
+        'The key is in this answer only; it cannot be read back, and a replay with the same Idempotency-Key ' +
+        'answers without it (the key is never stored, not even for a replay). Audited.',
       tags: ['Connector credentials'],
       access: roles(),
+      idempotency: 'transactional',
       request: { body: issueCredentialSchema },
       responses: { 201: { description: 'Issued', schema: issuedCredentialSchema } },
       errors: [409],
-      async handle({ body, actor, requestId }) {
+      async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
         const expiresAt = body.expires_at === undefined ? null : new Date(body.expires_at);
         if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
           throw problems.validation([{ field: 'expires_at', in: 'body', message: 'must be in the future' }]);
         }
         const { credential, apiKey } = await issueConnectorCredential(
-          deps.store.forTenant(caller.tenantId),
+          tenantStore(),
           caller,
           requestId,
           // The schema's refinement guarantees connector_type exactly for connector keys.
@@ -129,7 +142,8 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
             ? { scope: 'connector', connectorType: body.connector_type, name: body.name, expiresAt }
             : { scope: 'metrics', name: body.name, expiresAt },
         );
-        return { status: 201, body: { ...credentialIdentity(credential), api_key: apiKey } };
+        const identity = credentialIdentity(credential);
+        return { status: 201, body: { ...identity, api_key: apiKey }, replayBody: identity };
       },
     }),
     endpoint({
@@ -140,9 +154,8 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
       tags: ['Connector credentials'],
       access: roles(),
       responses: { 200: { description: 'Oldest first', schema: credentialListSchema } },
-      async handle({ actor }) {
-        const caller = requireActor(actor);
-        const rows = await deps.store.forTenant(caller.tenantId).connectorCredentials.list();
+      async handle({ tenantStore }) {
+        const rows = await tenantStore().connectorCredentials.list();
         return { status: 200, body: { items: rows.map(credentialBody) } };
       },
     }),
@@ -154,12 +167,13 @@ export function connectorCredentialEndpoints(deps: RouteDependencies): Endpoint[
       description: 'From now on the key is answered with 401. Audited.',
       tags: ['Connector credentials'],
       access: roles(),
+      idempotency: 'transactional',
       request: { params: idParams },
       responses: { 204: { description: 'Revoked' } },
       errors: [404],
-      async handle({ params, actor, requestId }) {
+      async handle({ params, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
-        await revokeConnectorCredential(deps.store.forTenant(caller.tenantId), caller, requestId, params.id);
+        await revokeConnectorCredential(tenantStore(), caller, requestId, params.id);
         return { status: 204 };
       },
     }),

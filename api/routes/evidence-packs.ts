@@ -33,10 +33,10 @@ export function evidencePackEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [413],
-      async handle({ body, actor, requestId }) {
+      idempotency: 'transactional',
+      async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
-        const store = deps.store.forTenant(caller.tenantId);
-        const { row, created } = await deps.intents.storeEvidencePack(store, caller, requestId, body);
+        const { row, created } = await deps.intents.storeEvidencePack(tenantStore(), caller, requestId, body);
         return {
           status: created ? 201 : 200,
           body: storedEvidencePackBody(row),
@@ -54,9 +54,8 @@ export function evidencePackEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: idParams },
       responses: { 200: { description: 'The evidence pack', schema: storedEvidencePackSchema } },
       errors: [404],
-      async handle({ params, actor }) {
-        const caller = requireActor(actor);
-        const row = await deps.store.forTenant(caller.tenantId).evidencePacks.get(params.id);
+      async handle({ params, tenantStore }) {
+        const row = await tenantStore().evidencePacks.get(params.id);
         if (row === undefined) throw problems.notFound(`evidence pack ${params.id}`);
         return { status: 200, body: storedEvidencePackBody(row) };
       },

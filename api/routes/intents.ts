@@ -17,6 +17,7 @@ import {
 import type { IntentState } from '../../workflows/definitions';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
+import type { IdempotentAttempt } from '../idempotency';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
 import {
@@ -31,7 +32,6 @@ import {
   controlAcceptedSchema,
   controlBodySchema,
   createIntentSchema,
-  idempotencyHeaders,
   intentCreatedSchema,
   intentDetailSchema,
   intentPageSchema,
@@ -133,6 +133,24 @@ function refuseControl(
   }
 }
 
+/**
+ * Whether the workflow's state already shows what this request asks for. Only asked on a retry that took
+ * over an attempt which never answered: its signal may have gone out, and sending it again would be a
+ * second effect (or a 409 for a request that did take effect).
+ */
+function alreadyInEffect(action: ControlAction, state: IntentState, ring: Ring | undefined): boolean {
+  switch (action) {
+    case 'pause':
+      return state.paused;
+    case 'resume':
+      return !state.paused;
+    case 'abort':
+      return state.abortRequested || state.status === 'ROLLING_BACK';
+    case 'promote':
+      return ring === undefined ? state.awaitingPromotion === null : state.awaitingPromotion !== ring;
+  }
+}
+
 /** The ring a promote request releases: the one named, or else the one waiting. */
 function promotedRing(state: IntentState, ring: Ring | undefined): Ring {
   const target = ring ?? state.awaitingPromotion;
@@ -142,15 +160,19 @@ function promotedRing(state: IntentState, ring: Ring | undefined): Ring {
 }
 
 export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
-  const storeOf = (actor: Actor | undefined) => deps.store.forTenant(requireActor(actor).tenantId);
-
   /** Sends a control signal after checking that the workflow can take it (409 otherwise). */
   async function control(
     action: ControlAction,
-    input: { params: { id: string }; actor: Actor | undefined; body: { reason?: string; ring?: Ring } },
+    input: {
+      params: { id: string };
+      actor: Actor | undefined;
+      body: { reason?: string; ring?: Ring };
+      tenantStore: () => TenantStore;
+      idempotency: IdempotentAttempt | undefined;
+    },
   ) {
     const actor = requireActor(input.actor);
-    const intent = await findIntent(storeOf(actor), input.params.id);
+    const intent = await findIntent(input.tenantStore(), input.params.id);
     if (isTerminal(intent.status))
       throw problems.conflict('intent-finished', `the intent is ${intent.status}`);
     const handle = deps.temporal.client.workflow.getHandle(intent.workflowId);
@@ -162,6 +184,10 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
         throw problems.conflict('intent-finished', 'the intent has no running workflow');
       }
       throw error;
+    }
+    const accepted = { status: 202, body: { intent_id: intent.id, action, status: state.status } };
+    if (input.idempotency?.resumed === true && alreadyInEffect(action, state, input.body.ring)) {
+      return accepted;
     }
     const refusal = isTerminal(state.status)
       ? `the intent is ${state.status}`
@@ -179,7 +205,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
     } else {
       await handle.signal({ pause: pauseSignal, resume: resumeSignal, abort: abortSignal }[action], request);
     }
-    return { status: 202, body: { intent_id: intent.id, action, status: state.status } };
+    return accepted;
   }
 
   const controlEndpoint = (action: Exclude<ControlAction, 'promote'>, summary: string) =>
@@ -194,6 +220,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: idParams, body: controlBodySchema },
       responses: { 202: { description: 'Accepted', schema: controlAcceptedSchema } },
       errors: [404, 409],
+      idempotency: 'recorded',
       handle: (input) => control(action, input),
     });
 
@@ -206,10 +233,14 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       description:
         'Evidence first: the intent is accepted only with a complete evidence pack (422 names every missing ' +
         'part). The response carries the risk assessment the workflow made. With an Idempotency-Key, a retried ' +
-        'request returns the same intent (header Idempotent-Replayed: true) and starts no second workflow.',
+        'request returns the same intent (header Idempotent-Replayed: true) and starts no second workflow; ' +
+        'if the first attempt never started the workflow (the API stopped, or the orchestrator answered 503), ' +
+        'the retry starts it with the input the intent was recorded with. Without a key, an intent whose ' +
+        'workflow the orchestrator refused is marked FAILED.',
       tags: ['Deployment intents'],
       access: roles('submitter'),
-      request: { body: createIntentSchema, headers: idempotencyHeaders },
+      idempotency: 'recorded',
+      request: { body: createIntentSchema },
       responses: {
         201: {
           description: 'Accepted; the workflow is running',
@@ -218,10 +249,10 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [409, 413, 422, 503],
-      async handle({ body, headers, actor, requestId }) {
+      async handle({ body, actor, requestId, tenantStore, idempotency }) {
         const caller = requireActor(actor);
         const submitted = await deps.intents.submit(
-          storeOf(caller),
+          tenantStore(),
           caller,
           requestId,
           {
@@ -235,7 +266,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
               ? {}
               : { targetDeviceCount: body.target_device_count }),
           },
-          headers['idempotency-key'],
+          idempotency === undefined ? undefined : { key: idempotency.key, intentId: idempotency.effectId },
         );
         const intent = submitted.intent;
         return {
@@ -269,8 +300,8 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       access: roles('submitter', 'cab_member', 'operator', 'auditor'),
       request: { query: listIntentsQuery },
       responses: { 200: { description: 'One page', schema: intentPageSchema } },
-      async handle({ query, actor }) {
-        const page = await storeOf(actor).intents.list(
+      async handle({ query, tenantStore }) {
+        const page = await tenantStore().intents.list(
           {
             ...(query.status === undefined ? {} : { status: query.status }),
             ...(query.ring === undefined ? {} : { ring: query.ring }),
@@ -295,8 +326,8 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: idParams },
       responses: { 200: { description: 'The intent', schema: intentDetailSchema } },
       errors: [404],
-      async handle({ params, actor }) {
-        const store = storeOf(actor);
+      async handle({ params, tenantStore }) {
+        const store = tenantStore();
         const intent = await findIntent(store, params.id);
         const [assessment, cab, rings, events] = await Promise.all([
           store.riskAssessments.forIntent(intent.id),
@@ -335,6 +366,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: idParams, body: promoteBodySchema },
       responses: { 202: { description: 'Accepted', schema: controlAcceptedSchema } },
       errors: [404, 409],
+      idempotency: 'recorded',
       handle: (input) => control('promote', input),
     }),
   ];

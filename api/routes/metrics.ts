@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { endpoint, roles } from '../endpoint';
+import { REPAIR_EVENT_TYPES } from '../metrics';
 import type { Endpoint } from '../endpoint';
 import { requireActor } from '../schemas/common';
 import type { RouteDependencies } from './dependencies';
@@ -16,7 +17,8 @@ export function metricsEndpoints(deps: RouteDependencies): Endpoint[] {
         '`eucora_http_request_duration_seconds` (latency by method, route template and status, for the ' +
         'whole API process), and for the caller’s tenant, read from the database at scrape time: ' +
         '`eucora_intents{status}`, `eucora_cab_queue_depth` and `eucora_ring_deployments{ring,kind,outcome}` ' +
-        '(outcome PENDING until the connector settles the ring). Prometheus scrapes it with a metrics ' +
+        '(outcome PENDING until the connector settles the ring), and `eucora_reconciler_repairs_total{repair,by}` ' +
+        '(orphans started late and read-model rows repaired, counted from the audit trail). Prometheus scrapes it with a metrics ' +
         'API key (`Authorization: Bearer eucora_mk_…`, issued by an admin at `/connector-credentials` ' +
         'with `scope: metrics`), one per tenant.',
       tags: ['Telemetry'],
@@ -34,6 +36,7 @@ export function metricsEndpoints(deps: RouteDependencies): Endpoint[] {
         const text = await deps.metrics.exposition(tenantId, async () => ({
           counts: await deps.store.rolloutCounts(tenantId),
           cabQueueDepth: await store.cabApprovals.pendingCount(),
+          repairs: await deps.store.eventCounts(tenantId, REPAIR_EVENT_TYPES),
         }));
         return { status: 200, body: text, contentType: deps.metrics.contentType };
       },

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { TenantId } from '../../db/tenant-id';
 import type { TenantStore } from '../../db/tenant-store';
 import { assignConnectors } from '../../policy/connectors';
 import { missingEvidence } from '../../policy/evidence-pack';
@@ -20,7 +19,6 @@ import {
   riskModelSummaryBody,
   riskModelVersionParams,
 } from '../schemas/risk';
-import type { RouteDependencies } from './dependencies';
 
 const RISK_READERS = roles('submitter', 'cab_member', 'operator', 'auditor');
 /** `roles()` with no role named admits admins only. */
@@ -44,10 +42,9 @@ async function evidenceToScore(
   return row;
 }
 
-export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
+export function riskEndpoints(): Endpoint[] {
   /** A tenant's first look at risk installs model v1.0, so every tenant has exactly one active model. */
-  const tenantModels = async (tenantId: TenantId) => {
-    const store = deps.store.forTenant(tenantId);
+  const tenantModels = async (store: TenantStore) => {
     const active = await store.riskModels.activeOrInstall(RISK_MODEL_V1, new Date());
     return { store, active };
   };
@@ -67,10 +64,9 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { body: riskEvaluationRequestSchema },
       responses: { 200: { description: 'The score the intent would get', schema: riskEvaluationSchema } },
       errors: [404, 413, 422],
-      async handle({ body, actor }) {
-        const caller = requireActor(actor);
+      async handle({ body, tenantStore }) {
         refuseUnsupportedConnectors(body.connectors);
-        const { store, active } = await tenantModels(caller.tenantId);
+        const { store, active } = await tenantModels(tenantStore());
         const evidence = await evidenceToScore(store, body);
         const model =
           body.model_version === undefined || body.model_version === active.version
@@ -103,8 +99,8 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
       tags: ['Risk'],
       access: RISK_READERS,
       responses: { 200: { description: 'Every version of this tenant', schema: riskModelListSchema } },
-      async handle({ actor }) {
-        const { store } = await tenantModels(requireActor(actor).tenantId);
+      async handle({ tenantStore }) {
+        const { store } = await tenantModels(tenantStore());
         const rows = await store.riskModels.list();
         return { status: 200, body: { items: rows.map(riskModelSummaryBody) } };
       },
@@ -119,8 +115,8 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: riskModelVersionParams },
       responses: { 200: { description: 'The risk model', schema: riskModelSchema } },
       errors: [404],
-      async handle({ params, actor }) {
-        const { store } = await tenantModels(requireActor(actor).tenantId);
+      async handle({ params, tenantStore }) {
+        const { store } = await tenantModels(tenantStore());
         const row = await store.riskModels.get(params.version);
         if (row === undefined) throw problems.notFound(`risk model ${params.version}`);
         return { status: 200, body: riskModelBody(row) };
@@ -145,9 +141,10 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       },
       errors: [409, 413],
-      async handle({ body, actor, requestId }) {
+      idempotency: 'transactional',
+      async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
-        const { store } = await tenantModels(caller.tenantId);
+        const { store } = await tenantModels(tenantStore());
         const created = await store.transaction(async (tx) => {
           const row = await tx.riskModels.create(body, caller.id);
           if (row === undefined) {
@@ -193,9 +190,10 @@ export function riskEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: riskModelVersionParams },
       responses: { 200: { description: 'The active model', schema: riskModelSchema } },
       errors: [404],
-      async handle({ params, actor, requestId }) {
+      idempotency: 'transactional',
+      async handle({ params, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
-        const { store } = await tenantModels(caller.tenantId);
+        const { store } = await tenantModels(tenantStore());
         const at = new Date();
         const activated = await store.transaction(async (tx) => {
           const previous = await tx.riskModels.lockForActivation();

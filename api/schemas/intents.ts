@@ -38,14 +38,6 @@ export const createIntentSchema = z
   .superRefine(exactlyOneEvidenceSource)
   .meta({ id: 'CreateDeploymentIntent' });
 
-export const idempotencyHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,200}$/, '1 to 200 of letters, digits and _ . : -')
-    .optional()
-    .describe('a retried request with the same key returns the same intent and starts no second workflow'),
-});
-
 export const intentCreatedSchema = z
   .object({
     id: z.uuid(),

@@ -11,14 +11,10 @@ import { missingEvidence } from '../../policy/evidence-pack';
 import type { EvidencePack } from '../../policy/evidence-pack';
 import type { Ring } from '../../policy/rings';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
+import { IntentWorkflows } from '../../runtime/intent-workflows';
 import type { Logger } from '../../runtime/logger';
-import {
-  DEPLOYMENT_INTENT_WORKFLOW,
-  riskAssessedUpdate,
-  workflowIdForIntent,
-} from '../../workflows/definitions';
-import type { DeploymentIntentInput, RiskSummary } from '../../workflows/definitions';
-import { AppNameKey, IntentStatusKey } from '../../workflows/search-attributes';
+import { riskAssessedUpdate, workflowIdForIntent } from '../../workflows/definitions';
+import type { RiskSummary } from '../../workflows/definitions';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
 
@@ -32,10 +28,16 @@ export interface IntentSubmission {
   readonly targetDeviceCount?: number;
 }
 
+/** A submission under an Idempotency-Key: every attempt of the key records the same intent id. */
+export interface KeyedSubmission {
+  readonly key: string;
+  readonly intentId: string;
+}
+
 export interface SubmittedIntent {
   readonly intent: DeploymentIntentRow;
   readonly risk: RiskSummary | null;
-  /** True when an earlier request with the same idempotency key created it. */
+  /** True when an earlier request with the same idempotency key recorded it. */
   readonly replayed: boolean;
 }
 
@@ -67,12 +69,24 @@ export function evidenceHash(pack: EvidencePack): string {
   return createHash('sha256').update(canonicalJson(pack)).digest('hex');
 }
 
+/** The 503 of a keyed submission whose workflow did not start: the intent waits, startable. */
+function startRefused(intent: DeploymentIntentRow) {
+  return problems.unavailable(
+    `the orchestrator did not accept intent ${intent.id}; it is recorded and starts when you retry ` +
+      'with the same Idempotency-Key (or when the reconciler finds it)',
+  );
+}
+
 /**
  * Accepts deployment intents: evidence first, one read-model row and INTENT_CREATED event in one
  * transaction, then the workflow under a deterministic id (so a retry never starts a second one).
  */
 export class IntentService {
-  constructor(private readonly options: IntentServiceOptions) {}
+  private readonly workflows: IntentWorkflows;
+
+  constructor(private readonly options: IntentServiceOptions) {
+    this.workflows = new IntentWorkflows(options);
+  }
 
   /**
    * Stores a pack once per content. Its event is correlated with the intent it came with, or (sent on
@@ -108,12 +122,11 @@ export class IntentService {
     actor: Actor,
     requestId: string | null,
     submission: IntentSubmission,
-    idempotencyKey: string | undefined,
+    keyed: KeyedSubmission | undefined,
   ): Promise<SubmittedIntent> {
-    const requestHash = createHash('sha256').update(canonicalJson(submission)).digest('hex');
-    if (idempotencyKey !== undefined) {
-      const earlier = await store.intents.findByIdempotencyKey(idempotencyKey);
-      if (earlier !== undefined) return this.replay(store, earlier, requestHash);
+    if (keyed !== undefined) {
+      const earlier = await store.intents.get(keyed.intentId);
+      if (earlier !== undefined) return this.resume(store, actor, requestId, earlier);
     }
 
     refuseUnsupportedConnectors(submission.connectors);
@@ -129,8 +142,7 @@ export class IntentService {
       );
     }
 
-    const intentId = randomUUID();
-    const workflowId = workflowIdForIntent(intentId);
+    const intentId = keyed?.intentId ?? randomUUID();
     const created = await store.transaction(async (tx) => {
       const row = await tx.intents.create({
         id: intentId,
@@ -142,9 +154,11 @@ export class IntentService {
         submitterId: actor.id,
         status: 'SUBMITTED',
         correlationId,
-        workflowId,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash,
+        workflowId: workflowIdForIntent(intentId),
+        idempotencyKey: keyed?.key ?? null,
+        // The workflow input, fixed now: a start after a crash or an outage runs this same rollout.
+        targetDeviceCount: submission.targetDeviceCount ?? null,
+        rolloutPolicy: this.options.rolloutPolicy,
       });
       if (row === undefined) return undefined;
       await tx.events.append({
@@ -166,17 +180,18 @@ export class IntentService {
       return row;
     });
     if (created === undefined) {
-      // A concurrent request with the same idempotency key won the insert: answer with its intent.
-      const winner =
-        idempotencyKey === undefined ? undefined : await store.intents.findByIdempotencyKey(idempotencyKey);
-      if (winner === undefined) throw new Error('intent insert conflicted without an idempotency key');
-      return this.replay(store, winner, requestHash);
+      // Another attempt under the same Idempotency-Key recorded the intent first: go on with its row.
+      const winner = await store.intents.get(intentId);
+      if (winner === undefined) throw new Error(`intent ${intentId} conflicted but cannot be read`);
+      return this.resume(store, actor, requestId, winner);
     }
 
     try {
-      await this.startWorkflow(created, submission.targetDeviceCount);
+      await this.workflows.start(created);
     } catch (error) {
       this.options.logger.error({ err: error, intentId }, 'could not start the deployment workflow');
+      if (keyed !== undefined) throw startRefused(created);
+      // Without a key the client cannot ask for this intent again and will submit anew: close it.
       await this.markStartFailed(store, created, requestId, error);
       throw problems.unavailable(
         'the orchestrator did not accept the intent; it is marked FAILED, submit it again',
@@ -185,24 +200,39 @@ export class IntentService {
     return { intent: created, risk: await this.awaitRisk(created), replayed: false };
   }
 
-  private async replay(
+  /**
+   * A submission whose Idempotency-Key recorded the intent before: the earlier attempt died, or the
+   * orchestrator refused its start. Starts the workflow if it is still missing, then answers as a
+   * first attempt would have.
+   */
+  private async resume(
     store: TenantStore,
+    actor: Actor,
+    requestId: string | null,
     earlier: DeploymentIntentRow,
-    requestHash: string,
   ): Promise<SubmittedIntent> {
-    if (earlier.requestHash !== requestHash) {
-      throw problems.conflict(
-        'idempotency-key-reused',
-        'this Idempotency-Key was used for a different request',
-      );
+    if (earlier.status !== 'SUBMITTED') {
+      const assessment = await store.riskAssessments.forIntent(earlier.id);
+      return {
+        intent: earlier,
+        risk: assessment === undefined ? null : riskSummaryOf(assessment),
+        replayed: true,
+      };
     }
-    const current = (await store.intents.get(earlier.id)) ?? earlier;
-    const assessment = await store.riskAssessments.forIntent(earlier.id);
-    return {
-      intent: current,
-      risk: assessment === undefined ? null : riskSummaryOf(assessment),
-      replayed: true,
-    };
+    try {
+      await this.workflows.recover(store, earlier, {
+        actor: actor.id,
+        requestId,
+        trigger: 'retried submission',
+      });
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, intentId: earlier.id },
+        'could not start the deployment workflow of a retried submission',
+      );
+      throw startRefused(earlier);
+    }
+    return { intent: earlier, risk: await this.awaitRisk(earlier), replayed: true };
   }
 
   private async resolveEvidence(
@@ -224,35 +254,6 @@ export class IntentService {
       ]);
     }
     return row;
-  }
-
-  private async startWorkflow(
-    intent: DeploymentIntentRow,
-    targetDeviceCount: number | undefined,
-  ): Promise<void> {
-    const input: DeploymentIntentInput = {
-      intentId: intent.id,
-      tenantId: intent.tenantId,
-      correlationId: intent.correlationId,
-      appName: intent.appName,
-      version: intent.version,
-      targetRing: intent.targetRing,
-      connectors: intent.connectors,
-      submitterId: intent.submitterId,
-      ...(targetDeviceCount === undefined ? {} : { targetDeviceCount }),
-      policy: this.options.rolloutPolicy,
-    };
-    await this.options.client.workflow.start(DEPLOYMENT_INTENT_WORKFLOW, {
-      workflowId: intent.workflowId,
-      taskQueue: this.options.taskQueue,
-      args: [input],
-      memo: { correlationId: intent.correlationId, tenantId: intent.tenantId },
-      typedSearchAttributes: [
-        { key: AppNameKey, value: intent.appName },
-        { key: IntentStatusKey, value: 'SUBMITTED' },
-      ],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    });
   }
 
   private async markStartFailed(

@@ -35,21 +35,16 @@ export class DeploymentIntentRepository {
     private readonly tenantId: TenantId,
   ) {}
 
-  /** Inserts the intent; undefined when its idempotency key was already used (the caller reads that one). */
+  /**
+   * Inserts the intent; undefined when an intent with its id exists already (a retried submission
+   * reuses the id its Idempotency-Key fixed, and the caller reads that intent).
+   */
   async create(intent: NewDeploymentIntent): Promise<DeploymentIntentRow | undefined> {
     const [row] = await this.db
       .insert(deploymentIntents)
       .values({ ...intent, tenantId: this.tenantId })
-      .onConflictDoNothing({ target: [deploymentIntents.tenantId, deploymentIntents.idempotencyKey] })
+      .onConflictDoNothing({ target: deploymentIntents.id })
       .returning();
-    return row;
-  }
-
-  async get(id: string): Promise<DeploymentIntentRow | undefined> {
-    const [row] = await this.db
-      .select()
-      .from(deploymentIntents)
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
     return row;
   }
 
@@ -62,11 +57,11 @@ export class DeploymentIntentRepository {
     return row?.correlationId;
   }
 
-  async findByIdempotencyKey(key: string): Promise<DeploymentIntentRow | undefined> {
+  async get(id: string): Promise<DeploymentIntentRow | undefined> {
     const [row] = await this.db
       .select()
       .from(deploymentIntents)
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.idempotencyKey, key)));
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
     return row;
   }
 
@@ -96,6 +91,31 @@ export class DeploymentIntentRepository {
       .orderBy(desc(deploymentIntents.createdAt), desc(deploymentIntents.id))
       .limit(page.limit + 1);
     return toPage(rows, page.limit, (row) => [row.createdAt.getTime(), row.id]);
+  }
+
+  /**
+   * Sets the status (and ring) the intent's workflow reports, only if the row is still as the caller
+   * read it: a write the workflow made meanwhile wins. True when the row was repaired.
+   */
+  async repairStatus(
+    id: string,
+    seen: { readonly status: IntentStatus; readonly updatedAt: Date },
+    to: { readonly status: IntentStatus; readonly currentRing: Ring | null },
+    at: Date,
+  ): Promise<boolean> {
+    const repaired = await this.db
+      .update(deploymentIntents)
+      .set({ status: to.status, currentRing: to.currentRing, updatedAt: at })
+      .where(
+        and(
+          eq(deploymentIntents.tenantId, this.tenantId),
+          eq(deploymentIntents.id, id),
+          eq(deploymentIntents.status, seen.status),
+          eq(deploymentIntents.updatedAt, seen.updatedAt),
+        ),
+      )
+      .returning({ id: deploymentIntents.id });
+    return repaired.length > 0;
   }
 
   async recordProgress(id: string, progress: IntentProgress, at: Date): Promise<void> {

@@ -38,7 +38,7 @@ export interface ApiHarnessOptions {
  * `anonymous()` is recorded; `contractViolations()` checks them against the served OpenAPI document.
  */
 export class ApiHarness {
-  readonly recorded: RecordedResponse[] = [];
+  recorded: RecordedResponse[] = [];
   private readonly contract: ContractValidator;
 
   private readonly cleanups: (() => Promise<void>)[] = [];
@@ -64,8 +64,19 @@ export class ApiHarness {
       logger,
       prefix: `eucora-test:${randomUUID()}:`,
     });
-    const app = createApp({
-      logger,
+    const app = createApp(ApiHarness.dependencies(db, temporal, sessions, options));
+    const schema = await request(app).get('/api/schema');
+    return new ApiHarness(app, db, temporal, sessions, schema.body);
+  }
+
+  private static dependencies(
+    db: TestDatabase,
+    temporal: TemporalWorkerHandle,
+    sessions: SessionBackend,
+    options: ApiHarnessOptions,
+  ): ApiDependencies {
+    return {
+      logger: createLogger({ level: 'silent' }),
       publicUrl: 'http://127.0.0.1',
       devLogin: true,
       defaultTenantId: TENANT_A,
@@ -79,9 +90,19 @@ export class ApiHarness {
       },
       rolloutPolicy: options.policy ?? fastPolicy(),
       ...options.overrides,
-    });
-    const schema = await request(app).get('/api/schema');
-    return new ApiHarness(app, db, temporal, sessions, schema.body);
+    };
+  }
+
+  /**
+   * A second API process on the same database, sessions and worker (a replica, or the process that
+   * comes back after a crash), configured with `options`. Closing this harness closes both.
+   */
+  replica(options: ApiHarnessOptions = {}): ApiHarness {
+    const app = createApp(ApiHarness.dependencies(this.db, this.temporal, this.sessions, options));
+    const replica = new ApiHarness(app, this.db, this.temporal, this.sessions, this.document);
+    // Its responses count against the same contract.
+    replica.recorded = this.recorded;
+    return replica;
   }
 
   /** The real app whose Temporal client reaches no server, for the 503 paths. */

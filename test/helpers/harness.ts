@@ -96,6 +96,8 @@ export async function startTemporalWorker(db: TestDatabase, taskQueue = `eucora-
         namespace: 'default',
         taskQueue,
         dependencies: { store: db.store, logger },
+        // Intents recorded without their input (before migration 0003) would start with this policy.
+        reconciler: { client, rolloutPolicy: defaultRolloutPolicy() },
         workflowBundlePath: bundle,
         workerOptions: { shutdownGraceTime: '1 second' },
       });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { ConnectorType } from '../../policy/connectors';
 import type { IntentStatus } from '../../policy/intent-status';
@@ -539,6 +539,8 @@ describe('connector endpoints: pending deployments and status reports', () => {
         name: 'jamf-prod.eu_1',
         scope: 'connector',
         connector_type: 'jamf',
+        // Tells which credential a key is, without showing it.
+        key_fingerprint: createHash('sha256').update(credential.api_key).digest('hex').slice(0, 12),
         created_at: expect.any(String) as string,
         created_by: 'root@example.com',
         last_used_at: expect.any(String) as string,

@@ -68,7 +68,6 @@ describe('API with Temporal unreachable', () => {
       correlationId: randomUUID(),
       workflowId: workflowIdForIntent(id),
       idempotencyKey: null,
-      requestHash: null,
     });
     const cab = await api.agent(CAB_MEMBER.id, ['cab_member']);
     const res = await cab.post(`/api/v1/cab/${id}/decision`).send({ decision: 'APPROVED' }).expect(503);

@@ -119,7 +119,11 @@ describe.each(databaseKinds())('the database (%s)', (kind) => {
       expect(await a.intents.get(intentId)).toBeDefined();
       expect(await b.intents.get(intentId)).toBeUndefined();
       expect(await b.evidencePacks.get(pack.id)).toBeUndefined();
-      expect(await b.intents.findByIdempotencyKey('same-key')).toBeUndefined();
+      // Idempotency-Keys are per tenant: tenant B's key of the same name is its own.
+      const keyed = { key: 'same-key', operation: 'op', requestHash: 'h', leaseMs: 60_000, ttlMs: 60_000 };
+      expect((await a.idempotencyKeys.claim(keyed)).kind).toBe('claimed');
+      expect((await b.idempotencyKeys.claim(keyed)).kind).toBe('claimed');
+      expect((await a.idempotencyKeys.claim(keyed)).kind).toBe('in-progress');
       expect((await b.intents.list({}, { limit: 50 })).items).toEqual([]);
       expect((await b.events.list({ intentId }, { limit: 50 })).items).toEqual([]);
       expect((await b.events.list({ correlationId }, { limit: 50 })).items).toEqual([]);

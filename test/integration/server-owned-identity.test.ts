@@ -125,7 +125,6 @@ describe('server-owned identity', () => {
           correlationId: intent.correlationId,
           workflowId: workflowIdForIntent(id),
           idempotencyKey: null,
-          requestHash: null,
         }),
       ).rejects.toThrow();
     });

@@ -25,16 +25,16 @@ import { freePort } from '../helpers/free-port';
 const CONTOSO = randomUUID();
 const FABRIKAM = randomUUID();
 
-describe('migration 0005 on a database that already holds data', () => {
+describe('migration 0006 on a database that already holds data', () => {
   it('gives every tenant with data a row, unlinked, and leaves existing keys working without expiry', async () => {
-    // The migrations as they were before 0005: the same files, the journal cut after 0004.
+    // The migrations as they were before 0006: the same files, the journal cut after 0005.
     const before = mkdtempSync(path.join(tmpdir(), 'eucora-migrations-'));
     cpSync(MIGRATIONS_FOLDER, before, { recursive: true });
     const journalFile = path.join(before, 'meta', '_journal.json');
     const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number }[] };
     writeFileSync(
       journalFile,
-      JSON.stringify({ ...journal, entries: journal.entries.filter((e) => e.idx <= 4) }),
+      JSON.stringify({ ...journal, entries: journal.entries.filter((e) => e.idx <= 5) }),
     );
 
     const client = await PGlite.create('memory://');

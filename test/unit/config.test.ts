@@ -31,6 +31,19 @@ describe('loadConfig', () => {
       devLogin: true,
     });
     expect(config.rolloutPolicy.cabTimeoutMs).toBe(7 * 24 * 3_600_000);
+    expect(config.idempotency).toEqual({ ttlMs: 24 * 3_600_000, leaseMs: 15_000 });
+    expect(config.reconciler).toEqual({ intervalMs: 60_000, thresholdMs: 120_000, batchSize: 500 });
+  });
+
+  it('reads the Idempotency-Key and reconciler settings', () => {
+    const config = loadConfig({
+      IDEMPOTENCY_KEY_TTL: '2h',
+      IDEMPOTENCY_LEASE: '5s',
+      RECONCILER_INTERVAL: '30s',
+      RECONCILER_THRESHOLD: '10m',
+    });
+    expect(config.idempotency).toEqual({ ttlMs: 2 * 3_600_000, leaseMs: 5_000 });
+    expect(config.reconciler).toMatchObject({ intervalMs: 30_000, thresholdMs: 600_000 });
   });
 
   it('reads the production settings it is given', () => {
@@ -66,6 +79,10 @@ describe('loadConfig', () => {
     ['a port that is not a number', { PORT: 'eighty' }, 'PORT'],
     ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, 'NODE_ENV'],
     ['a malformed CAB timeout', { CAB_TIMEOUT: 'a week' }, 'CAB_TIMEOUT'],
+    ['a lease too short to act in', { IDEMPOTENCY_LEASE: '0s' }, 'IDEMPOTENCY_LEASE'],
+    ['a reconciler interval below a second', { RECONCILER_INTERVAL: '10ms' }, 'RECONCILER_INTERVAL'],
+    ['a key lifetime below a minute', { IDEMPOTENCY_KEY_TTL: '30s' }, 'IDEMPOTENCY_KEY_TTL'],
+    ['a malformed reconciler threshold', { RECONCILER_THRESHOLD: 'soon' }, 'RECONCILER_THRESHOLD'],
     ['a malformed tenant id', { DEFAULT_TENANT_ID: 'no spaces please' }, 'DEFAULT_TENANT_ID'],
     ['a boolean flag that is not one', { DEV_LOGIN: 'maybe' }, 'DEV_LOGIN'],
   ])('stops start-up on %s, naming the setting', (_case, environment, setting) => {
