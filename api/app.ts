@@ -1,9 +1,10 @@
 import express from 'express';
-import type { Express, RequestHandler } from 'express';
+import type { Express } from 'express';
 import type { Client, ConnectionLike } from '@temporalio/client';
 import type { DatabaseHandle } from '../db/client';
 import type { DataStore } from '../db/tenant-store';
 import type { RolloutPolicy } from '../policy/rollout-policy';
+import type { RateLimits } from '../runtime/config';
 import type { Logger } from '../runtime/logger';
 import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
@@ -13,7 +14,10 @@ import type { IdempotencySettings } from './idempotency';
 import { authentication } from './middleware/authentication';
 import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
+import { refusalAudit } from './middleware/refusal-audit';
 import { requestLog } from './middleware/request-log';
+import { noStore, securityHeaders } from './middleware/security-headers';
+import { createRateLimiters } from './rate-limits';
 import { buildOpenApiDocument, swaggerUi } from './openapi';
 import type { EntraIdentity } from './identity/entra';
 import { ApiMetrics } from './metrics';
@@ -35,7 +39,15 @@ import type { SessionBackend } from './session';
 
 export interface ApiDependencies {
   readonly logger: Logger;
+  /** The origin browsers reach the API at (PUBLIC_URL): the CSRF check compares against it. */
   readonly publicUrl: string;
+  /** HSTS and upgrade-insecure-requests (NODE_ENV=production, always https). */
+  readonly production: boolean;
+  /** Express's `trust proxy` (TRUST_PROXY): which hops may tell the client's address and scheme. */
+  readonly trustProxy: boolean | number | string | readonly string[];
+  readonly rateLimits: RateLimits;
+  /** Redis key prefix of the rate limit counters (tests use their own). */
+  readonly rateLimitPrefix?: string;
   readonly devLogin: boolean;
   /** Entra ID sign-in and service principals; undefined when not configured. */
   readonly entra?: EntraIdentity | undefined;
@@ -90,21 +102,10 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
   ];
 }
 
-const securityHeaders: RequestHandler = (_req, res, next) => {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader(
-    'Content-Security-Policy',
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-  );
-  next();
-};
-
 export function createApp(deps: ApiDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', typeof deps.trustProxy === 'object' ? [...deps.trustProxy] : deps.trustProxy);
   app.set('query parser', 'simple');
 
   const routeDeps: RouteDependencies = {
@@ -120,10 +121,21 @@ export function createApp(deps: ApiDependencies): Express {
     metrics: new ApiMetrics(),
   };
   const endpoints = apiEndpoints(routeDeps);
-  const document = buildOpenApiDocument(endpoints, deps.publicUrl);
+  const document = buildOpenApiDocument(endpoints, deps.publicUrl, deps.sessions.cookieName);
+  const limits = createRateLimiters({
+    limits: deps.rateLimits,
+    redis: deps.sessions.redis,
+    ...(deps.rateLimitPrefix === undefined ? {} : { prefix: deps.rateLimitPrefix }),
+    logger: deps.logger,
+  });
+  const guards = {
+    publicOrigin: new URL(deps.publicUrl).origin,
+    signInLimit: limits.signIn,
+    writeLimit: limits.writes,
+  };
 
   app.use(requestId());
-  app.use(securityHeaders);
+  app.use(securityHeaders({ production: deps.production }));
   app.use(requestLog(deps.logger));
   app.use(routeDeps.metrics.middleware());
   app.get('/api/schema', (_req, res) => {
@@ -132,10 +144,12 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/api/schema/swagger-ui', swaggerUi());
 
   const api = express.Router();
+  api.use(noStore);
   api.use(express.json({ limit: '256kb', strict: true }));
   api.use(deps.sessions.middleware);
-  api.use(authentication(deps.store, routeDeps.signIn));
+  api.use(authentication(deps.store, limits.keyFailures, routeDeps.signIn));
   const context: EndpointContext = {
+    ...guards,
     store: deps.store,
     idempotency: deps.idempotency ?? DEFAULT_IDEMPOTENCY_SETTINGS,
     logger: deps.logger,
@@ -144,6 +158,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/api/v1', api);
 
   app.use(notFound());
+  app.use(refusalAudit({ store: deps.store, limits, logger: deps.logger }));
   app.use(problemHandler(deps.logger));
   return app;
 }

@@ -1,6 +1,8 @@
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { authorizeAccess } from '../policy/authorization';
+import type { Access } from '../policy/authorization';
 import type { DataStore, TenantStore } from '../db/tenant-store';
 import type { Logger } from '../runtime/logger';
 import {
@@ -17,26 +19,24 @@ import type {
   IdempotentAnswer,
   IdempotentAttempt,
 } from './idempotency';
-import { problems } from './problem';
+import { ProblemError, problems } from './problem';
 import type { FieldProblem } from './problem';
-import type { Actor, Role } from './request-context';
+import type { Actor } from './request-context';
 import { PROBLEM_CONTENT_TYPE } from './middleware/problem-handler';
+import {
+  crossSiteRefusal,
+  isJsonContentType,
+  isUnsafeMethod,
+  mayCarrySessionCookie,
+} from './middleware/request-forgery';
 
 /**
  * One HTTP operation, declared once: its zod schemas validate the request, type the handler and
- * produce the OpenAPI document; its `access` is checked before the handler runs. A route cannot be
- * mounted without saying who may call it.
+ * produce the OpenAPI document; its `access` (policy/authorization.ts) is checked before the handler
+ * runs. A route cannot be mounted without saying who may call it.
  */
-export type Access =
-  | { readonly kind: 'public' }
-  | { readonly kind: 'authenticated' }
-  | { readonly kind: 'roles'; readonly roles: readonly Role[] };
-
-export const publicAccess: Access = { kind: 'public' };
-export const anyAuthenticated: Access = { kind: 'authenticated' };
-export function roles(...allowed: Role[]): Access {
-  return { kind: 'roles', roles: [...allowed, 'admin'] };
-}
+export type { Access } from '../policy/authorization';
+export { anyAuthenticated, publicAccess, roles } from '../policy/authorization';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
 
@@ -90,9 +90,11 @@ export interface Endpoint<
   readonly description?: string;
   readonly tags: readonly string[];
   readonly access: Access;
+  /** `sign-in`: counted against the per-address sign-in budget (besides the write budget of unsafe methods). */
+  readonly rateLimit?: 'sign-in';
   readonly request?: { readonly params?: P; readonly query?: Q; readonly body?: B; readonly headers?: H };
   readonly responses: Readonly<Record<number, EndpointResponse>>;
-  /** Error statuses besides the ones every endpoint can answer (400, 401, 403, 500). */
+  /** Error statuses besides the ones the mounting adds by itself (400, 401, 403, 415, 429, 500). */
   readonly errors?: readonly number[];
   /** Takes an Idempotency-Key, and how its effect stays single (api/idempotency.ts). */
   readonly idempotency?: IdempotencyMode;
@@ -105,6 +107,9 @@ export function endpoint<P extends AnyObject, Q extends AnyObject, B extends z.Z
 ): Endpoint {
   return definition;
 }
+
+/** The body of an action that takes none: session callers still send `{}` as application/json. */
+export const emptyBodySchema = z.strictObject({}).meta({ id: 'EmptyBody' });
 
 export const problemSchema = z
   .object({
@@ -132,6 +137,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'The request body is too large',
   415: 'The request body is not application/json',
   422: 'The request is well-formed but cannot be processed; `errors` names each missing part',
+  429: 'Too many requests (sign-ins, failed API key checks, changes or refused requests); retry after Retry-After seconds',
   500: 'Unexpected error',
   503: 'A dependency is unavailable',
 };
@@ -159,16 +165,56 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, location: stri
   return undefined;
 }
 
-function authorize(access: Access, actor: Actor | undefined): void {
-  if (access.kind === 'public') return;
-  if (actor === undefined) throw problems.unauthenticated();
-  if (access.kind === 'roles' && !actor.roles.some((role) => access.roles.includes(role))) {
-    throw problems.forbidden(`this needs one of the roles: ${access.roles.join(', ')}`);
+function authorize(access: Access, req: Request): void {
+  const decision = authorizeAccess(access, req.actor, req.authenticationFailure);
+  if (decision.allowed) return;
+  throw new ProblemError(
+    decision.status,
+    decision.type,
+    decision.status === 401 ? 'Authentication required' : 'Forbidden',
+    decision.reason,
+  );
+}
+
+/** What every mounted operation is guarded with besides its own access rule. */
+export interface EndpointGuards {
+  /** The origin browsers use (PUBLIC_URL): unsafe session requests must come from it. */
+  readonly publicOrigin: string;
+  readonly signInLimit: RequestHandler;
+  readonly writeLimit: RequestHandler;
+}
+
+/**
+ * Cross-site request forgery: an unsafe request that may ride a session cookie must come from the
+ * public origin, and be JSON (even without a body: a cross-site form or `fetch` without a preflight can
+ * only send form, multipart and text/plain bodies, or none at all).
+ */
+function refuseForgery(req: Request, publicOrigin: string): void {
+  if (!isUnsafeMethod(req.method) || !mayCarrySessionCookie(req)) return;
+  const refusal = crossSiteRefusal(
+    { origin: req.get('origin'), secFetchSite: req.get('sec-fetch-site') },
+    publicOrigin,
+  );
+  if (refusal !== undefined) throw problems.crossSiteRequest(refusal);
+}
+
+function refuseMediaType(req: Request, definition: Endpoint): void {
+  const contentType = req.get('content-type');
+  const sessionWrite = isUnsafeMethod(req.method) && mayCarrySessionCookie(req);
+  // API key callers may omit the body (and its type); when they send one it must be JSON all the same.
+  const keyCallerBody = definition.request?.body !== undefined && contentType !== undefined;
+  if ((sessionWrite || keyCallerBody) && !isJsonContentType(contentType)) {
+    throw problems.unsupportedMediaType();
   }
 }
 
+/** The body schema an operation validates: its own, or `{}` for an unsafe action that takes none. */
+function bodySchemaOf(definition: Endpoint): z.ZodType | undefined {
+  return definition.request?.body ?? (isUnsafeMethod(definition.method) ? emptyBodySchema : undefined);
+}
+
 /** What mounting an endpoint needs besides its declaration. */
-export interface EndpointContext {
+export interface EndpointContext extends EndpointGuards {
   readonly store: DataStore;
   readonly idempotency: IdempotencySettings;
   readonly logger: Logger;
@@ -183,24 +229,27 @@ function requestHeaders(definition: Endpoint): z.ZodType | undefined {
 export function mountEndpoint(router: Router, definition: Endpoint, context: EndpointContext): void {
   const expressPath = definition.path.replace(/\{(\w+)\}/g, ':$1');
   const headerSchema = requestHeaders(definition);
-  router[definition.method](expressPath, async (req, res) => {
+  const label: RequestHandler = (_req, res, next) => {
+    res.locals.operationId = definition.operationId;
+    next();
+  };
+  const limits = [
+    ...(definition.rateLimit === 'sign-in' ? [context.signInLimit] : []),
+    ...(isUnsafeMethod(definition.method) ? [context.writeLimit] : []),
+  ];
+  router[definition.method](expressPath, label, ...limits, async (req, res) => {
+    refuseForgery(req, context.publicOrigin);
     // Who may call comes before what they sent: an anonymous caller learns nothing from validation errors.
-    authorize(definition.access, req.actor);
-    // Only JSON bodies: a cross-site form post cannot smuggle a request in as text/plain.
-    if (
-      definition.request?.body !== undefined &&
-      req.get('content-type') !== undefined &&
-      !req.is('application/json')
-    ) {
-      throw problems.unsupportedMediaType();
-    }
+    authorize(definition.access, req);
+    refuseMediaType(req, definition);
     const errors: FieldProblem[] = [];
     const request = definition.request ?? {};
     const params = parsePart(request.params, req.params, 'path', errors) as Record<string, unknown>;
     const query = parsePart(request.query, req.query, 'query', errors) as Record<string, unknown>;
     const headers = parsePart(headerSchema, req.headers, 'header', errors) as Record<string, unknown>;
+    const bodySchema = bodySchemaOf(definition);
     const body: unknown =
-      request.body === undefined ? undefined : parsePart(request.body, req.body ?? {}, 'body', errors);
+      bodySchema === undefined ? undefined : parsePart(bodySchema, req.body ?? {}, 'body', errors);
     if (errors.length > 0) throw problems.validation(errors);
 
     const actor = req.actor;
@@ -257,20 +306,31 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
   });
 }
 
+const RETRY_AFTER_HEADER = {
+  'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'string' as const } },
+};
+
 export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint): void {
   const request = definition.request ?? {};
+  const unsafe = isUnsafeMethod(definition.method);
+  const guarded = definition.access.kind !== 'public';
+  const bodySchema = bodySchemaOf(definition);
   const idempotent = definition.idempotency !== undefined;
-  const bodyErrors = request.body === undefined ? [] : [415];
   const errorStatuses = [
     ...new Set([
       400,
-      ...(definition.access.kind === 'public' ? [] : [401, 403]),
-      ...bodyErrors,
+      ...(guarded ? [401, 403] : []),
+      // 403: a cross-site request; 415: not JSON.
+      ...(unsafe ? [403, 415] : bodySchema === undefined ? [] : [415]),
       ...(definition.errors ?? []),
+      // Writes, sign-ins, failed key checks and refused requests each have a budget.
+      ...(guarded || unsafe || definition.rateLimit !== undefined ? [429] : []),
       ...(idempotent ? [409] : []),
       500,
+      // A refusal is recorded before it is answered; when it cannot be, the answer is 503.
+      ...(guarded || unsafe ? [503] : []),
     ]),
-  ];
+  ].sort((a, b) => a - b);
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(definition.responses)) {
     const headers = {
@@ -293,6 +353,7 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
           '(`idempotency-key-reused`), or to one still being processed (`idempotency-key-in-progress`, ' +
           'retry after Retry-After seconds)'
         : (ERROR_DESCRIPTIONS[status] ?? 'Error'),
+      ...(status === 429 ? { headers: RETRY_AFTER_HEADER } : {}),
       ...(idempotencyConflict
         ? {
             headers: {
@@ -306,6 +367,9 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
     };
   }
+  const forgery = unsafe
+    ? 'With a session cookie: JSON only, and from the public origin (Origin / Sec-Fetch-Site), else 403.'
+    : undefined;
   const access =
     definition.access.kind === 'roles'
       ? `Roles: ${definition.access.roles.join(', ')}.`
@@ -317,7 +381,7 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
     path: `/api/v1${definition.path}`,
     operationId: definition.operationId,
     summary: definition.summary,
-    description: [definition.description, access].filter((part) => part !== undefined).join('\n\n'),
+    description: [definition.description, access, forgery].filter((part) => part !== undefined).join('\n\n'),
     tags: [...definition.tags],
     ...(definition.access.kind === 'public' ? { security: [] } : {}),
     request: {
@@ -326,9 +390,22 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       ...(requestHeaders(definition) === undefined
         ? {}
         : { headers: requestHeaders(definition) as z.ZodObject }),
-      ...(request.body === undefined
+      ...(bodySchema === undefined
         ? {}
-        : { body: { required: true, content: { 'application/json': { schema: request.body } } } }),
+        : {
+            body: {
+              // A body-less action still takes `{}` (or at least Content-Type: application/json) from a session.
+              required: request.body !== undefined,
+              ...(request.body === undefined
+                ? {
+                    description:
+                      'Send `{}` as application/json: a session caller’s unsafe request must be JSON ' +
+                      '(cross-site request forgery protection). API key callers may send no body.',
+                  }
+                : {}),
+              content: { 'application/json': { schema: bodySchema } },
+            },
+          }),
     },
     responses: responses as never,
   });

@@ -6,13 +6,15 @@ import { registerEndpoint } from './endpoint';
 import type { Endpoint } from './endpoint';
 
 /** The OpenAPI 3.1 document, generated from the same endpoint declarations that validate requests. */
-export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: string) {
+export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: string, cookieName: string) {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'session', {
     type: 'apiKey',
     in: 'cookie',
-    name: 'eucora.sid',
-    description: 'the session a person starts by signing in (Entra ID: GET /api/v1/auth/login)',
+    name: cookieName,
+    description:
+      'The session cookie a sign-in sets (`__Host-` prefixed and Secure over https). Unsafe requests with it ' +
+      'must be application/json and come from the public origin.',
   });
   registry.registerComponent('securitySchemes', 'connectorKey', {
     type: 'http',
@@ -49,6 +51,7 @@ const SWAGGER_INDEX = `<!doctype html>
 <head>
   <meta charset="utf-8" />
   <title>EUCORA API</title>
+  <link rel="icon" type="image/png" href="favicon-32x32.png" />
   <link rel="stylesheet" href="swagger-ui.css" />
 </head>
 <body>
@@ -58,7 +61,8 @@ const SWAGGER_INDEX = `<!doctype html>
 </body>
 </html>`;
 
-const SWAGGER_INIT = `window.ui = SwaggerUIBundle({ url: '/api/schema', dom_id: '#swagger-ui', deepLinking: true });`;
+// validatorUrl: null keeps the page from loading a badge from another origin (the CSP would refuse it).
+const SWAGGER_INIT = `window.ui = SwaggerUIBundle({ url: '/api/schema', dom_id: '#swagger-ui', deepLinking: true, validatorUrl: null });`;
 
 /** Swagger UI from node_modules, so the docs work with no network. */
 export function swaggerUi(): Router {

@@ -36,7 +36,13 @@ export const problems = {
     ),
   unauthenticated: (detail = 'sign in, or present a connector API key') =>
     new ProblemError(401, 'unauthenticated', 'Authentication required', detail),
-  forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
+  forbidden: (detail: string, type = 'forbidden') => new ProblemError(403, type, 'Forbidden', detail),
+  crossSiteRequest: (detail: string) =>
+    new ProblemError(403, 'cross-site-request', 'Cross-site request refused', detail),
+  tooManyRequests: (detail: string, retryAfterSeconds: number) =>
+    new ProblemError(429, 'too-many-requests', 'Too many requests', detail, undefined, {
+      'Retry-After': String(retryAfterSeconds),
+    }),
   notFound: (what: string) => new ProblemError(404, 'not-found', 'Not found', `${what} was not found`),
   conflict: (type: string, detail: string) => new ProblemError(409, type, 'Conflict', detail),
   unsupportedMediaType: () =>
@@ -44,7 +50,7 @@ export const problems = {
       415,
       'unsupported-media-type',
       'Unsupported media type',
-      'send the body as application/json',
+      'send the body as application/json (an empty object {} when the operation takes none)',
     ),
   unprocessable: (type: string, detail: string, errors?: readonly FieldProblem[]) =>
     new ProblemError(422, type, 'The request cannot be processed', detail, errors),

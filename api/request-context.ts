@@ -1,10 +1,10 @@
 import type { TenantId } from '../db/tenant-id';
 import type { ConnectorType } from '../policy/connectors';
 
-import type { Role } from '../policy/roles';
+import type { Role } from '../policy/authorization';
 
-export { ROLES } from '../policy/roles';
-export type { Role } from '../policy/roles';
+export { ROLES } from '../policy/authorization';
+export type { Role } from '../policy/authorization';
 
 /** Who is calling. Filled by authentication; every route reads the actor from here and nowhere else. */
 export interface Actor {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { UNLIMITED } from '../api/rate-limits';
 import { createSessionBackend } from '../api/session';
 import { openDatabase } from '../db/client';
 import { DataStore } from '../db/tenant-store';
@@ -93,14 +94,20 @@ export async function startEmbeddedSystem(
     const [apiUrl, apiMs] = await timed(async () => {
       const sessions = await createSessionBackend({
         redisUrl: undefined,
-        secrets: [randomBytes(32).toString('hex')],
+        secret: randomBytes(32).toString('hex'),
         secureCookies: false,
+        idleTimeoutMs: 3_600_000,
+        absoluteTimeoutMs: 3_600_000,
         logger,
       });
       cleanups.push(() => sessions.close());
       const app = createApp({
         logger,
         publicUrl: 'http://127.0.0.1',
+        production: false,
+        trustProxy: false,
+        // The benchmark measures the API, not its rate limits.
+        rateLimits: UNLIMITED,
         devLogin: true,
         defaultTenantId: BENCH_TENANT,
         database,

@@ -7,3 +7,9 @@ export function asTenantId(raw: string): TenantId {
   if (!TENANT_ID.test(raw)) throw new Error(`"${raw}" is not a valid tenant id`);
   return raw as TenantId;
 }
+
+/**
+ * Where refusals of callers with no identity (no session, no valid key) are audited. Real tenant ids start
+ * with a letter or digit, so no tenant can ever be named this, read these rows, or have its own mixed in.
+ */
+export const UNAUTHENTICATED_TENANT = '_unauthenticated' as TenantId;

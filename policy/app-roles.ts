@@ -1,7 +1,7 @@
 import { CONNECTOR_TYPES, isConnectorType } from './connectors';
 import type { ConnectorType } from './connectors';
-import { ROLES } from './roles';
-import type { Role } from './roles';
+import { ROLES } from './authorization';
+import type { Role } from './authorization';
 
 /**
  * What an Entra ID app role (the value in the token's `roles` claim) grants in EUCORA: a role, or the

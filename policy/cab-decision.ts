@@ -1,3 +1,4 @@
+import { separationOfDuties } from './authorization';
 import type { Ring } from './rings';
 import { ringIndex } from './rings';
 
@@ -37,9 +38,8 @@ export function refuseCabDecision(
   if (!context.awaitingCab) {
     return { type: 'NotAwaitingCab', message: 'the intent is not awaiting a CAB decision' };
   }
-  if (decision.approverId === context.submitterId) {
-    return { type: 'SelfApprovalForbidden', message: "the intent's submitter cannot decide on it" };
-  }
+  const duties = separationOfDuties('decide_cab', decision.approverId, context);
+  if (!duties.allowed) return { type: 'SelfApprovalForbidden', message: duties.reason };
   const conditions = decision.conditions;
   const hasConditions =
     conditions !== undefined &&

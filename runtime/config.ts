@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import {
@@ -39,6 +40,45 @@ const duration = z.string().transform((value, ctx) => {
 const RESERVED_TENANT_ID = 'eucora.platform';
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
+
+/** `count/window`, e.g. `20/15m`: at most `count` requests per `window` per key. */
+const rateLimit = z.string().transform((value, ctx) => {
+  const match = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(value);
+  try {
+    const limit = Number(match?.[1]);
+    if (match === null || !Number.isSafeInteger(limit) || limit < 1) throw new Error();
+    const windowMs = parseDuration(match[2] ?? '');
+    if (windowMs < 1_000) throw new Error();
+    return { limit, windowMs };
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'a count per window such as 20/15m (at least 1 per 1s)' });
+    return z.NEVER;
+  }
+});
+
+/**
+ * Express's `trust proxy`: which hops may tell the client address and scheme (X-Forwarded-For/-Proto).
+ * `true`/`false`, a hop count, or addresses, subnets and the names loopback, linklocal, uniquelocal.
+ */
+const trustProxy = z.string().transform((value): boolean | number | string | string[] => {
+  const trimmed = value.trim();
+  if (trimmed === 'true' || trimmed === 'false') return trimmed === 'true';
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const parts = trimmed
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  return parts.length === 1 ? (parts[0] ?? '') : parts;
+});
+
+/** 127.0.0.0/8, ::1 and localhost: the only places a passwordless login may listen. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
+}
+
 /** A duration of at least `minimumMs` (a lease or an interval of zero would spin). */
 const durationAtLeast = (minimumMs: number, minimum: string) =>
   duration.refine((ms) => ms >= minimumMs, { error: `must be at least ${minimum}` });
@@ -79,6 +119,15 @@ const environmentSchema = z
 
     KEY_VAULT_URL: optionalString.pipe(httpsUrl.optional()),
     KEY_VAULT_REFRESH: duration.default(parseDuration('5m')),
+    SESSION_IDLE_TIMEOUT: duration.default(parseDuration('30m')),
+    SESSION_ABSOLUTE_TIMEOUT: duration.default(parseDuration('8h')),
+    TRUST_PROXY: trustProxy.default('loopback'),
+
+    RATE_LIMIT_SIGN_IN: rateLimit.prefault('20/15m'),
+    RATE_LIMIT_FAILED_KEYS: rateLimit.prefault('20/15m'),
+    RATE_LIMIT_WRITES: rateLimit.prefault('300/1m'),
+    RATE_LIMIT_REFUSALS: rateLimit.prefault('30/1m'),
+    RATE_LIMIT_ANONYMOUS_REFUSALS: rateLimit.prefault('300/1m'),
 
     DEFAULT_TENANT_ID: z
       .string()
@@ -95,17 +144,6 @@ const environmentSchema = z
     ROLLOUT_POLICY: optionalString,
   })
   .superRefine((env, ctx) => {
-    const sessionSecrets = splitList(env.SESSION_SECRET);
-    if (env.NODE_ENV === 'production' && env.KEY_VAULT_URL === undefined) {
-      if (sessionSecrets.length === 0 || sessionSecrets.some((secret) => secret.length < 32)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['SESSION_SECRET'],
-          message:
-            'is required in production (or in Key Vault) and each secret must be at least 32 characters',
-        });
-      }
-    }
     if (env.ENTRA_CLIENT_ID !== undefined) {
       if (env.ENTRA_TENANTS === undefined) {
         ctx.addIssue({
@@ -125,7 +163,48 @@ const environmentSchema = z
         });
       }
     }
+    if (env.DEV_LOGIN === true && !isLoopbackHost(env.HOST)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEV_LOGIN'],
+        message: `the passwordless dev login is refused unless HOST is a loopback address (HOST is ${env.HOST}); set DEV_LOGIN=false`,
+      });
+    }
+    if (env.SESSION_IDLE_TIMEOUT > env.SESSION_ABSOLUTE_TIMEOUT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SESSION_IDLE_TIMEOUT'],
+        message: 'must not be longer than SESSION_ABSOLUTE_TIMEOUT',
+      });
+    }
     if (env.NODE_ENV === 'production') {
+      if (env.REDIS_URL === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REDIS_URL'],
+          message: 'is required in production: sessions and rate limits are shared in Redis',
+        });
+      }
+      if (env.PUBLIC_URL?.startsWith('https://') !== true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PUBLIC_URL'],
+          message:
+            'is required in production as the https:// origin browsers use (Secure __Host- cookies, the CSRF origin check)',
+        });
+      }
+      const sessionSecrets = splitList(env.SESSION_SECRET);
+      if (
+        env.KEY_VAULT_URL === undefined &&
+        (sessionSecrets.length === 0 || sessionSecrets.some((secret) => secret.length < 32))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SESSION_SECRET'],
+          message:
+            'is required in production (or in Key Vault) and each secret must be at least 32 characters',
+        });
+      }
       if (env.DEV_LOGIN === true) {
         ctx.addIssue({
           code: 'custom',
@@ -168,7 +247,16 @@ export interface AppConfig {
     /** Signing secrets, newest first: the first signs new cookies, every one verifies (rotation). */
     readonly secrets: readonly string[];
     readonly generatedSecret: boolean;
+    /** A session unused this long ends (the cookie and the store entry expire together). */
+    readonly idleTimeoutMs: number;
+    /** A session ends this long after sign-in, however busy. */
+    readonly absoluteTimeoutMs: number;
+    /** Secure, `__Host-` prefixed cookies: whenever the public URL is https (always in production). */
+    readonly secureCookies: boolean;
   };
+  /** Express's `trust proxy` setting (TRUST_PROXY). */
+  readonly trustProxy: boolean | number | string | readonly string[];
+  readonly rateLimits: RateLimits;
   /** Entra ID sign-in for people and service principals; undefined when ENTRA_CLIENT_ID is unset. */
   readonly entra: EntraConfig | undefined;
   /** The application's own credentials at Entra ID, when they come from the environment. */
@@ -186,6 +274,25 @@ export interface AppConfig {
     readonly thresholdMs: number;
     readonly batchSize: number;
   };
+}
+
+export interface RateLimit {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** Per-window budgets; each is documented in the README's configuration table. */
+export interface RateLimits {
+  /** Sign-in attempts per client address. */
+  readonly signIn: RateLimit;
+  /** Failed API key authentications per client address, and per key prefix. */
+  readonly failedKeys: RateLimit;
+  /** Unsafe requests per caller (signed-in user or key; client address when anonymous). */
+  readonly writes: RateLimit;
+  /** Refusals (401/403) recorded in the audit trail per caller. */
+  readonly refusals: RateLimit;
+  /** Refusals of anonymous callers recorded per window, all client addresses together. */
+  readonly anonymousRefusals: RateLimit;
 }
 
 export interface EntraConfig {
@@ -357,6 +464,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
     session: {
       secrets: sessionSecrets.length > 0 ? sessionSecrets : [randomSecret()],
       generatedSecret: sessionSecrets.length === 0,
+      idleTimeoutMs: env.SESSION_IDLE_TIMEOUT,
+      absoluteTimeoutMs: env.SESSION_ABSOLUTE_TIMEOUT,
+      secureCookies: publicUrl.startsWith('https://'),
+    },
+    trustProxy: env.TRUST_PROXY,
+    rateLimits: {
+      signIn: env.RATE_LIMIT_SIGN_IN,
+      failedKeys: env.RATE_LIMIT_FAILED_KEYS,
+      writes: env.RATE_LIMIT_WRITES,
+      refusals: env.RATE_LIMIT_REFUSALS,
+      anonymousRefusals: env.RATE_LIMIT_ANONYMOUS_REFUSALS,
     },
     entra: parseEntra(env, publicUrl),
     entraCredentials: {
@@ -370,7 +488,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
         ? undefined
         : { url: env.KEY_VAULT_URL, refreshMs: env.KEY_VAULT_REFRESH },
     defaultTenantId: env.DEFAULT_TENANT_ID,
-    devLogin: env.DEV_LOGIN ?? env.NODE_ENV !== 'production',
+    devLogin: env.DEV_LOGIN ?? false,
     rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT),
     idempotency: { ttlMs: env.IDEMPOTENCY_KEY_TTL, leaseMs: env.IDEMPOTENCY_LEASE },
     reconciler: {
@@ -382,6 +500,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
 }
 
 function randomSecret(): string {
-  // Outside production, or until Key Vault's secrets replace it: sessions do not survive a restart then.
+  // Only reached outside production (validated above): sessions do not survive a restart then.
   return globalThis.crypto.randomUUID() + globalThis.crypto.randomUUID();
 }

@@ -3,6 +3,18 @@ import { createLogger } from './logger';
 import { startSystem } from './system';
 import type { ProcessRole } from './system';
 
+const DEV_LOGIN_BANNER = [
+  '',
+  '  ##########################################################################',
+  '  ##  DEV LOGIN IS ON: anyone who reaches this port signs in as any user',
+  '  ##  with any role, without a password (POST /api/v1/auth/dev-login).',
+  '  ##  Allowed on a loopback HOST only; never for shared or production use.',
+  '  ##  Turn it off with DEV_LOGIN=false.',
+  '  ##########################################################################',
+  '',
+  '',
+].join('\n');
+
 /**
  * Process entry: reads the environment once, starts what `role` runs, prints where to find it, and on
  * SIGINT or SIGTERM stops everything (the Temporal dev server included) before exiting.
@@ -21,6 +33,10 @@ export async function main(role: ProcessRole, environment: NodeJS.ProcessEnv): P
   const logger = createLogger({ level: config.logLevel });
   if (config.session.generatedSecret && config.keyVault === undefined && role !== 'worker') {
     logger.warn('SESSION_SECRET is unset: using a random secret, sessions end when the process restarts');
+  }
+  if (config.devLogin && role !== 'worker') {
+    logger.warn({ host: config.http.host }, 'the passwordless dev login is on (DEV_LOGIN=true)');
+    process.stderr.write(DEV_LOGIN_BANNER);
   }
 
   // Listen before starting anything: a signal during start-up must still stop what has started.

@@ -154,8 +154,10 @@ export async function startSystem(
     if (role !== 'worker') {
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
-        secrets: secrets.current().sessionSecrets,
-        secureCookies: config.env === 'production',
+        secret: secrets.current().sessionSecrets,
+        secureCookies: config.session.secureCookies,
+        idleTimeoutMs: config.session.idleTimeoutMs,
+        absoluteTimeoutMs: config.session.absoluteTimeoutMs,
         logger,
       });
       cleanups.push(() => sessions.close());
@@ -180,6 +182,9 @@ export async function startSystem(
       const app = createApp({
         logger,
         publicUrl: config.http.publicUrl,
+        production: config.env === 'production',
+        trustProxy: config.trustProxy,
+        rateLimits: config.rateLimits,
         devLogin: config.devLogin,
         entra,
         defaultTenantId: config.defaultTenantId,

@@ -6,6 +6,9 @@ import { ensureNodeModules, root } from './ensure-dependencies.mjs';
 import { ensureTemporalCli } from './temporal-cli.mjs';
 
 process.chdir(root);
+// The one-command start signs people in with the dev login; configuration refuses it unless HOST is
+// loopback, and always in production (where `npm start` leaves it off).
+if (process.env.NODE_ENV !== 'production') process.env.DEV_LOGIN ??= 'true';
 ensureNodeModules();
 if (!process.env.TEMPORAL_ADDRESS) {
   const cli = ensureTemporalCli();

@@ -6,10 +6,11 @@ import { CREDENTIAL_SCOPES } from '../../db/schema';
 import type { CredentialScope } from '../../db/schema';
 import { isConnectorType } from '../../policy/connectors';
 import { looksLikeJwt } from '../identity/service-principals';
-import { problems } from '../problem';
+import { ProblemError } from '../problem';
+import type { KeyFailureLimit } from '../rate-limits';
 import { ROLES } from '../request-context';
-import type { SignInService } from '../services/sign-in';
 import type { Role } from '../request-context';
+import type { SignInService } from '../services/sign-in';
 
 export const CONNECTOR_KEY_PREFIX = 'eucora_ck_';
 export const METRICS_KEY_PREFIX = 'eucora_mk_';
@@ -35,28 +36,48 @@ function knownRoles(values: readonly string[]): Role[] {
 
 /**
  * Establishes `req.actor`: a connector or a metrics scraper by its API key (`Authorization: Bearer
- * eucora_ck_…` or `eucora_mk_…`), a service principal by its Entra ID access token (`Authorization:
- * Bearer <JWT>`), or a user by the session. Says nothing about what the actor may do: each endpoint
- * declares that.
+ * eucora_ck_…` or `eucora_mk_…`), a service principal by its Entra ID access token (`Bearer <JWT>`,
+ * refused at once with 401/403 and SIGN_IN_FAILED when it does not pass), or a user by the session.
+ * Says nothing about what the actor may do:
+ * each endpoint declares that. A key that fails leaves `req.authenticationFailure` for the operation to
+ * answer 401 with (and audit under its operationId); a client or key prefix with too many failures is
+ * answered 429 before its key is even looked up.
  */
-export function authentication(store: DataStore, signIn: SignInService): RequestHandler {
+export function authentication(
+  store: DataStore,
+  keyFailures: KeyFailureLimit,
+  signIn: SignInService,
+): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     if (header !== undefined) {
+      const throttled = await keyFailures.refusal(req);
+      if (throttled !== undefined) throw throttled;
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       const key = match?.[1];
       const scope = scopeOfKey(key);
       if (key !== undefined && scope === undefined && looksLikeJwt(key)) {
-        req.actor = await signIn.servicePrincipal(key, req.requestId);
+        try {
+          req.actor = await signIn.servicePrincipal(key, req.requestId);
+        } catch (error) {
+          if (error instanceof ProblemError && error.status === 401) await keyFailures.recordFailure(req);
+          throw error;
+        }
         next();
         return;
       }
-      if (key === undefined || scope === undefined) {
-        throw problems.unauthenticated('the Authorization header carries no EUCORA API key');
-      }
-      const credential = await store.findConnectorCredential(hashConnectorKey(key));
-      if (credential?.scope !== scope) {
-        throw problems.unauthenticated('the API key is unknown, expired or revoked');
+      const credential =
+        key === undefined || scope === undefined
+          ? undefined
+          : await store.findConnectorCredential(hashConnectorKey(key));
+      if (credential?.scope !== scope || credential === undefined) {
+        await keyFailures.recordFailure(req);
+        req.authenticationFailure =
+          scope === undefined
+            ? 'the Authorization header carries no EUCORA API key'
+            : 'the API key is unknown, expired or revoked';
+        next();
+        return;
       }
       const tenantId = asTenantId(credential.tenantId);
       const common = { tenantId, displayName: credential.name };
@@ -76,7 +97,10 @@ export function authentication(store: DataStore, signIn: SignInService): Request
           connectorType: credential.connectorType,
         };
       } else {
-        throw problems.unauthenticated('the API key is unknown or revoked');
+        await keyFailures.recordFailure(req);
+        req.authenticationFailure = 'the API key is unknown or revoked';
+        next();
+        return;
       }
       await store.forTenant(tenantId).connectorCredentials.recordUse(credential, new Date());
       next();

@@ -11,6 +11,7 @@ import type { EntraIdentity } from '../identity/entra';
 import { problems } from '../problem';
 import { ROLES } from '../request-context';
 import type { SignInService, SignedInUser } from '../services/sign-in';
+import { endUserSession, startUserSession } from '../session';
 
 export const actorSchema = z
   .object({
@@ -89,26 +90,6 @@ const codeRedemptionSchema = z
 const PENDING_SIGN_IN_TTL_MS = 10 * 60_000;
 /** Sign-ins one browser may have open at once (tabs); the oldest is dropped beyond that. */
 const MAX_PENDING_SIGN_INS = 5;
-
-function sessionCall(req: Request, action: 'regenerate' | 'destroy'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    req.session[action]((error: unknown) => {
-      if (error instanceof Error) reject(error);
-      else resolve();
-    });
-  });
-}
-
-/** A fresh session id for the signed-in user: a session id planted before sign-in is worthless after it. */
-async function startSession(req: Request, user: SignedInUser): Promise<void> {
-  await sessionCall(req, 'regenerate');
-  req.session.user = {
-    tenantId: user.tenantId,
-    id: user.id,
-    displayName: user.displayName,
-    roles: user.roles,
-  };
-}
 
 function actorBody(user: SignedInUser) {
   return {
@@ -229,7 +210,12 @@ function entraEndpoints(options: {
           return signIn.failure(error, requestId);
         }
         const user = await signIn.admitPerson(person, requestId, 'entra_redirect');
-        await startSession(req, user);
+        await startUserSession(req, {
+          tenantId: user.tenantId,
+          id: user.id,
+          displayName: user.displayName,
+          roles: user.roles,
+        });
         return { status: 302, headers: { Location: pending.returnTo, 'Cache-Control': 'no-store' } };
       },
     }),
@@ -267,7 +253,12 @@ function entraEndpoints(options: {
           return signIn.failure(error, requestId);
         }
         const user = await signIn.admitPerson(person, requestId, 'entra_code');
-        await startSession(req, user);
+        await startUserSession(req, {
+          tenantId: user.tenantId,
+          id: user.id,
+          displayName: user.displayName,
+          roles: user.roles,
+        });
         return { status: 200, body: actorBody(user), headers: { 'Cache-Control': 'no-store' } };
       },
     }),
@@ -345,7 +336,7 @@ export function authEndpoints(options: {
             payload: {},
           });
         }
-        await sessionCall(req, 'destroy');
+        await endUserSession(req);
         return { status: 204 };
       },
     }),
@@ -366,13 +357,13 @@ export function authEndpoints(options: {
         'which configuration refuses when NODE_ENV=production.',
       tags: ['Auth'],
       access: publicAccess,
+      rateLimit: 'sign-in',
       request: { body: devLoginSchema },
       responses: { 200: { description: 'Signed in', schema: actorSchema } },
       async handle({ body, req, requestId }) {
         const tenantId = asTenantId(body.tenant_id ?? options.defaultTenantId);
         const displayName = body.display_name ?? body.username;
-        await sessionCall(req, 'regenerate');
-        req.session.user = { tenantId, id: body.username, displayName, roles: body.roles };
+        await startUserSession(req, { tenantId, id: body.username, displayName, roles: body.roles });
         const scope = options.store.forTenant(tenantId);
         const at = new Date();
         await scope.users.upsert({ subject: body.username, displayName, roles: body.roles, at });

@@ -26,6 +26,7 @@ import {
   extraSoakMs,
   pendingCabQuery,
 } from '../schemas/cab';
+import { refuseOwnGate } from '../human-gates';
 import { cabConditionsBody, requireActor, riskSummaryBody } from '../schemas/common';
 import type { RouteDependencies } from './dependencies';
 
@@ -88,7 +89,9 @@ function decisionProblem(error: unknown, decision: CabDecision, targetRing: Ring
   if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
     const { type, message } = error.cause;
     if (type === FailureTypes.NotAwaitingCab) return problems.conflict('not-awaiting-cab', message);
-    if (type === FailureTypes.SelfApprovalForbidden) return problems.forbidden(message);
+    // The API refuses this before asking (refuseOwnGate); the workflow's validator stays the backstop.
+    if (type === FailureTypes.SelfApprovalForbidden)
+      return problems.forbidden(message, 'separation-of-duties');
     if (type === FailureTypes.InvalidCabDecision) {
       const maxRing = decision.conditions?.maxRing;
       const field =
@@ -152,6 +155,7 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         const caller = requireActor(actor);
         const intent = await tenantStore().intents.get(params.intent_id);
         if (intent === undefined) throw problems.notFound(`deployment intent ${params.intent_id}`);
+        refuseOwnGate('decide_cab', caller, intent);
 
         const requested = body.conditions;
         const conditions: CabConditions = {

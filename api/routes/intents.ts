@@ -17,6 +17,7 @@ import {
 import type { IntentState } from '../../workflows/definitions';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
+import { refuseOwnGate } from '../human-gates';
 import type { IdempotentAttempt } from '../idempotency';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
@@ -173,6 +174,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
   ) {
     const actor = requireActor(input.actor);
     const intent = await findIntent(input.tenantStore(), input.params.id);
+    if (action === 'promote' || action === 'resume') refuseOwnGate(action, actor, intent);
     if (isTerminal(intent.status))
       throw problems.conflict('intent-finished', `the intent is ${intent.status}`);
     const handle = deps.temporal.client.workflow.getHandle(intent.workflowId);
@@ -214,7 +216,9 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       method: 'post',
       path: `/deployment-intents/{id}/${action}`,
       summary,
-      description: 'Accepted requests take effect between rollout steps; the audit trail records who asked.',
+      description:
+        'Accepted requests take effect between rollout steps; the audit trail records who asked.' +
+        (action === 'resume' ? ' 403 for the intent’s own submitter (separation of duties).' : ''),
       tags: ['Deployment intents'],
       access: roles('operator'),
       request: { params: idParams, body: controlBodySchema },
@@ -361,6 +365,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       method: 'post',
       path: '/deployment-intents/{id}/promote',
       summary: 'Let a ring start that waits for manual promotion (a CAB condition)',
+      description: '403 for the intent’s own submitter (separation of duties).',
       tags: ['Deployment intents'],
       access: roles('operator', 'cab_member'),
       request: { params: idParams, body: promoteBodySchema },

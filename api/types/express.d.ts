@@ -7,6 +7,8 @@ declare global {
       requestId: string;
       /** Set by authentication; routes read the caller from here only. */
       actor?: Actor;
+      /** Why a presented API key was not accepted; operations that need a caller answer 401 with it. */
+      authenticationFailure?: string;
     }
   }
 }
@@ -24,6 +26,8 @@ declare module 'express-session' {
      * and lives ten minutes.
      */
     signIns?: Record<string, { nonce: string; codeVerifier: string; returnTo: string; startedAt: number }>;
+    /** Epoch milliseconds of the sign-in: the absolute timeout counts from here. */
+    signedInAt?: number;
   }
 }
 

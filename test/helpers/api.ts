@@ -5,13 +5,17 @@ import type { Express } from 'express';
 import { createApp } from '../../api/app';
 import type { ApiDependencies } from '../../api/app';
 import { createSessionBackend } from '../../api/session';
-import type { SessionBackend } from '../../api/session';
+import type { SessionBackend, SessionOptions } from '../../api/session';
+import { UNLIMITED } from '../../api/rate-limits';
 import { issueConnectorCredential } from '../../api/services/connector-credentials';
 import { IntentService } from '../../api/services/intents';
 import type { IntentSubmission, SubmittedIntent } from '../../api/services/intents';
 import type { Role } from '../../api/request-context';
 import { asTenantId } from '../../db/tenant-id';
 import type { TenantStore } from '../../db/tenant-store';
+import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
+import { lowRiskEvidence } from '../fixtures/evidence';
+import { workflowIdForIntent } from '../../workflows/definitions';
 import type { ConnectorType } from '../../policy/connectors';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { createLogger } from '../../runtime/logger';
@@ -29,6 +33,9 @@ const METHODS = new Set(['get', 'post', 'put', 'delete', 'patch']);
 
 export interface ApiHarnessOptions {
   readonly policy?: RolloutPolicy;
+  /** The public origin the API serves (PUBLIC_URL); `http://127.0.0.1` unless a test needs https. */
+  readonly publicUrl?: string;
+  readonly session?: Partial<Pick<SessionOptions, 'secureCookies' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>>;
   readonly overrides?: Partial<ApiDependencies>;
 }
 
@@ -57,27 +64,42 @@ export class ApiHarness {
     const db = await createTestDatabase();
     const temporal = await startTemporalWorker(db);
     const logger = createLogger({ level: 'silent' });
+    const prefix = randomUUID();
     const sessions = await createSessionBackend({
       redisUrl: process.env.REDIS_URL,
-      secrets: ['test-session-secret-test-session-secret'],
+      secret: 'test-session-secret-test-session-secret',
       secureCookies: false,
+      idleTimeoutMs: 30 * 60_000,
+      absoluteTimeoutMs: 8 * 3_600_000,
+      ...options.session,
       logger,
-      prefix: `eucora-test:${randomUUID()}:`,
+      prefix: `eucora-test:${prefix}:sess:`,
     });
-    const app = createApp(ApiHarness.dependencies(db, temporal, sessions, options));
+    const app = createApp(ApiHarness.dependencies(db, temporal, sessions, options, prefix));
     const schema = await request(app).get('/api/schema');
-    return new ApiHarness(app, db, temporal, sessions, schema.body);
+    const harness = new ApiHarness(app, db, temporal, sessions, schema.body);
+    harness.prefix = prefix;
+    return harness;
   }
+
+  /** The Redis key prefix of this harness's deployment: its replicas share sessions and rate limit counts. */
+  private prefix = randomUUID();
 
   private static dependencies(
     db: TestDatabase,
     temporal: TemporalWorkerHandle,
     sessions: SessionBackend,
     options: ApiHarnessOptions,
+    prefix: string,
   ): ApiDependencies {
     return {
       logger: createLogger({ level: 'silent' }),
-      publicUrl: 'http://127.0.0.1',
+      publicUrl: options.publicUrl ?? 'http://127.0.0.1',
+      production: false,
+      trustProxy: 'loopback',
+      // Tests about rate limits set their own; the others must never meet one.
+      rateLimits: UNLIMITED,
+      rateLimitPrefix: `eucora-test:${prefix}:rl:`,
       devLogin: true,
       defaultTenantId: TENANT_A,
       database: db.handle,
@@ -98,7 +120,9 @@ export class ApiHarness {
    * comes back after a crash), configured with `options`. Closing this harness closes both.
    */
   replica(options: ApiHarnessOptions = {}): ApiHarness {
-    const app = createApp(ApiHarness.dependencies(this.db, this.temporal, this.sessions, options));
+    const app = createApp(
+      ApiHarness.dependencies(this.db, this.temporal, this.sessions, options, this.prefix),
+    );
     const replica = new ApiHarness(app, this.db, this.temporal, this.sessions, this.document);
     // Its responses count against the same contract.
     replica.recorded = this.recorded;
@@ -142,6 +166,35 @@ export class ApiHarness {
     );
   }
 
+  /**
+   * An intent row (with its stored evidence pack) in the read model only, no workflow behind it: for tests
+   * of what the API decides before it asks Temporal anything.
+   */
+  async seedIntent(
+    overrides: Partial<Pick<DeploymentIntentRow, 'status' | 'submitterId' | 'targetRing'>> = {},
+    tenantId: string = TENANT_A,
+  ): Promise<DeploymentIntentRow> {
+    const store = this.tenant(tenantId);
+    const author = { ...SUBMITTER, tenantId: asTenantId(tenantId) };
+    const pack = await this.intentService().storeEvidencePack(store, author, randomUUID(), lowRiskEvidence());
+    const id = randomUUID();
+    const row = await store.intents.create({
+      id,
+      appName: '7-Zip',
+      version: `seeded-${id.slice(0, 8)}`,
+      targetRing: overrides.targetRing ?? 'GLOBAL',
+      connectors: [{ connectorType: 'intune', platforms: ['windows'] }],
+      evidencePackId: pack.row.id,
+      submitterId: overrides.submitterId ?? SUBMITTER.id,
+      status: overrides.status ?? 'AWAITING_CAB',
+      correlationId: randomUUID(),
+      workflowId: workflowIdForIntent(id),
+      idempotencyKey: null,
+    });
+    if (row === undefined) throw new Error('seeded intent not created');
+    return row;
+  }
+
   tenant(tenantId: string = TENANT_A): TenantStore {
     return this.db.store.forTenant(asTenantId(tenantId));
   }
@@ -174,6 +227,25 @@ export class ApiHarness {
       },
       randomUUID(),
       { scope: 'connector', connectorType, name: `${connectorType}-${randomUUID().slice(0, 8)}` },
+    );
+    const agent = this.recording(request.agent(this.app));
+    agent.set('Authorization', `Bearer ${apiKey}`);
+    return { agent, apiKey };
+  }
+
+  /** A Prometheus scraper authenticated by a freshly issued metrics key. */
+  async metricsScraper(tenantId: string = TENANT_A): Promise<{ agent: Agent; apiKey: string }> {
+    const { apiKey } = await issueConnectorCredential(
+      this.tenant(tenantId),
+      {
+        tenantId: asTenantId(tenantId),
+        id: 'test-admin',
+        displayName: 'test admin',
+        roles: ['admin'],
+        kind: 'user',
+      },
+      randomUUID(),
+      { scope: 'metrics', name: `prometheus-${randomUUID().slice(0, 8)}` },
     );
     const agent = this.recording(request.agent(this.app));
     agent.set('Authorization', `Bearer ${apiKey}`);

@@ -498,7 +498,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
         .get('/api/v1/connectors/pending-deployments?connector_type=intune')
         .set('Authorization', `Bearer ${apiKey}`)
         .expect(200);
-      await admin.delete(`/api/v1/connector-credentials/${id}`).expect(204);
+      await admin.delete(`/api/v1/connector-credentials/${id}`).send({}).expect(204);
       const revoked = await api
         .anonymous()
         .get('/api/v1/connectors/pending-deployments?connector_type=intune')
@@ -548,8 +548,8 @@ describe('connector endpoints: pending deployments and status reports', () => {
         revoked_at: null,
       });
 
-      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).expect(204);
-      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).expect(404);
+      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).send({}).expect(204);
+      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).send({}).expect(404);
       const after = await admin.get('/api/v1/connector-credentials').expect(200);
       const revoked = (after.body as { items: { id: string; revoked_at: string | null }[] }).items.find(
         (item) => item.id === credential.id,
@@ -629,7 +629,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
       const swapped = credential.api_key.replace('eucora_mk_', 'eucora_ck_');
       await scraper.get('/api/v1/metrics').set('Authorization', `Bearer ${swapped}`).expect(401);
 
-      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).expect(204);
+      await admin.delete(`/api/v1/connector-credentials/${credential.id}`).send({}).expect(204);
       await scraper.get('/api/v1/metrics').set('Authorization', bearer).expect(401);
       const trail = await api.tenant().events.list({}, { limit: 500 });
       const audited = trail.items.filter((event) => event.payload.credentialId === credential.id);
@@ -676,11 +676,11 @@ describe('connector endpoints: pending deployments and status reports', () => {
         .post('/api/v1/connector-credentials')
         .send({ connector_type: 'intune', name: 'x'.repeat(101) })
         .expect(400);
-      await admin.delete('/api/v1/connector-credentials/not-a-uuid').expect(400);
+      await admin.delete('/api/v1/connector-credentials/not-a-uuid').send({}).expect(400);
     });
 
     it('answers 404 when revoking a credential that does not exist', async () => {
-      await admin.delete(`/api/v1/connector-credentials/${randomUUID()}`).expect(404);
+      await admin.delete(`/api/v1/connector-credentials/${randomUUID()}`).send({}).expect(404);
     });
 
     it('is for admins only: 403 for operators and connectors, 401 for anonymous callers', async () => {
@@ -690,7 +690,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
         .send({ connector_type: 'intune', name: 'sneaky' })
         .expect(403);
       await intune.get('/api/v1/connector-credentials').expect(403);
-      await intune.delete(`/api/v1/connector-credentials/${randomUUID()}`).expect(403);
+      await intune.delete(`/api/v1/connector-credentials/${randomUUID()}`).send({}).expect(403);
       await api.anonymous().get('/api/v1/connector-credentials').expect(401);
     });
   });

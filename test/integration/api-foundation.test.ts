@@ -82,7 +82,7 @@ describe('API foundation', () => {
     const agent = await api.agent('alice@example.com', ['submitter']);
     const me = await agent.get('/api/v1/auth/me').expect(200);
     expect(me.body).toMatchObject({ id: 'alice@example.com', roles: ['submitter'], kind: 'user' });
-    await agent.post('/api/v1/auth/logout').expect(204);
+    await agent.post('/api/v1/auth/logout').send({}).expect(204);
     await agent.get('/api/v1/auth/me').expect(401);
   });
 

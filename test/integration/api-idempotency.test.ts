@@ -241,7 +241,8 @@ describe('Idempotency-Key on every unsafe operation', () => {
         () =>
           admin
             .delete(`/api/v1/connector-credentials/${(issued.body as { id: string }).id}`)
-            .set('Idempotency-Key', key),
+            .set('Idempotency-Key', key)
+            .send({}),
         204,
       );
     });
@@ -263,7 +264,7 @@ describe('Idempotency-Key on every unsafe operation', () => {
           admin
             .post(`/api/v1/risk-models/${version}/activate`)
             .set('Idempotency-Key', `activate-${version}`)
-            .send(),
+            .send({}),
         200,
       );
       expect(activated.again.body).toEqual(activated.first.body);
@@ -272,7 +273,7 @@ describe('Idempotency-Key on every unsafe operation', () => {
         trail.items.filter((event) => event.eventType === type && event.payload.version === version);
       expect(about('RISK_MODEL_CREATED')).toHaveLength(1);
       expect(about('RISK_MODEL_ACTIVATED')).toHaveLength(1);
-      await admin.post('/api/v1/risk-models/1.0/activate').send().expect(200);
+      await admin.post('/api/v1/risk-models/1.0/activate').send({}).expect(200);
     });
 
     it('an evidence pack', async () => {
@@ -307,7 +308,7 @@ describe('Idempotency-Key on every unsafe operation', () => {
     const elsewhere = await admin
       .post(`/api/v1/risk-models/${version}/activate`)
       .set('Idempotency-Key', key)
-      .send()
+      .send({})
       .expect(409);
     expect((elsewhere.body as Problem).type).toContain('idempotency-key-reused');
   });
@@ -458,7 +459,7 @@ describe('Idempotency-Key on every unsafe operation', () => {
 
   it('forgets the key of a refused request (4xx): the key may carry a corrected request', async () => {
     const key = randomUUID();
-    await admin.post('/api/v1/risk-models/9.99/activate').set('Idempotency-Key', key).send().expect(404);
+    await admin.post('/api/v1/risk-models/9.99/activate').set('Idempotency-Key', key).send({}).expect(404);
     const version = freshModelVersion();
     await admin
       .post('/api/v1/risk-models')

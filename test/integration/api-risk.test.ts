@@ -567,6 +567,7 @@ describe('risk API', () => {
       const requestId = randomUUID();
       const res = await tenantAdmin
         .post('/api/v1/risk-models/2.0/activate')
+        .send({})
         .set('X-Correlation-ID', requestId)
         .expect(200);
       expect(res.body).toMatchObject({
@@ -597,7 +598,7 @@ describe('risk API', () => {
       expect(after.factors.map((factor) => factor.factor)).toEqual(['code_signing', 'privilege_elevation']);
 
       // And back: the older version becomes the only active one again.
-      await tenantAdmin.post('/api/v1/risk-models/1.0/activate').expect(200);
+      await tenantAdmin.post('/api/v1/risk-models/1.0/activate').send({}).expect(200);
       expect(await activeVersions(tenant)).toEqual(['1.0']);
       const reverted = await tenantSubmitter.post('/api/v1/risk/evaluate').send(dryRun).expect(200);
       expect(reverted.body).toMatchObject({ model_version: '1.0', score: before.score });
@@ -610,8 +611,8 @@ describe('risk API', () => {
     it('is idempotent: activating the active version answers 200 and changes nothing', async () => {
       const tenant = freshTenant();
       const tenantAdmin = await api.agent('admin@example.com', ['admin'], tenant);
-      const first = await tenantAdmin.post('/api/v1/risk-models/1.0/activate').expect(200);
-      const second = await tenantAdmin.post('/api/v1/risk-models/1.0/activate').expect(200);
+      const first = await tenantAdmin.post('/api/v1/risk-models/1.0/activate').send({}).expect(200);
+      const second = await tenantAdmin.post('/api/v1/risk-models/1.0/activate').send({}).expect(200);
       expect(second.body).toEqual(first.body);
       expect(first.body).toMatchObject({ version: '1.0', active: true });
       expect(await activeVersions(tenant)).toEqual(['1.0']);
@@ -624,8 +625,8 @@ describe('risk API', () => {
       await tenantAdmin.post('/api/v1/risk-models').send(strictModel('2.0')).expect(201);
       await tenantAdmin.post('/api/v1/risk-models').send(strictModel('3.0')).expect(201);
       const results = await Promise.all([
-        tenantAdmin.post('/api/v1/risk-models/2.0/activate'),
-        tenantAdmin.post('/api/v1/risk-models/3.0/activate'),
+        tenantAdmin.post('/api/v1/risk-models/2.0/activate').send({}),
+        tenantAdmin.post('/api/v1/risk-models/3.0/activate').send({}),
       ]);
       expect(results.map((result) => result.status)).toEqual([200, 200]);
       const active = await activeVersions(tenant);
@@ -639,7 +640,7 @@ describe('risk API', () => {
     it('answers 404 for an unknown version and leaves the active model alone', async () => {
       const tenant = freshTenant();
       const tenantAdmin = await api.agent('admin@example.com', ['admin'], tenant);
-      await tenantAdmin.post('/api/v1/risk-models/9.9/activate').expect(404);
+      await tenantAdmin.post('/api/v1/risk-models/9.9/activate').send({}).expect(404);
       expect(await activeVersions(tenant)).toEqual(['1.0']);
       expect(await eventsOf('RISK_MODEL_ACTIVATED', tenant)).toEqual([]);
     });
@@ -647,24 +648,24 @@ describe('risk API', () => {
     it("answers 404 for another tenant's version", async () => {
       const tenantBAdmin = await api.agent('admin@tenant-b.example.com', ['admin'], TENANT_B);
       await tenantBAdmin.post('/api/v1/risk-models').send(strictModel('5.5')).expect(201);
-      await admin.post('/api/v1/risk-models/5.5/activate').expect(404);
+      await admin.post('/api/v1/risk-models/5.5/activate').send({}).expect(404);
       expect(await activeVersions(TENANT_A)).toEqual(['1.0']);
       expect(await activeVersions(TENANT_B)).toEqual(['1.0']);
     });
 
     it('answers 400 naming `version` for a malformed version', async () => {
-      const res = await admin.post('/api/v1/risk-models/v2/activate').expect(400);
+      const res = await admin.post('/api/v1/risk-models/v2/activate').send({}).expect(400);
       expect(fieldsOf(res.body)).toEqual(['version']);
     });
 
     it('is for admins only: 403 for every other role, 401 anonymous', async () => {
       for (const role of ['submitter', 'cab_member', 'operator', 'auditor'] satisfies Role[]) {
         const agent = await api.agent(`activate.${role}@example.com`, [role]);
-        await agent.post('/api/v1/risk-models/1.0/activate').expect(403);
+        await agent.post('/api/v1/risk-models/1.0/activate').send({}).expect(403);
       }
       const { agent: connector } = await api.connector('intune');
-      await connector.post('/api/v1/risk-models/1.0/activate').expect(403);
-      await api.anonymous().post('/api/v1/risk-models/1.0/activate').expect(401);
+      await connector.post('/api/v1/risk-models/1.0/activate').send({}).expect(403);
+      await api.anonymous().post('/api/v1/risk-models/1.0/activate').send({}).expect(401);
     });
   });
 });

@@ -124,7 +124,7 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const browser = api.anonymous();
     const landed = await browser.get(await atProvider(await beginSignIn(browser), 'alice')).expect(302);
     const cookie = cookieOf(landed)!;
-    await browser.post('/api/v1/auth/logout').expect(204);
+    await browser.post('/api/v1/auth/logout').send({}).expect(204);
     expect(await lastEvent(TENANT_A, 'SIGNED_OUT')).toMatchObject({ actor: ACCOUNTS.alice!.oid });
     // Replaying the cookie of the ended session (as a thief would) finds nothing in the store.
     await request(api.app).get('/api/v1/auth/me').set('Cookie', cookie).expect(401);

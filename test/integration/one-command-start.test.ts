@@ -40,6 +40,23 @@ function exitOf(child: ChildProcess): Promise<number | null> {
   });
 }
 
+/** The exit code, or null after killing a process that was still running after `ms` (a start that should have failed). */
+async function exitWithin(child: ChildProcess, ms: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('timeout');
+    }, ms);
+  });
+  const exited = exitOf(child);
+  const first = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
+  if (first !== 'timeout') return first;
+  child.kill('SIGKILL');
+  await exited;
+  return null;
+}
+
 function startCommand(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ['scripts/start.mjs'], {
     cwd: ROOT,
@@ -78,6 +95,7 @@ describe('the one-command start (npm start)', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(output()).toContain(`API          http://127.0.0.1:${String(port)}/api/v1`);
+    const started = output();
     expect(output()).toContain(`Temporal UI  http://127.0.0.1:${String(uiPort)}`);
 
     const health = await fetch(`http://127.0.0.1:${String(port)}/api/v1/health`);
@@ -107,6 +125,8 @@ describe('the one-command start (npm start)', () => {
     }
     expect(children.filter(stillRunning)).toEqual([]);
     expect(childrenOf(pid)).toEqual([]);
+    // npm start turns the dev login on, and says so loudly.
+    expect(started).toMatch(/DEV LOGIN IS ON/);
   }, 120_000);
 
   it('stops at once, naming the setting, when the configuration is invalid', async () => {
@@ -118,4 +138,43 @@ describe('the one-command start (npm start)', () => {
     expect(code).toBe(1);
     expect(output()).toMatch(/Invalid configuration:\n {2}- PORT: /);
   }, 60_000);
+
+  it('refuses the dev login it turns on when HOST is not a loopback address', async () => {
+    const { child, output } = startCommand({
+      HOST: '0.0.0.0',
+      PORT: String(await freePort()),
+      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'eucora-bad-')),
+    });
+    expect(await exitWithin(child, 30_000)).toBe(1);
+    expect(output()).toMatch(/- DEV_LOGIN: .*loopback/);
+  }, 60_000);
+
+  const production = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: 'https://eucora.example.com',
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    DATABASE_URL: 'postgres://eucora@127.0.0.1:1/eucora',
+    REDIS_URL: 'redis://127.0.0.1:1',
+    SESSION_SECRET: 's'.repeat(40),
+  };
+
+  it.each([
+    ['without REDIS_URL', { REDIS_URL: '' }, 'REDIS_URL'],
+    ['with DEV_LOGIN=true', { DEV_LOGIN: 'true' }, 'DEV_LOGIN'],
+  ])(
+    'fails a production start %s, naming the variable',
+    async (_case, change, variable) => {
+      const { child, output } = startCommand({
+        ...production,
+        ...change,
+        DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'eucora-prod-')),
+      });
+      expect(await exitWithin(child, 30_000)).toBe(1);
+      expect(output()).toMatch(new RegExp(`Invalid configuration:\\n {2}- ${variable}: `));
+      expect(output().match(/^ {2}- /gm)).toHaveLength(1);
+    },
+    60_000,
+  );
 });

@@ -203,7 +203,7 @@ describe('server-owned identity', () => {
       });
       try {
         for (const version of ['2.0', '2.1', '2.0', '2.1']) {
-          await admin.post(`/api/v1/risk-models/${version}/activate`).expect(200);
+          await admin.post(`/api/v1/risk-models/${version}/activate`).send({}).expect(200);
         }
       } finally {
         jest.useRealTimers();

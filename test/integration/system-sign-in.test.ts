@@ -173,6 +173,8 @@ describe('sign-in in the running process, with its secrets from Key Vault', () =
   it('rotates session secrets from Key Vault without signing anyone out, and retires the old one', async () => {
     const before = new EucoraBrowser();
     expect((await before.signIn('alice')).status).toBe(302);
+    // The cookie as signed with the old secret (answers re-sign it as the session rolls on).
+    const signedWithOld = before.cookie;
 
     await rotate(KEY_VAULT_SECRET_NAMES.sessionSecrets, `${SESSION_NEW}\n${SESSION_OLD}`);
     expect((await before.get('/api/v1/auth/me')).status).toBe(200);
@@ -181,7 +183,11 @@ describe('sign-in in the running process, with its secrets from Key Vault', () =
     expect(signedWith(after.cookie ?? '', [SESSION_OLD, SESSION_NEW])).toBe(SESSION_NEW);
 
     await rotate(KEY_VAULT_SECRET_NAMES.sessionSecrets, SESSION_NEW);
-    expect((await before.get('/api/v1/auth/me')).status).toBe(401);
+    const stale = new EucoraBrowser();
+    stale.cookie = signedWithOld;
+    expect((await stale.get('/api/v1/auth/me')).status).toBe(401);
+    // The session that kept being used was re-signed with the new secret and goes on.
+    expect((await before.get('/api/v1/auth/me')).status).toBe(200);
     expect((await after.get('/api/v1/auth/me')).status).toBe(200);
   });
 

@@ -27,8 +27,15 @@ describe('loadConfig', () => {
       },
       database: { url: undefined },
       redisUrl: undefined,
-      session: { generatedSecret: true },
-      devLogin: true,
+      session: {
+        generatedSecret: true,
+        idleTimeoutMs: 30 * 60_000,
+        absoluteTimeoutMs: 8 * 3_600_000,
+        secureCookies: false,
+      },
+      trustProxy: 'loopback',
+      // Off unless asked for: `npm start` asks (scripts/start.mjs), a bare `node dist/…` does not.
+      devLogin: false,
     });
     expect(config.rolloutPolicy.cabTimeoutMs).toBe(7 * 24 * 3_600_000);
     expect(config.idempotency).toEqual({ ttlMs: 24 * 3_600_000, leaseMs: 15_000 });
@@ -51,6 +58,10 @@ describe('loadConfig', () => {
       NODE_ENV: 'production',
       PORT: '9000',
       HOST: '0.0.0.0',
+      PUBLIC_URL: 'https://eucora.example.com',
+      TRUST_PROXY: '10.0.0.0/8,loopback',
+      SESSION_IDLE_TIMEOUT: '15m',
+      SESSION_ABSOLUTE_TIMEOUT: '12h',
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
       TEMPORAL_API_KEY: 'key',
       DATABASE_URL: 'postgres://eucora@db/eucora',
@@ -60,7 +71,8 @@ describe('loadConfig', () => {
     });
     expect(config).toMatchObject({
       env: 'production',
-      http: { port: 9000, publicUrl: 'http://localhost:9000' },
+      http: { port: 9000, publicUrl: 'https://eucora.example.com' },
+      trustProxy: ['10.0.0.0/8', 'loopback'],
       temporal: {
         address: 'temporal.internal:7233',
         tls: true,
@@ -68,7 +80,13 @@ describe('loadConfig', () => {
       },
       database: { url: 'postgres://eucora@db/eucora' },
       redisUrl: 'redis://cache:6379',
-      session: { secrets: ['s'.repeat(40)], generatedSecret: false },
+      session: {
+        secrets: ['s'.repeat(40)],
+        generatedSecret: false,
+        idleTimeoutMs: 15 * 60_000,
+        absoluteTimeoutMs: 12 * 3_600_000,
+        secureCookies: true,
+      },
       devLogin: false,
     });
     expect(config.rolloutPolicy.cabTimeoutMs).toBe(3 * 24 * 3_600_000);
@@ -94,8 +112,76 @@ describe('loadConfig', () => {
   it('refuses production without its real backends, a session secret, or with the dev login', () => {
     const problems = problemsOf({ NODE_ENV: 'production', DEV_LOGIN: 'true', SESSION_SECRET: 'short' });
     expect(problems.map((p) => p.split(':')[0])).toEqual(
-      expect.arrayContaining(['SESSION_SECRET', 'DEV_LOGIN', 'DATABASE_URL', 'TEMPORAL_ADDRESS']),
+      expect.arrayContaining([
+        'SESSION_SECRET',
+        'DEV_LOGIN',
+        'DATABASE_URL',
+        'TEMPORAL_ADDRESS',
+        'REDIS_URL',
+        'PUBLIC_URL',
+      ]),
     );
+  });
+
+  const production = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: 'https://eucora.example.com',
+    TEMPORAL_ADDRESS: 'temporal.internal:7233',
+    DATABASE_URL: 'postgres://eucora@db/eucora',
+    REDIS_URL: 'redis://cache:6379',
+    SESSION_SECRET: 's'.repeat(40),
+  };
+
+  it.each([
+    ['without REDIS_URL (sessions would live in one process)', { REDIS_URL: '' }, 'REDIS_URL'],
+    ['with the dev login on', { DEV_LOGIN: 'true' }, 'DEV_LOGIN'],
+    [
+      'with an http PUBLIC_URL (no Secure cookie, no __Host- prefix)',
+      { PUBLIC_URL: 'http://x.example' },
+      'PUBLIC_URL',
+    ],
+  ])('refuses a production start %s, naming the variable', (_case, change, variable) => {
+    expect(problemsOf(production)).toEqual([]);
+    const problems = problemsOf({ ...production, ...change });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${variable}: `));
+  });
+
+  it.each(['127.0.0.1', '127.8.9.10', '::1', 'localhost'])('allows the dev login on loopback %s', (host) => {
+    expect(loadConfig({ DEV_LOGIN: 'true', HOST: host }).devLogin).toBe(true);
+  });
+
+  it.each(['0.0.0.0', '::', '10.1.2.3', 'eucora.internal'])(
+    'refuses the dev login when HOST is %s, which is not loopback',
+    (host) => {
+      const problems = problemsOf({ DEV_LOGIN: 'true', HOST: host });
+      expect(problems).toEqual([expect.stringMatching(/^DEV_LOGIN: .*loopback/)]);
+      expect(loadConfig({ HOST: host }).devLogin).toBe(false);
+    },
+  );
+
+  it.each([
+    ['false', false],
+    ['true', true],
+    ['2', 2],
+    ['loopback', 'loopback'],
+    ['10.0.0.0/8, 192.168.1.1', ['10.0.0.0/8', '192.168.1.1']],
+  ])('reads TRUST_PROXY=%s for Express', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('uses Secure cookies whenever the public URL is https, in development too', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://localhost:8443' }).session.secureCookies).toBe(true);
+  });
+
+  it('reads the rate limits as count per window and names a bad one', () => {
+    const config = loadConfig({ RATE_LIMIT_SIGN_IN: '5/1m', RATE_LIMIT_WRITES: '1000/1h' });
+    expect(config.rateLimits.signIn).toEqual({ limit: 5, windowMs: 60_000 });
+    expect(config.rateLimits.writes).toEqual({ limit: 1000, windowMs: 3_600_000 });
+    expect(config.rateLimits.failedKeys).toEqual({ limit: 20, windowMs: 15 * 60_000 });
+    expect(problemsOf({ RATE_LIMIT_REFUSALS: 'lots' })).toEqual([
+      expect.stringMatching(/^RATE_LIMIT_REFUSALS: /),
+    ]);
   });
 
   it('applies ROLLOUT_POLICY overrides and names each bad one', () => {
@@ -204,7 +290,7 @@ describe('loadConfig', () => {
     });
 
     it('takes several session secrets for rotation, and in production lets Key Vault provide them', () => {
-      expect(loadConfig({ SESSION_SECRET: 'newest-secret, older-secret' }).session).toEqual({
+      expect(loadConfig({ SESSION_SECRET: 'newest-secret, older-secret' }).session).toMatchObject({
         secrets: ['newest-secret', 'older-secret'],
         generatedSecret: false,
       });
@@ -212,6 +298,8 @@ describe('loadConfig', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://eucora@db/eucora',
         TEMPORAL_ADDRESS: 'temporal:7233',
+        REDIS_URL: 'redis://cache:6379',
+        PUBLIC_URL: 'https://eucora.contoso.example',
       };
       expect(problemsOf({ ...production, SESSION_SECRET: `${'a'.repeat(40)},short` })).toEqual([
         expect.stringMatching(/^SESSION_SECRET: /),
