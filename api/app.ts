@@ -19,6 +19,7 @@ import { requestLog } from './middleware/request-log';
 import { noStore, securityHeaders } from './middleware/security-headers';
 import { createRateLimiters } from './rate-limits';
 import { buildOpenApiDocument, swaggerUi } from './openapi';
+import type { EntraIdentity } from './identity/entra';
 import { ApiMetrics } from './metrics';
 import { authEndpoints } from './routes/auth';
 import { cabEndpoints } from './routes/cab';
@@ -33,6 +34,7 @@ import { metricsEndpoints } from './routes/metrics';
 import { riskEndpoints } from './routes/risk';
 import { ConnectorReportService } from './services/connector-reports';
 import { IntentService } from './services/intents';
+import { SignInService } from './services/sign-in';
 import type { SessionBackend } from './session';
 
 export interface ApiDependencies {
@@ -47,6 +49,8 @@ export interface ApiDependencies {
   /** Redis key prefix of the rate limit counters (tests use their own). */
   readonly rateLimitPrefix?: string;
   readonly devLogin: boolean;
+  /** Entra ID sign-in and service principals; undefined when not configured. */
+  readonly entra?: EntraIdentity | undefined;
   readonly defaultTenantId: string;
   readonly database: Pick<DatabaseHandle, 'kind' | 'ping'>;
   readonly store: DataStore;
@@ -79,7 +83,14 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
       ],
       deps.logger,
     ),
-    ...authEndpoints({ store: deps.store, devLogin: deps.devLogin, defaultTenantId: deps.defaultTenantId }),
+    ...authEndpoints({
+      store: deps.store,
+      signIn: deps.signIn,
+      entra: deps.entra,
+      publicUrl: deps.publicUrl,
+      devLogin: deps.devLogin,
+      defaultTenantId: deps.defaultTenantId,
+    }),
     ...intentEndpoints(deps),
     ...evidencePackEndpoints(deps),
     ...riskEndpoints(),
@@ -106,6 +117,7 @@ export function createApp(deps: ApiDependencies): Express {
       logger: deps.logger,
     }),
     reports: new ConnectorReportService(deps.temporal.client),
+    signIn: new SignInService(deps.store, deps.entra, deps.logger),
     metrics: new ApiMetrics(),
   };
   const endpoints = apiEndpoints(routeDeps);
@@ -135,7 +147,7 @@ export function createApp(deps: ApiDependencies): Express {
   api.use(noStore);
   api.use(express.json({ limit: '256kb', strict: true }));
   api.use(deps.sessions.middleware);
-  api.use(authentication(deps.store, limits.keyFailures));
+  api.use(authentication(deps.store, limits.keyFailures, routeDeps.signIn));
   const context: EndpointContext = {
     ...guards,
     store: deps.store,

@@ -23,6 +23,14 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
       'API key issued by an admin: a connector key (eucora_ck_…) for the connector endpoints, or a ' +
       'metrics key (eucora_mk_…) for GET /api/v1/metrics',
   });
+  registry.registerComponent('securitySchemes', 'entraAccessToken', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'Entra ID client-credentials access token of a service principal (connectors, automation), for ' +
+      'api://<EUCORA client id>; its app roles decide what it may do',
+  });
   for (const definition of endpoints) registerEndpoint(registry, definition);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
@@ -34,7 +42,7 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
         'Errors are application/problem+json (RFC 9457).',
     },
     servers: [{ url: serverUrl }],
-    security: [{ session: [] }, { connectorKey: [] }],
+    security: [{ session: [] }, { connectorKey: [] }, { entraAccessToken: [] }],
   });
 }
 

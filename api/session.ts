@@ -9,6 +9,8 @@ export interface SessionBackend {
   /** The session cookie's name: `__Host-eucora.sid` with Secure cookies, `eucora.sid` over plain http. */
   readonly cookieName: string;
   readonly middleware: RequestHandler;
+  /** Signs new cookies with the first secret from now on; cookies signed with any of them stay valid. */
+  rotateSecrets(secrets: readonly string[]): void;
   /** The Redis connection sessions use, shared with the rate limiters; undefined in memory mode. */
   readonly redis: RedisConnection | undefined;
   ping(): Promise<void>;
@@ -60,13 +62,25 @@ export async function createSessionBackend(options: SessionOptions): Promise<Ses
     },
   };
   const absoluteLimit = absoluteTimeout(options.absoluteTimeoutMs);
+  /** One session middleware per set of secrets, all on the same store: a rotation keeps every session. */
+  const rotating = (store: session.Store) => {
+    let current = session({ ...common, store });
+    return {
+      middleware: chain((req, res, next) => {
+        current(req, res, next);
+      }, absoluteLimit),
+      rotateSecrets(secrets: readonly string[]) {
+        current = session({ ...common, secret: [...secrets], store });
+      },
+    };
+  };
 
   if (options.redisUrl === undefined) {
     options.logger.warn('REDIS_URL is unset: sessions live in process memory and end with the process');
     return {
       kind: 'memory',
       cookieName,
-      middleware: chain(session(common), absoluteLimit),
+      ...rotating(new session.MemoryStore()),
       redis: undefined,
       ping: () => Promise.resolve(),
       close: () => Promise.resolve(),
@@ -82,7 +96,7 @@ export async function createSessionBackend(options: SessionOptions): Promise<Ses
   return {
     kind: 'redis',
     cookieName,
-    middleware: chain(session({ ...common, store }), absoluteLimit),
+    ...rotating(store),
     redis: { sendCommand: (args) => client.sendCommand(args) },
     async ping() {
       await client.ping();

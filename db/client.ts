@@ -9,6 +9,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { PGlite } from '@electric-sql/pglite';
 import { Pool } from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { schema } from './schema';
 
 type Schema = typeof schema;
@@ -32,6 +33,11 @@ export interface DatabaseOptions {
   /** PGlite data folder, or `memory://` for a throw-away database. */
   readonly pgliteDataDir?: string;
   readonly poolSize?: number;
+  /**
+   * The PostgreSQL password, asked for each new connection (so a rotated Key Vault secret is picked up);
+   * takes the place of a password in the URL.
+   */
+  readonly password?: () => string;
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(__dirname, 'migrations');
@@ -41,11 +47,20 @@ const MIGRATION_LOCK_KEY = 7_261_530_914;
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   return options.url === undefined
     ? openPglite(options.pgliteDataDir ?? 'memory://')
-    : openPostgres(options.url, options.poolSize ?? 10);
+    : openPostgres(options.url, options.poolSize ?? 10, options.password);
 }
 
-function openPostgres(url: string, poolSize: number): DatabaseHandle {
-  const pool = new Pool({ connectionString: url, max: poolSize });
+function openPostgres(url: string, poolSize: number, password: (() => string) | undefined): DatabaseHandle {
+  // pg lets a connection string's (empty) password win over a password callback: parse it here instead.
+  const pool = new Pool(
+    password === undefined
+      ? { connectionString: url, max: poolSize }
+      : {
+          ...(parseConnectionString(url) as Record<string, unknown>),
+          max: poolSize,
+          password: () => Promise.resolve(password()),
+        },
+  );
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const db = drizzleNodePg(pool, { schema }) as unknown as Database;

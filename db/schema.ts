@@ -330,6 +330,8 @@ export const connectorCredentials = pgTable(
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date', precision: 3 }),
+    /** Null: the key works until revoked. After this instant it is answered with 401 like a revoked one. */
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date', precision: 3 }),
   },
   (t) => [
@@ -342,7 +344,28 @@ export const connectorCredentials = pgTable(
   ],
 );
 
+/**
+ * The EUCORA tenants, and the Entra ID directory (`tid`) whose people and service principals sign in
+ * to each. Not tenant-scoped: sign-in reads it to learn the tenant. Rows come from configuration
+ * (ENTRA_TENANTS, synchronised at start-up); a tenant whose directory link is removed keeps its row and
+ * its data, and nobody signs in to it through Entra ID any more.
+ */
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: text('id').primaryKey(),
+    /** The Entra ID directory (tenant) id, a GUID; null when no directory signs in to this tenant. */
+    entraTenantId: text('entra_tenant_id'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 })
+      .notNull()
+      .defaultNow(),
+  },
+  (t) => [uniqueIndex('tenants_entra_tenant_uq').on(t.entraTenantId)],
+);
+
 export const schema = {
+  tenants,
   users,
   evidencePacks,
   riskModels,

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Database, DatabaseExecutor } from './client';
 import {
@@ -19,6 +19,7 @@ import { IdempotencyKeyRepository } from './repositories/idempotency-keys';
 import { RingDeploymentRepository } from './repositories/ring-deployments';
 import { RiskAssessmentRepository } from './repositories/risk-assessments';
 import { RiskModelRepository } from './repositories/risk-models';
+import { TenantDirectory } from './repositories/tenants';
 import { UserRepository } from './repositories/users';
 import type { DeploymentIntentRow } from './repositories/deployment-intents';
 import { INTENT_STATUSES, isTerminal } from '../policy/intent-status';
@@ -79,7 +80,12 @@ export class TenantStore {
 }
 
 export class DataStore {
-  constructor(private readonly db: Database) {}
+  /** Tenants and their Entra ID directories: read before the tenant is known. */
+  readonly tenants: TenantDirectory;
+
+  constructor(private readonly db: Database) {
+    this.tenants = new TenantDirectory(db);
+  }
 
   forTenant(tenantId: TenantId): TenantStore {
     return new TenantStore(this.db, tenantId);
@@ -180,13 +186,19 @@ export class DataStore {
 
   /**
    * The one lookup that precedes knowing the tenant: a connector presents an API key, and its hash
-   * names the credential and so the tenant. Revoked keys are not found.
+   * names the credential and so the tenant. Revoked keys, and keys past their expiry, are not found.
    */
-  async findConnectorCredential(keyHash: string) {
+  async findConnectorCredential(keyHash: string, at: Date = new Date()) {
     const [row] = await this.db
       .select()
       .from(connectorCredentials)
-      .where(and(eq(connectorCredentials.keyHash, keyHash), isNull(connectorCredentials.revokedAt)));
+      .where(
+        and(
+          eq(connectorCredentials.keyHash, keyHash),
+          isNull(connectorCredentials.revokedAt),
+          or(isNull(connectorCredentials.expiresAt), gt(connectorCredentials.expiresAt, at)),
+        ),
+      );
     return row;
   }
 }

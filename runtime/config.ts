@@ -8,6 +8,8 @@ import {
 } from '../policy/rollout-policy';
 import type { RolloutPolicy } from '../policy/rollout-policy';
 import { parseDuration } from '../policy/duration';
+import { AppRoleMapError, DEFAULT_APP_ROLES, parseAppRoleMap } from '../policy/app-roles';
+import type { AppRoleMap } from '../policy/app-roles';
 
 /**
  * The one place that reads the environment. Everything else receives a typed `AppConfig`.
@@ -33,6 +35,11 @@ const duration = z.string().transform((value, ctx) => {
     return z.NEVER;
   }
 });
+
+/** The tenant sign-in events without a tenant are recorded under (api/services/sign-in.ts). */
+const RESERVED_TENANT_ID = 'eucora.platform';
+
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 
 /** `count/window`, e.g. `20/15m`: at most `count` requests per `window` per key. */
 const rateLimit = z.string().transform((value, ctx) => {
@@ -100,6 +107,18 @@ const environmentSchema = z
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
     REDIS_URL: optionalString,
     SESSION_SECRET: optionalString,
+
+    ENTRA_CLIENT_ID: optionalString,
+    ENTRA_CLIENT_SECRET: optionalString,
+    ENTRA_CLIENT_CERTIFICATE: optionalString,
+    ENTRA_AUTHORITY: optionalString.pipe(httpsUrl.optional()),
+    ENTRA_REDIRECT_URI: optionalString.pipe(z.url().optional()),
+    ENTRA_TENANTS: optionalString,
+    ENTRA_APP_ROLES: optionalString,
+    ENTRA_API_AUDIENCE: optionalString,
+
+    KEY_VAULT_URL: optionalString.pipe(httpsUrl.optional()),
+    KEY_VAULT_REFRESH: duration.default(parseDuration('5m')),
     SESSION_IDLE_TIMEOUT: duration.default(parseDuration('30m')),
     SESSION_ABSOLUTE_TIMEOUT: duration.default(parseDuration('8h')),
     TRUST_PROXY: trustProxy.default('loopback'),
@@ -113,6 +132,7 @@ const environmentSchema = z
     DEFAULT_TENANT_ID: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a tenant id of letters, digits, dot, dash or underscore')
+      .refine((id) => id !== RESERVED_TENANT_ID, `${RESERVED_TENANT_ID} is reserved for platform events`)
       .default('00000000-0000-0000-0000-000000000001'),
     DEV_LOGIN: booleanFlag.optional(),
 
@@ -124,6 +144,25 @@ const environmentSchema = z
     ROLLOUT_POLICY: optionalString,
   })
   .superRefine((env, ctx) => {
+    if (env.ENTRA_CLIENT_ID !== undefined) {
+      if (env.ENTRA_TENANTS === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ENTRA_TENANTS'],
+          message: 'is required with ENTRA_CLIENT_ID: name the Entra ID directory of each EUCORA tenant',
+        });
+      }
+      const credentials = [env.ENTRA_CLIENT_SECRET, env.ENTRA_CLIENT_CERTIFICATE].filter(
+        (v) => v !== undefined,
+      );
+      if (env.KEY_VAULT_URL === undefined && credentials.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ENTRA_CLIENT_SECRET'],
+          message: 'is required with ENTRA_CLIENT_ID (or ENTRA_CLIENT_CERTIFICATE, or either in Key Vault)',
+        });
+      }
+    }
     if (env.DEV_LOGIN === true && !isLoopbackHost(env.HOST)) {
       ctx.addIssue({
         code: 'custom',
@@ -154,11 +193,16 @@ const environmentSchema = z
             'is required in production as the https:// origin browsers use (Secure __Host- cookies, the CSRF origin check)',
         });
       }
-      if (env.SESSION_SECRET === undefined || env.SESSION_SECRET.length < 32) {
+      const sessionSecrets = splitList(env.SESSION_SECRET);
+      if (
+        env.KEY_VAULT_URL === undefined &&
+        (sessionSecrets.length === 0 || sessionSecrets.some((secret) => secret.length < 32))
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['SESSION_SECRET'],
-          message: 'is required in production and must be at least 32 characters',
+          message:
+            'is required in production (or in Key Vault) and each secret must be at least 32 characters',
         });
       }
       if (env.DEV_LOGIN === true) {
@@ -200,7 +244,8 @@ export interface AppConfig {
   readonly database: { readonly url: string | undefined; readonly poolSize: number };
   readonly redisUrl: string | undefined;
   readonly session: {
-    readonly secret: string;
+    /** Signing secrets, newest first: the first signs new cookies, every one verifies (rotation). */
+    readonly secrets: readonly string[];
     readonly generatedSecret: boolean;
     /** A session unused this long ends (the cookie and the store entry expire together). */
     readonly idleTimeoutMs: number;
@@ -212,6 +257,12 @@ export interface AppConfig {
   /** Express's `trust proxy` setting (TRUST_PROXY). */
   readonly trustProxy: boolean | number | string | readonly string[];
   readonly rateLimits: RateLimits;
+  /** Entra ID sign-in for people and service principals; undefined when ENTRA_CLIENT_ID is unset. */
+  readonly entra: EntraConfig | undefined;
+  /** The application's own credentials at Entra ID, when they come from the environment. */
+  readonly entraCredentials: { readonly clientSecret?: string; readonly clientCertificate?: string };
+  /** Secrets from Azure Key Vault instead of the environment; undefined when KEY_VAULT_URL is unset. */
+  readonly keyVault: { readonly url: string; readonly refreshMs: number } | undefined;
   readonly defaultTenantId: string;
   readonly devLogin: boolean;
   readonly rolloutPolicy: RolloutPolicy;
@@ -244,6 +295,106 @@ export interface RateLimits {
   readonly anonymousRefusals: RateLimit;
 }
 
+export interface EntraConfig {
+  /** `https://login.microsoftonline.com/<directory>` (or `organizations`), or any standards OpenID Provider. */
+  readonly authority: string;
+  /** Microsoft's clouds speak Entra ID's dialect (instance discovery, `{tenantid}` issuers); any other issuer plain OIDC. */
+  readonly protocol: 'entra' | 'oidc';
+  readonly clientId: string;
+  /** Where the provider sends people back: `<PUBLIC_URL>/api/v1/auth/callback` unless configured. */
+  readonly redirectUri: string;
+  readonly appRoles: AppRoleMap;
+  /** `aud` values accepted on service principals' access tokens. */
+  readonly apiAudiences: readonly string[];
+  /** Each EUCORA tenant and the Entra ID directory (`tid`) that signs in to it. */
+  readonly tenants: readonly { readonly tenantId: string; readonly entraTenantId: string }[];
+}
+
+/** Hosts of Entra ID in Microsoft's public and sovereign clouds. */
+const ENTRA_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
+
+const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DIRECTORY_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+}
+
+function parseJsonObject(name: string, raw: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError([`${name}: is not valid JSON`]);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ConfigError([`${name}: must be a JSON object`]);
+  }
+  return json as Record<string, unknown>;
+}
+
+function parseEntraTenants(raw: string): EntraConfig['tenants'] {
+  const problems: string[] = [];
+  const tenants = Object.entries(parseJsonObject('ENTRA_TENANTS', raw)).map(([tenantId, directory]) => {
+    const entraTenantId = typeof directory === 'string' ? directory.toLowerCase() : '';
+    if (!TENANT_ID_PATTERN.test(tenantId) || tenantId === RESERVED_TENANT_ID) {
+      problems.push(`ENTRA_TENANTS.${tenantId}: is not a tenant id (${RESERVED_TENANT_ID} is reserved)`);
+    }
+    if (!DIRECTORY_ID_PATTERN.test(entraTenantId)) {
+      problems.push(`ENTRA_TENANTS.${tenantId}: must be an Entra ID directory (tenant) id, a GUID`);
+    }
+    return { tenantId, entraTenantId };
+  });
+  const directories = tenants.map((t) => t.entraTenantId);
+  if (new Set(directories).size !== directories.length) {
+    problems.push('ENTRA_TENANTS: a directory signs in to one EUCORA tenant only');
+  }
+  if (tenants.length === 0) problems.push('ENTRA_TENANTS: name at least one tenant');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return tenants;
+}
+
+function parseEntra(env: z.output<typeof environmentSchema>, publicUrl: string): EntraConfig | undefined {
+  if (env.ENTRA_CLIENT_ID === undefined || env.ENTRA_TENANTS === undefined) return undefined;
+  const tenants = parseEntraTenants(env.ENTRA_TENANTS);
+  let appRoles: AppRoleMap;
+  try {
+    appRoles = parseAppRoleMap(
+      env.ENTRA_APP_ROLES === undefined
+        ? DEFAULT_APP_ROLES
+        : parseJsonObject('ENTRA_APP_ROLES', env.ENTRA_APP_ROLES),
+    );
+  } catch (error) {
+    if (error instanceof AppRoleMapError) {
+      throw new ConfigError(error.problems.map((problem) => `ENTRA_APP_ROLES.${problem}`));
+    }
+    throw error;
+  }
+  // One directory: sign in at that directory. Several: Entra's multi-tenant endpoint, `tid` tells them apart.
+  const [only] = tenants;
+  const authority = (
+    env.ENTRA_AUTHORITY ??
+    `https://login.microsoftonline.com/${tenants.length === 1 && only !== undefined ? only.entraTenantId : 'organizations'}`
+  ).replace(/\/+$/, '');
+  const audiences = splitList(env.ENTRA_API_AUDIENCE);
+  return {
+    authority,
+    protocol: ENTRA_HOSTS.has(new URL(authority).hostname) ? 'entra' : 'oidc',
+    clientId: env.ENTRA_CLIENT_ID,
+    redirectUri: env.ENTRA_REDIRECT_URI ?? `${publicUrl}/api/v1/auth/callback`,
+    appRoles,
+    apiAudiences: audiences.length > 0 ? audiences : [env.ENTRA_CLIENT_ID, `api://${env.ENTRA_CLIENT_ID}`],
+    tenants,
+  };
+}
 /** Rows the reconciler reads per query. */
 const RECONCILER_BATCH_SIZE = 500;
 
@@ -281,7 +432,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
   }
   const env = parsed.data;
   const dataDir = path.resolve(env.DATA_DIR);
-  const sessionSecret = env.SESSION_SECRET ?? randomSecret();
+  const sessionSecrets = splitList(env.SESSION_SECRET);
   const publicUrl =
     env.PUBLIC_URL?.replace(/\/+$/, '') ??
     `http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${String(env.PORT)}`;
@@ -311,8 +462,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
     redisUrl: env.REDIS_URL,
     session: {
-      secret: sessionSecret,
-      generatedSecret: env.SESSION_SECRET === undefined,
+      secrets: sessionSecrets.length > 0 ? sessionSecrets : [randomSecret()],
+      generatedSecret: sessionSecrets.length === 0,
       idleTimeoutMs: env.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutMs: env.SESSION_ABSOLUTE_TIMEOUT,
       secureCookies: publicUrl.startsWith('https://'),
@@ -325,6 +476,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
       refusals: env.RATE_LIMIT_REFUSALS,
       anonymousRefusals: env.RATE_LIMIT_ANONYMOUS_REFUSALS,
     },
+    entra: parseEntra(env, publicUrl),
+    entraCredentials: {
+      ...(env.ENTRA_CLIENT_SECRET === undefined ? {} : { clientSecret: env.ENTRA_CLIENT_SECRET }),
+      ...(env.ENTRA_CLIENT_CERTIFICATE === undefined
+        ? {}
+        : { clientCertificate: env.ENTRA_CLIENT_CERTIFICATE }),
+    },
+    keyVault:
+      env.KEY_VAULT_URL === undefined
+        ? undefined
+        : { url: env.KEY_VAULT_URL, refreshMs: env.KEY_VAULT_REFRESH },
     defaultTenantId: env.DEFAULT_TENANT_ID,
     devLogin: env.DEV_LOGIN ?? false,
     rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT),

@@ -31,7 +31,7 @@ export async function main(role: ProcessRole, environment: NodeJS.ProcessEnv): P
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  if (config.session.generatedSecret && role !== 'worker') {
+  if (config.session.generatedSecret && config.keyVault === undefined && role !== 'worker') {
     logger.warn('SESSION_SECRET is unset: using a random secret, sessions end when the process restarts');
   }
   if (config.devLogin && role !== 'worker') {

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { createEntraIdentity } from '../api/identity/entra';
 import { createSessionBackend } from '../api/session';
 import type { SessionBackend } from '../api/session';
 import { openDatabase } from '../db/client';
@@ -12,6 +14,8 @@ import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
 import { connectWorker, createDeploymentWorker } from './deployment-worker';
 import { listen } from './http-listener';
+import { loadSecrets } from './secrets';
+import type { KeyVaultAccess, SecretSource } from './secrets';
 import { ensureReconcilerSchedule } from './reconciler-schedule';
 import { ShutdownStack } from './shutdown-stack';
 import type { Logger } from './logger';
@@ -43,6 +47,38 @@ function installTemporalRuntime(logger: Logger): void {
   });
 }
 
+/** How tests reach stand-ins for Azure: their Key Vault and OpenID Provider trust the test's own CA. */
+export interface SystemOverrides {
+  readonly keyVault?: KeyVaultAccess;
+  readonly issuerFetch?: typeof fetch;
+}
+
+/**
+ * Records each change the start-up made to which Entra ID directory signs in to which tenant: who may
+ * sign in is a privileged fact, so it is in the tenant's audit trail.
+ */
+async function synchroniseTenants(config: AppConfig, store: DataStore, logger: Logger): Promise<void> {
+  const at = new Date();
+  const changes = await store.tenants.synchronise(config.entra?.tenants ?? [], [config.defaultTenantId], at);
+  const correlationId = randomUUID();
+  for (const change of changes) {
+    await store.forTenant(asTenantId(change.tenantId)).events.append({
+      eventKey: `tenant-directory:${randomUUID()}`,
+      eventType: change.change === 'linked' ? 'TENANT_DIRECTORY_LINKED' : 'TENANT_DIRECTORY_UNLINKED',
+      intentId: null,
+      correlationId,
+      requestId: null,
+      actor: 'configuration',
+      payload: { entra_tenant_id: change.entraTenantId },
+      occurredAt: at,
+    });
+    logger.info(
+      { tenant: change.tenantId, entraTenantId: change.entraTenantId, change: change.change },
+      'tenant directory link changed',
+    );
+  }
+}
+
 /**
  * Starts what this process runs: the database (migrated), Temporal (a dev server when no address is
  * configured), the worker and/or the HTTP API. `stop()` undoes it in reverse order.
@@ -51,15 +87,24 @@ export async function startSystem(
   config: AppConfig,
   logger: Logger,
   role: ProcessRole,
+  overrides: SystemOverrides = {},
 ): Promise<RunningSystem> {
   const cleanups = new ShutdownStack(logger);
   const stop = () => cleanups.unwind();
 
   try {
+    const secrets: SecretSource = await loadSecrets(config, logger, overrides.keyVault);
+    cleanups.push(() => {
+      secrets.close();
+      return Promise.resolve();
+    });
     const database: DatabaseHandle = await openDatabase({
       url: config.database.url,
       pgliteDataDir: path.join(config.dataDir, 'pglite'),
       poolSize: config.database.poolSize,
+      ...(secrets.current().databasePassword === undefined
+        ? {}
+        : { password: () => secrets.current().databasePassword ?? '' }),
     });
     cleanups.push(() => database.close());
     await database.migrate();
@@ -67,6 +112,7 @@ export async function startSystem(
     await store
       .forTenant(asTenantId(config.defaultTenantId))
       .riskModels.activeOrInstall(RISK_MODEL_V1, new Date());
+    if (role !== 'worker') await synchroniseTenants(config, store, logger);
     logger.info({ database: database.kind }, 'database ready');
 
     const temporal: TemporalRuntime = await startTemporal(config, logger);
@@ -108,13 +154,31 @@ export async function startSystem(
     if (role !== 'worker') {
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
-        secret: config.session.secret,
+        secret: secrets.current().sessionSecrets,
         secureCookies: config.session.secureCookies,
         idleTimeoutMs: config.session.idleTimeoutMs,
         absoluteTimeoutMs: config.session.absoluteTimeoutMs,
         logger,
       });
       cleanups.push(() => sessions.close());
+      const entra =
+        config.entra === undefined
+          ? undefined
+          : createEntraIdentity(config.entra, {
+              credentials: () => ({
+                clientSecret: secrets.current().entraClientSecret,
+                clientCertificate: secrets.current().entraClientCertificate,
+              }),
+              logger,
+              ...(overrides.issuerFetch === undefined ? {} : { fetch: overrides.issuerFetch }),
+            });
+      secrets.onChange((values) => {
+        sessions.rotateSecrets(values.sessionSecrets);
+        entra?.signIn.credentialsChanged();
+      });
+      if (entra === undefined && !config.devLogin) {
+        logger.warn('neither Entra ID (ENTRA_CLIENT_ID) nor the dev login is configured: nobody can sign in');
+      }
       const app = createApp({
         logger,
         publicUrl: config.http.publicUrl,
@@ -122,6 +186,7 @@ export async function startSystem(
         trustProxy: config.trustProxy,
         rateLimits: config.rateLimits,
         devLogin: config.devLogin,
+        entra,
         defaultTenantId: config.defaultTenantId,
         database,
         store,

@@ -5,9 +5,12 @@ import { asTenantId } from '../../db/tenant-id';
 import { CREDENTIAL_SCOPES } from '../../db/schema';
 import type { CredentialScope } from '../../db/schema';
 import { isConnectorType } from '../../policy/connectors';
+import { looksLikeJwt } from '../identity/service-principals';
+import { ProblemError } from '../problem';
 import type { KeyFailureLimit } from '../rate-limits';
 import { ROLES } from '../request-context';
 import type { Role } from '../request-context';
+import type { SignInService } from '../services/sign-in';
 
 export const CONNECTOR_KEY_PREFIX = 'eucora_ck_';
 export const METRICS_KEY_PREFIX = 'eucora_mk_';
@@ -33,12 +36,18 @@ function knownRoles(values: readonly string[]): Role[] {
 
 /**
  * Establishes `req.actor`: a connector or a metrics scraper by its API key (`Authorization: Bearer
- * eucora_ck_…` or `eucora_mk_…`), or a user by the session. Says nothing about what the actor may do:
+ * eucora_ck_…` or `eucora_mk_…`), a service principal by its Entra ID access token (`Bearer <JWT>`,
+ * refused at once with 401/403 and SIGN_IN_FAILED when it does not pass), or a user by the session.
+ * Says nothing about what the actor may do:
  * each endpoint declares that. A key that fails leaves `req.authenticationFailure` for the operation to
  * answer 401 with (and audit under its operationId); a client or key prefix with too many failures is
  * answered 429 before its key is even looked up.
  */
-export function authentication(store: DataStore, keyFailures: KeyFailureLimit): RequestHandler {
+export function authentication(
+  store: DataStore,
+  keyFailures: KeyFailureLimit,
+  signIn: SignInService,
+): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     if (header !== undefined) {
@@ -47,6 +56,16 @@ export function authentication(store: DataStore, keyFailures: KeyFailureLimit): 
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       const key = match?.[1];
       const scope = scopeOfKey(key);
+      if (key !== undefined && scope === undefined && looksLikeJwt(key)) {
+        try {
+          req.actor = await signIn.servicePrincipal(key, req.requestId);
+        } catch (error) {
+          if (error instanceof ProblemError && error.status === 401) await keyFailures.recordFailure(req);
+          throw error;
+        }
+        next();
+        return;
+      }
       const credential =
         key === undefined || scope === undefined
           ? undefined
@@ -56,7 +75,7 @@ export function authentication(store: DataStore, keyFailures: KeyFailureLimit): 
         req.authenticationFailure =
           scope === undefined
             ? 'the Authorization header carries no EUCORA API key'
-            : 'the API key is unknown or revoked';
+            : 'the API key is unknown, expired or revoked';
         next();
         return;
       }

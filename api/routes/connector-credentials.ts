@@ -5,6 +5,7 @@ import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { idParams, isoDate, requireActor } from '../schemas/common';
 import { connectorTypeSchema } from '../schemas/connectors';
+import { problems } from '../problem';
 import { issueConnectorCredential, revokeConnectorCredential } from '../services/connector-credentials';
 
 const scopeSchema = z
@@ -24,6 +25,10 @@ const issueCredentialSchema = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits and . _ - only, 1 to 100')
       .describe('unique within the tenant; audit entries name the connector or scraper by it'),
+    expires_at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('when the key stops working (answered 401 like a revoked one); absent: until revoked'),
   })
   .superRefine((body, ctx) => {
     if (body.scope === 'connector' && body.connector_type === undefined) {
@@ -49,6 +54,7 @@ const credentialFields = {
     .regex(/^[0-9a-f]{12}$/)
     .describe('the first 12 hex digits of the SHA-256 of the key: tells which credential a key you hold is'),
   created_at: z.iso.datetime(),
+  expires_at: z.iso.datetime().nullable().describe('null: works until revoked'),
 };
 
 const issuedCredentialSchema = z
@@ -88,6 +94,7 @@ function credentialIdentity(row: ConnectorCredentialRow) {
     connector_type: row.connectorType === null ? null : connectorTypeSchema.parse(row.connectorType),
     key_fingerprint: row.keyHash.slice(0, 12),
     created_at: row.createdAt.toISOString(),
+    expires_at: isoDate(row.expiresAt),
   };
 }
 
@@ -122,14 +129,18 @@ export function connectorCredentialEndpoints(): Endpoint[] {
       errors: [409],
       async handle({ body, actor, requestId, tenantStore }) {
         const caller = requireActor(actor);
+        const expiresAt = body.expires_at === undefined ? null : new Date(body.expires_at);
+        if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
+          throw problems.validation([{ field: 'expires_at', in: 'body', message: 'must be in the future' }]);
+        }
         const { credential, apiKey } = await issueConnectorCredential(
           tenantStore(),
           caller,
           requestId,
           // The schema's refinement guarantees connector_type exactly for connector keys.
           body.scope === 'connector' && body.connector_type !== undefined
-            ? { scope: 'connector', connectorType: body.connector_type, name: body.name }
-            : { scope: 'metrics', name: body.name },
+            ? { scope: 'connector', connectorType: body.connector_type, name: body.name, expiresAt }
+            : { scope: 'metrics', name: body.name, expiresAt },
         );
         const identity = credentialIdentity(credential);
         return { status: 201, body: { ...identity, api_key: apiKey }, replayBody: identity };

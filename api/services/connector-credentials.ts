@@ -7,9 +7,13 @@ import { problems } from '../problem';
 import type { Actor } from '../request-context';
 
 /** A connector's key reports for one connector type; a metrics key only reads the tenant's metrics. */
-export type CredentialRequest =
+export type CredentialRequest = (
   | { readonly scope: 'connector'; readonly connectorType: ConnectorType; readonly name: string }
-  | { readonly scope: 'metrics'; readonly name: string };
+  | { readonly scope: 'metrics'; readonly name: string }
+) & {
+  /** When the key stops working; null or absent: until revoked. */
+  readonly expiresAt?: Date | null;
+};
 
 /**
  * API keys for machines: 32 random bytes behind a prefix naming their scope, shown once at issue; only
@@ -29,6 +33,7 @@ export async function issueConnectorCredential(
       name: request.name,
       keyHash: hashConnectorKey(apiKey),
       createdBy: actor.id,
+      expiresAt: request.expiresAt ?? null,
     });
     if (credential === undefined) {
       throw problems.conflict('credential-name-taken', `a connector credential named ${request.name} exists`);
@@ -46,6 +51,7 @@ export async function issueConnectorCredential(
         scope: credential.scope,
         connectorType: credential.connectorType,
         name: credential.name,
+        expiresAt: credential.expiresAt?.toISOString() ?? null,
       },
       occurredAt: credential.createdAt,
     });

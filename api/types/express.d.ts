@@ -21,6 +21,11 @@ declare module 'express-session' {
       displayName: string;
       roles: string[];
     };
+    /**
+     * Entra ID sign-ins begun in this browser and not yet completed, by their `state`; each is used once
+     * and lives ten minutes.
+     */
+    signIns?: Record<string, { nonce: string; codeVerifier: string; returnTo: string; startedAt: number }>;
     /** Epoch milliseconds of the sign-in: the absolute timeout counts from here. */
     signedInAt?: number;
   }

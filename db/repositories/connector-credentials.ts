@@ -21,6 +21,7 @@ export class ConnectorCredentialRepository {
     name: string;
     keyHash: string;
     createdBy: string;
+    expiresAt: Date | null;
   }) {
     const [row] = await this.db
       .insert(connectorCredentials)

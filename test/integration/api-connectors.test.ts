@@ -544,6 +544,7 @@ describe('connector endpoints: pending deployments and status reports', () => {
         created_at: expect.any(String) as string,
         created_by: 'root@example.com',
         last_used_at: expect.any(String) as string,
+        expires_at: null,
         revoked_at: null,
       });
 
@@ -561,6 +562,41 @@ describe('connector endpoints: pending deployments and status reports', () => {
         ['CONNECTOR_CREDENTIAL_ISSUED', 'root@example.com'],
         ['CONNECTOR_CREDENTIAL_REVOKED', 'root@example.com'],
       ]);
+    });
+
+    it('issues a key with an expiry: it works until then and is answered 401 after; admins see expiry and last use', async () => {
+      const expiresAt = new Date(Date.now() + 1500);
+      const issued = await admin
+        .post('/api/v1/connector-credentials')
+        .send({ connector_type: 'intune', name: 'intune-expiring', expires_at: expiresAt.toISOString() })
+        .expect(201);
+      const credential = issued.body as { id: string; api_key: string; expires_at: string };
+      expect(credential.expires_at).toBe(expiresAt.toISOString());
+      const bearer = `Bearer ${credential.api_key}`;
+      await api
+        .anonymous()
+        .get('/api/v1/connectors/pending-deployments?connector_type=intune')
+        .set('Authorization', bearer)
+        .expect(200);
+      const list = await admin.get('/api/v1/connector-credentials').expect(200);
+      expect(
+        (list.body as { items: Record<string, unknown>[] }).items.find((i) => i.id === credential.id),
+      ).toMatchObject({
+        expires_at: expiresAt.toISOString(),
+        last_used_at: expect.any(String) as string,
+      });
+      await new Promise((resolve) => setTimeout(resolve, expiresAt.getTime() - Date.now() + 50));
+      const expired = await api
+        .anonymous()
+        .get('/api/v1/connectors/pending-deployments?connector_type=intune')
+        .set('Authorization', bearer)
+        .expect(401);
+      expect((expired.body as Problem).detail).toContain('expired');
+      const past = await admin
+        .post('/api/v1/connector-credentials')
+        .send({ connector_type: 'intune', name: 'intune-born-dead', expires_at: '2020-01-01T00:00:00Z' })
+        .expect(400);
+      expect((past.body as Problem).errors?.map((e) => e.field)).toEqual(['expires_at']);
     });
 
     it('issues a metrics key that reads the tenant’s metrics and nothing else, until revoked', async () => {

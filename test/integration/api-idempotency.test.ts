@@ -24,6 +24,7 @@ interface OpenApiOperation {
 /** Unsafe operations that take no Idempotency-Key, and why. */
 const WITHOUT_KEY: Record<string, string> = {
   devLogin: 'signing in creates a session, not a resource; a retry signs in again',
+  redeemSignInCode: 'signing in creates a session; an authorization code is single-use at the provider',
   logout: 'ending a session twice ends it once',
   evaluateRisk: 'a dry run: it stores nothing',
   updateDeploymentStatus: 'a connector report is deduplicated by its own content',

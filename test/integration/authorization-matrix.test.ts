@@ -126,6 +126,7 @@ const EVERYONE = Object.fromEntries(COLUMNS.map((column) => [column, 200])) as R
 
 const MATRIX: Record<string, Cell> = {
   getHealth: { expect: EVERYONE },
+  getSignInOptions: { expect: EVERYONE },
   getCurrentActor: { expect: { ...EVERYONE, anonymous: 401 } },
   logout: {
     ownSession: true,

@@ -81,7 +81,7 @@ describe('loadConfig', () => {
       database: { url: 'postgres://eucora@db/eucora' },
       redisUrl: 'redis://cache:6379',
       session: {
-        secret: 's'.repeat(40),
+        secrets: ['s'.repeat(40)],
         generatedSecret: false,
         idleTimeoutMs: 15 * 60_000,
         absoluteTimeoutMs: 12 * 3_600_000,
@@ -209,5 +209,109 @@ describe('loadConfig', () => {
 
   it('formats every problem in one message', () => {
     expect(() => loadConfig({ PORT: '0', NODE_ENV: 'x' })).toThrow(/Invalid configuration:\n {2}- /);
+  });
+
+  describe('Entra ID and Key Vault', () => {
+    const DIRECTORY = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    const OTHER = '0b1c2d3e-4f50-4617-8899-aabbccddeeff';
+    const entra = {
+      ENTRA_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      ENTRA_CLIENT_SECRET: 'client-secret',
+      ENTRA_TENANTS: JSON.stringify({ contoso: DIRECTORY.toUpperCase() }),
+    };
+
+    it('signs in at the one directory, back to PUBLIC_URL, with the default app roles and audiences', () => {
+      const config = loadConfig({ ...entra, PUBLIC_URL: 'https://eucora.contoso.example/' });
+      expect(config.entra).toMatchObject({
+        authority: `https://login.microsoftonline.com/${DIRECTORY}`,
+        protocol: 'entra',
+        redirectUri: 'https://eucora.contoso.example/api/v1/auth/callback',
+        apiAudiences: [entra.ENTRA_CLIENT_ID, `api://${entra.ENTRA_CLIENT_ID}`],
+        tenants: [{ tenantId: 'contoso', entraTenantId: DIRECTORY }],
+      });
+      expect(config.entra?.appRoles.get('EUCORA.Admin')).toEqual({ kind: 'role', role: 'admin' });
+      expect(config.entraCredentials).toEqual({ clientSecret: 'client-secret' });
+      expect(loadConfig({}).entra).toBeUndefined();
+    });
+
+    it('uses the organizations endpoint for several directories, and speaks plain OIDC to any other issuer', () => {
+      const tenants = JSON.stringify({ contoso: DIRECTORY, fabrikam: OTHER });
+      expect(loadConfig({ ...entra, ENTRA_TENANTS: tenants }).entra?.authority).toBe(
+        'https://login.microsoftonline.com/organizations',
+      );
+      const other = loadConfig({
+        ...entra,
+        ENTRA_AUTHORITY: 'https://idp.contoso.example/realms/eucora/',
+        ENTRA_APP_ROLES: JSON.stringify({ 'eucora-cab': 'cab_member', 'sccm-bridge': 'connector:sccm' }),
+        ENTRA_API_AUDIENCE: 'api://eucora, eucora-api',
+        ENTRA_REDIRECT_URI: 'https://eucora.contoso.example/signed-in',
+      }).entra;
+      expect(other).toMatchObject({
+        authority: 'https://idp.contoso.example/realms/eucora',
+        protocol: 'oidc',
+        apiAudiences: ['api://eucora', 'eucora-api'],
+        redirectUri: 'https://eucora.contoso.example/signed-in',
+      });
+      expect([...(other?.appRoles.entries() ?? [])]).toEqual([
+        ['eucora-cab', { kind: 'role', role: 'cab_member' }],
+        ['sccm-bridge', { kind: 'connector', connectorType: 'sccm' }],
+      ]);
+    });
+
+    it.each([
+      ['no ENTRA_TENANTS', { ...entra, ENTRA_TENANTS: '' }, 'ENTRA_TENANTS'],
+      ['no credential', { ...entra, ENTRA_CLIENT_SECRET: '' }, 'ENTRA_CLIENT_SECRET'],
+      [
+        'a directory that is not a GUID',
+        { ...entra, ENTRA_TENANTS: '{"contoso":"contoso.onmicrosoft.com"}' },
+        'ENTRA_TENANTS.contoso',
+      ],
+      [
+        'a reserved tenant id',
+        { ...entra, ENTRA_TENANTS: JSON.stringify({ 'eucora.platform': DIRECTORY }) },
+        'ENTRA_TENANTS.eucora.platform',
+      ],
+      [
+        'one directory for two tenants',
+        { ...entra, ENTRA_TENANTS: JSON.stringify({ a: DIRECTORY, b: DIRECTORY }) },
+        'ENTRA_TENANTS',
+      ],
+      ['no tenant at all', { ...entra, ENTRA_TENANTS: '{}' }, 'ENTRA_TENANTS'],
+      ['tenants that are not an object', { ...entra, ENTRA_TENANTS: '["contoso"]' }, 'ENTRA_TENANTS'],
+      ['tenants that are not JSON', { ...entra, ENTRA_TENANTS: '{contoso' }, 'ENTRA_TENANTS'],
+      ['an unknown role', { ...entra, ENTRA_APP_ROLES: '{"X":"root"}' }, 'ENTRA_APP_ROLES.X'],
+      ['an authority over http', { ...entra, ENTRA_AUTHORITY: 'http://idp.example/' }, 'ENTRA_AUTHORITY'],
+      ['a Key Vault over http', { KEY_VAULT_URL: 'http://vault.example/' }, 'KEY_VAULT_URL'],
+      ['the reserved tenant as default', { DEFAULT_TENANT_ID: 'eucora.platform' }, 'DEFAULT_TENANT_ID'],
+    ])('stops start-up on %s, naming the setting', (_case, environment, setting) => {
+      const problems = problemsOf(environment);
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems[0]?.startsWith(`${setting}: `)).toBe(true);
+    });
+
+    it('takes several session secrets for rotation, and in production lets Key Vault provide them', () => {
+      expect(loadConfig({ SESSION_SECRET: 'newest-secret, older-secret' }).session).toMatchObject({
+        secrets: ['newest-secret', 'older-secret'],
+        generatedSecret: false,
+      });
+      const production = {
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://eucora@db/eucora',
+        TEMPORAL_ADDRESS: 'temporal:7233',
+        REDIS_URL: 'redis://cache:6379',
+        PUBLIC_URL: 'https://eucora.contoso.example',
+      };
+      expect(problemsOf({ ...production, SESSION_SECRET: `${'a'.repeat(40)},short` })).toEqual([
+        expect.stringMatching(/^SESSION_SECRET: /),
+      ]);
+      const vaulted = loadConfig({
+        ...production,
+        KEY_VAULT_URL: 'https://eucora.vault.azure.net/',
+        ...entra,
+        ENTRA_CLIENT_SECRET: '',
+      });
+      expect(vaulted.keyVault).toEqual({ url: 'https://eucora.vault.azure.net/', refreshMs: 300_000 });
+      expect(vaulted.entra).toBeDefined();
+    });
   });
 });
