@@ -109,7 +109,7 @@ describe('every refusal is an AUTHZ_DENIED audit event', () => {
     expect(await refusalsOf(api, unknownKey, UNAUTHENTICATED_TENANT)).toEqual([
       expect.objectContaining({
         operation: 'listPendingDeployments',
-        reason: 'the API key is unknown or revoked',
+        reason: 'the API key is unknown, expired or revoked',
       }),
     ]);
     const auditor = await api.agent('audit@example.com', ['auditor']);
