@@ -108,6 +108,11 @@ export interface IntentOutcome {
 export interface ControlRequest {
   readonly by: string;
   readonly reason?: string;
+  /**
+   * The server's id of the request under an Idempotency-Key (the same for every attempt of the key):
+   * recorded with the request's event, so a retry finds the effect its first attempt had.
+   */
+  readonly requestKey?: string;
 }
 
 export interface CabVerdict {
@@ -125,6 +130,16 @@ export const ANSWER_RISK_AFTER_DECISION_PATCH = 'answer-risk-after-decision-reco
  * (with a MESSAGE_WITHHELD event) instead of failing the intent's bookkeeping.
  */
 export const WITHHOLD_UNSTORABLE_MESSAGE_PATCH = 'withhold-unstorable-message';
+
+/** Workflow versioning marker: a control request's event records its request key (`request_key`). */
+export const RECORD_REQUEST_KEY_PATCH = 'record-control-request-key';
+
+/** The event a pause, resume or abort request is recorded with when the workflow takes it. */
+export const CONTROL_REQUEST_EVENTS = {
+  pause: 'PAUSE_REQUESTED',
+  resume: 'RESUME_REQUESTED',
+  abort: 'ABORT_REQUESTED',
+} as const;
 
 export const riskAssessedUpdate = defineUpdate<RiskSummary | null>('riskAssessed');
 export const cabDecisionUpdate = defineUpdate<CabVerdict, [CabDecision]>('cabDecision');

@@ -26,7 +26,9 @@ import { lowerRing, ringsThrough } from '../policy/rings';
 import type { Ring } from '../policy/rings';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  CONTROL_REQUEST_EVENTS,
   FailureTypes,
+  RECORD_REQUEST_KEY_PATCH,
   WITHHELD_MESSAGE,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
   abortSignal,
@@ -104,6 +106,8 @@ class IntentRun {
   private answerRiskAfterDecision = false;
   /** Histories recorded before the patch retried a refused message forever; from it on it is withheld. */
   private withholdUnstorableMessages = false;
+  /** From this patch on, a control request's event carries its request key. */
+  private recordRequestKeys = false;
   private conditions: CabConditions = {};
   private readonly rings: RingProgress[] = [];
   private paused = false;
@@ -126,17 +130,17 @@ class IntentRun {
     setHandler(pauseSignal, async (request) => {
       if (this.paused || isTerminal(this.status)) return;
       this.paused = true;
-      await this.recordRequest('PAUSE_REQUESTED', request);
+      await this.recordRequest(CONTROL_REQUEST_EVENTS.pause, request);
     });
     setHandler(resumeSignal, async (request) => {
       if (!this.paused || isTerminal(this.status)) return;
       this.paused = false;
-      await this.recordRequest('RESUME_REQUESTED', request);
+      await this.recordRequest(CONTROL_REQUEST_EVENTS.resume, request);
     });
     setHandler(abortSignal, async (request) => {
       if (this.aborted() || isTerminal(this.status)) return;
       this.abort = request;
-      const reason = await this.recordRequest('ABORT_REQUESTED', request);
+      const reason = await this.recordRequest(CONTROL_REQUEST_EVENTS.abort, request);
       // Later records of the abort (ABORTED, ROLLBACK_STARTED's actor) carry what the trail could hold.
       if (reason !== request.reason) this.abort = { ...request, reason };
     });
@@ -172,6 +176,7 @@ class IntentRun {
   async execute(): Promise<IntentOutcome> {
     this.answerRiskAfterDecision = patched(ANSWER_RISK_AFTER_DECISION_PATCH);
     this.withholdUnstorableMessages = patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
+    this.recordRequestKeys = patched(RECORD_REQUEST_KEY_PATCH);
     upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
     this.setStatus('SUBMITTED');
 
@@ -590,7 +595,16 @@ class IntentRun {
   private async recordRequest(eventType: string, request: ControlRequest): Promise<string | undefined> {
     return this.recordWithMessage(eventType, 'reason', request.reason, (reason) =>
       recordTransition({
-        ...this.transitionRecord(eventType, { reason: reason ?? null }, request.by),
+        ...this.transitionRecord(
+          eventType,
+          {
+            reason: reason ?? null,
+            ...(this.recordRequestKeys && request.requestKey !== undefined
+              ? { request_key: request.requestKey }
+              : {}),
+          },
+          request.by,
+        ),
         status: undefined,
       }),
     );

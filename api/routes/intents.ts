@@ -11,6 +11,7 @@ import type { ConnectorType } from '../../policy/connectors';
 import { isTerminal } from '../../policy/intent-status';
 import type { Ring } from '../../policy/rings';
 import {
+  CONTROL_REQUEST_EVENTS,
   abortSignal,
   intentStateQuery,
   pauseSignal,
@@ -211,8 +212,20 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
     },
   ) {
     const actor = requireActor(input.actor);
-    const intent = await findIntent(input.tenantStore(), input.params.id);
+    const store = input.tenantStore();
+    const intent = await findIntent(store, input.params.id);
     if (action === 'promote' || action === 'resume') refuseOwnGate(action, actor, intent);
+    // Keyed: every attempt of the key sends the one signal Temporal takes once.
+    const requestId =
+      input.idempotency === undefined ? randomUUID() : `${action}-${input.idempotency.effectId}`;
+    // A retry whose first attempt's request the workflow took (even one that has ended the intent since).
+    if (
+      input.idempotency?.resumed === true &&
+      action !== 'promote' &&
+      (await store.events.recordsRequest(intent.id, CONTROL_REQUEST_EVENTS[action], requestId))
+    ) {
+      return { status: 202, body: { intent_id: intent.id, action, status: intent.status } };
+    }
     if (isTerminal(intent.status))
       throw problems.conflict('intent-finished', `the intent is ${intent.status}`);
     const handle = deps.temporal.client.workflow.getHandle(intent.workflowId);
@@ -236,10 +249,8 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
     const request = {
       by: actor.id,
       ...(input.body.reason === undefined ? {} : { reason: input.body.reason }),
+      ...(input.idempotency === undefined ? {} : { requestKey: requestId }),
     };
-    // Keyed: every attempt of the key sends the one signal Temporal takes once.
-    const requestId =
-      input.idempotency === undefined ? randomUUID() : `${action}-${input.idempotency.effectId}`;
     const client = deps.temporal.client;
     if (action === 'promote') {
       const ring = promotedRing(state, input.body.ring);

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
@@ -62,6 +62,23 @@ export class DeploymentEventRepository {
       .orderBy(asc(deploymentEvents.id))
       .limit(page.limit + 1);
     return toPage(rows, page.limit, (row) => [row.id]);
+  }
+
+  /** Whether the intent's trail holds an event of this type recorded for the request with this key. */
+  async recordsRequest(intentId: string, eventType: string, requestKey: string): Promise<boolean> {
+    const rows = await this.db
+      .select({ id: deploymentEvents.id })
+      .from(deploymentEvents)
+      .where(
+        and(
+          eq(deploymentEvents.tenantId, this.tenantId),
+          eq(deploymentEvents.intentId, intentId),
+          eq(deploymentEvents.eventType, eventType),
+          sql`${deploymentEvents.payload} ->> 'request_key' = ${requestKey}`,
+        ),
+      )
+      .limit(1);
+    return rows.length > 0;
   }
 
   /** The newest `limit` events of an intent, returned oldest first. */

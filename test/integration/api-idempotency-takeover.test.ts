@@ -163,9 +163,8 @@ describe('a retry that takes over a key whose first attempt took effect', () => 
     }
   });
 
-  // Known defect, not fixed: the retry cannot tell that the abort which ended the intent was its own
-  // (ABORT_REQUESTED records no request id), so it answers 409 intent-finished and forgets the key.
-  it.failing('an abort retried after it ended the intent is answered 202, not refused', async () => {
+  // The workflow records the key's request id with ABORT_REQUESTED: the retry finds its own abort there.
+  it('an abort retried after it ended the intent is answered 202, not refused', async () => {
     const intent = await awaitingCab();
     const { replica, release } = dyingReplica('signal');
     try {
@@ -183,6 +182,14 @@ describe('a retry that takes over a key whose first attempt took effect', () => 
       );
       const retry = await untilAnswered(() => abort(operator));
       expect([retry.status, replayed(retry)]).toEqual([202, 'true']);
+      expect(retry.body).toMatchObject({ intent_id: intent.id, action: 'abort', status: 'ABORTED' });
+      expect(await eventCount('ABORT_REQUESTED', intent.id)).toBe(1);
+      // Another key's abort of the ended intent is refused as before.
+      const other = await operator
+        .post(`/api/v1/deployment-intents/${intent.id}/abort`)
+        .set('Idempotency-Key', randomUUID())
+        .send({ reason: 'withdrawn' });
+      expect(other.status).toBe(409);
     } finally {
       release();
     }

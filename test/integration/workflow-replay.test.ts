@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR } from '../helpers/harness';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  RECORD_REQUEST_KEY_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
 } from '../../workflows/definitions';
 
@@ -45,12 +46,17 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: BASE_PATHS,
     patches: [ANSWER_RISK_AFTER_DECISION_PATCH],
   },
+  {
+    dir: 'before-request-key-patch',
+    paths: [...BASE_PATHS, 'cab-comment-withheld'],
+    patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH],
+  },
 ];
 
 const CURRENT: Generation = {
   dir: '.',
   paths: [...BASE_PATHS, 'cab-comment-withheld'],
-  patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH],
+  patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH, RECORD_REQUEST_KEY_PATCH],
 };
 
 const jsonFiles = (dir: string): string[] =>
