@@ -124,10 +124,12 @@ export const deploymentIntents = pgTable(
   },
   (t) => [
     uniqueIndex('deployment_intents_workflow_uq').on(t.workflowId),
-    index('deployment_intents_tenant_status_idx').on(t.tenantId, t.status),
+    // The intent list's keyset order (newest first), per tenant and per tenant and status: a page reads
+    // `limit + 1` index entries, however many rows the tenant or the status has.
+    index('deployment_intents_tenant_status_created_idx').on(t.tenantId, t.status, t.createdAt, t.id),
     // The reconciler's sweep across tenants: the unfinished intents, by status.
     index('deployment_intents_status_idx').on(t.status, t.id),
-    index('deployment_intents_tenant_created_idx').on(t.tenantId, t.createdAt),
+    index('deployment_intents_tenant_created_id_idx').on(t.tenantId, t.createdAt, t.id),
     // Unique, so a correlation id names one intent (and one ring deployment per ring, kind and connector).
     uniqueIndex('deployment_intents_tenant_correlation_uq').on(t.tenantId, t.correlationId),
   ],
