@@ -35,7 +35,7 @@ beforeAll(async () => {
     overrides: { entra: entra.identity() },
   });
   await linkDirectories(api.db.store, entra.config);
-});
+}, 120_000);
 
 afterAll(async () => {
   // Either may be missing when beforeAll failed half-way.
