@@ -105,9 +105,14 @@ export class World {
       () => this.apiAnswers(),
       (restarted) => {
         this.ledger.apiGoesDown();
-        void restarted.then(() => {
-          this.ledger.apiComesBack();
-        });
+        restarted.then(
+          () => {
+            this.ledger.apiComesBack();
+          },
+          (error: unknown) => {
+            process.stdout.write(`  the API could not be started again: ${String(error)}\n`);
+          },
+        );
       },
     );
     this.worker = new ControlPlaneProcess(
