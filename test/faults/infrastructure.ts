@@ -353,7 +353,13 @@ export class ControlPlaneProcess {
     child.once('exit', (code, signal) => {
       const planned = this.plannedExit;
       this.exits.push({ name: this.name, at: Date.now(), code, signal, planned });
-      if (!planned && ready) this.onUnplannedExit(delay(500).then(() => this.start()));
+      if (!planned && ready) {
+        const restarted = delay(500).then(() => this.start());
+        restarted.catch((error: unknown) => {
+          process.stdout.write(`  ${this.name} could not be started again: ${String(error)}\n`);
+        });
+        this.onUnplannedExit(restarted);
+      }
     });
     const started = Date.now();
     while (Date.now() < started + 90_000) {

@@ -109,9 +109,7 @@ export class World {
           () => {
             this.ledger.apiComesBack();
           },
-          (error: unknown) => {
-            process.stdout.write(`  the API could not be started again: ${String(error)}\n`);
-          },
+          () => undefined, // reported by the process itself
         );
       },
     );
