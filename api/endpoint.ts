@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { authorizeAccess } from '../policy/authorization';
+import { STORABLE_TEXT_MESSAGE, unstorableTextPaths } from '../policy/text';
 import type { Access } from '../policy/authorization';
 import type { DataStore, TenantStore } from '../db/tenant-store';
 import type { Logger } from '../runtime/logger';
@@ -159,6 +160,17 @@ function fieldProblems(error: z.ZodError, location: string): FieldProblem[] {
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, location: string, errors: FieldProblem[]) {
   if (schema === undefined) return {};
+  const unstorable = unstorableTextPaths(value);
+  if (unstorable.length > 0) {
+    errors.push(
+      ...unstorable.map((path) => ({
+        field: path === '' ? `(${location})` : path,
+        in: location,
+        message: STORABLE_TEXT_MESSAGE,
+      })),
+    );
+    return undefined;
+  }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   errors.push(...fieldProblems(parsed.error, location));

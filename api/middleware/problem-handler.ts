@@ -49,6 +49,15 @@ function toProblem(error: unknown): ProblemError {
   if (error instanceof InvalidCursorError) {
     return problems.validation([{ field: 'cursor', in: 'query', message: error.message }]);
   }
+  // Express's router marks a path segment that is not valid percent-encoding as a 400 URIError.
+  if (error instanceof URIError) {
+    return new ProblemError(
+      400,
+      'malformed-request',
+      'Malformed request',
+      'the path is not valid percent-encoding',
+    );
+  }
   const parserError = error as BodyParserError;
   // body-parser marks client errors (malformed JSON, too large, wrong charset) as exposable 4xx.
   if (parserError.expose === true && typeof parserError.status === 'number' && parserError.status < 500) {

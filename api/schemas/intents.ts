@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../../policy/text';
 import { CONNECTOR_TYPES, PLATFORMS } from '../../policy/connectors';
 import { evidencePackSchema } from '../../policy/evidence-pack';
 import { INTENT_STATUSES } from '../../policy/intent-status';
@@ -71,8 +72,8 @@ export const intentPageSchema = pageOf(intentSummarySchema, 'DeploymentIntentPag
 export const listIntentsQuery = z.strictObject({
   status: z.enum(INTENT_STATUSES).optional(),
   ring: z.enum(RINGS).optional().describe('the ring the intent is at (current ring)'),
-  app_name: z.string().max(200).optional(),
-  submitter: z.string().max(200).optional(),
+  app_name: text().max(200).optional(),
+  submitter: text().max(200).optional(),
   ...pageQuery,
 });
 
@@ -145,7 +146,7 @@ export const intentDetailSchema = intentSummarySchema
   .meta({ id: 'DeploymentIntent' });
 
 export const controlBodySchema = z
-  .strictObject({ reason: z.string().trim().min(1).max(1000).optional() })
+  .strictObject({ reason: text().trim().min(1).max(1000).optional() })
   .meta({ id: 'ControlRequest' });
 
 export const promoteBodySchema = z
@@ -154,7 +155,7 @@ export const promoteBodySchema = z
       .enum(RINGS)
       .optional()
       .describe('the ring waiting for promotion; defaults to the one waiting now'),
-    reason: z.string().trim().min(1).max(1000).optional(),
+    reason: text().trim().min(1).max(1000).optional(),
   })
   .meta({ id: 'PromoteRequest' });
 

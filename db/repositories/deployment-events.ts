@@ -3,7 +3,7 @@ import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentEvents } from '../schema';
-import { InvalidCursorError, decodeCursor, toPage } from '../pagination';
+import { decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
 
 export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
@@ -50,9 +50,7 @@ export class DeploymentEventRepository {
     if (filter.requestId !== undefined) conditions.push(eq(deploymentEvents.requestId, filter.requestId));
     if (filter.eventType !== undefined) conditions.push(eq(deploymentEvents.eventType, filter.eventType));
     if (page.cursor !== undefined) {
-      const [afterId] = decodeCursor(page.cursor, ['number']) as [number];
-      // A forged position (fraction, negative, beyond bigint) would reach PostgreSQL as a type error.
-      if (!Number.isSafeInteger(afterId) || afterId < 0) throw new InvalidCursorError();
+      const [afterId] = decodeCursor(page.cursor, ['row-id']);
       conditions.push(gt(deploymentEvents.id, afterId));
     }
     const rows = await this.db

@@ -76,7 +76,7 @@ export class DeploymentIntentRepository {
     if (filter.submitterId !== undefined)
       conditions.push(eq(deploymentIntents.submitterId, filter.submitterId));
     if (page.cursor !== undefined) {
-      const [createdAtMs, id] = decodeCursor(page.cursor, ['number', 'string']) as [number, string];
+      const [createdAtMs, id] = decodeCursor(page.cursor, ['time', 'uuid']);
       const createdAt = new Date(createdAtMs);
       const before = or(
         lt(deploymentIntents.createdAt, createdAt),
