@@ -139,7 +139,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'The request is well-formed but cannot be processed; `errors` names each missing part',
   429: 'Too many requests (sign-ins, failed API key checks, changes or refused requests); retry after Retry-After seconds',
   500: 'Unexpected error',
-  503: 'A dependency is unavailable',
+  503:
+    'A dependency (the database, the session store, Temporal or the identity provider) is unavailable; ' +
+    'retry after Retry-After seconds',
 };
 
 function fieldProblems(error: z.ZodError, location: string): FieldProblem[] {
@@ -218,6 +220,12 @@ export interface EndpointContext extends EndpointGuards {
   readonly store: DataStore;
   readonly idempotency: IdempotencySettings;
   readonly logger: Logger;
+  /**
+   * Runs a request's handler under one deadline for all the Temporal calls it makes: an unreachable
+   * Temporal is a 503 in that time, not after the client's own retries. A call that waits on the
+   * workflow's progress (not on Temporal's availability) sets a longer deadline of its own.
+   */
+  readonly temporalBudget: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** The request headers an endpoint validates and documents: its own, and Idempotency-Key if it takes one. */
@@ -237,7 +245,7 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     ...(definition.rateLimit === 'sign-in' ? [context.signInLimit] : []),
     ...(isUnsafeMethod(definition.method) ? [context.writeLimit] : []),
   ];
-  router[definition.method](expressPath, label, ...limits, async (req, res) => {
+  const serve = async (req: Request, res: Response) => {
     refuseForgery(req, context.publicOrigin);
     // Who may call comes before what they sent: an anonymous caller learns nothing from validation errors.
     authorize(definition.access, req);
@@ -303,7 +311,10 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     } else {
       res.json(result.body);
     }
-  });
+  };
+  router[definition.method](expressPath, label, ...limits, (req: Request, res: Response) =>
+    context.temporalBudget(() => serve(req, res)),
+  );
 }
 
 const RETRY_AFTER_HEADER = {
@@ -327,8 +338,8 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       ...(guarded || unsafe || definition.rateLimit !== undefined ? [429] : []),
       ...(idempotent ? [409] : []),
       500,
-      // A refusal is recorded before it is answered; when it cannot be, the answer is 503.
-      ...(guarded || unsafe ? [503] : []),
+      // Any operation may find a dependency down (the session store is read before any route runs).
+      503,
     ]),
   ].sort((a, b) => a - b);
   const responses: Record<string, unknown> = {};
@@ -353,7 +364,7 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
           '(`idempotency-key-reused`), or to one still being processed (`idempotency-key-in-progress`, ' +
           'retry after Retry-After seconds)'
         : (ERROR_DESCRIPTIONS[status] ?? 'Error'),
-      ...(status === 429 ? { headers: RETRY_AFTER_HEADER } : {}),
+      ...(status === 429 || status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
       ...(idempotencyConflict
         ? {
             headers: {

@@ -102,6 +102,9 @@ export async function startSystem(
       url: config.database.url,
       pgliteDataDir: path.join(config.dataDir, 'pglite'),
       poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      logger,
       ...(secrets.current().databasePassword === undefined
         ? {}
         : { password: () => secrets.current().databasePassword ?? '' }),
@@ -158,6 +161,7 @@ export async function startSystem(
         secureCookies: config.session.secureCookies,
         idleTimeoutMs: config.session.idleTimeoutMs,
         absoluteTimeoutMs: config.session.absoluteTimeoutMs,
+        redisTimeoutMs: config.redisTimeoutMs,
         logger,
       });
       cleanups.push(() => sessions.close());
@@ -195,6 +199,7 @@ export async function startSystem(
           client: temporal.client,
           connection: temporal.connection,
           taskQueue: config.temporal.taskQueue,
+          callTimeoutMs: config.temporal.callTimeoutMs,
         },
         rolloutPolicy: config.rolloutPolicy,
         idempotency: config.idempotency,

@@ -109,6 +109,8 @@ export class ApiHarness {
         client: temporal.client,
         connection: temporal.client.connection,
         taskQueue: temporal.taskQueue,
+        // A loaded CI machine must not turn a slow answer into a 503; the fault tests set their own bound.
+        callTimeoutMs: 10_000,
       },
       rolloutPolicy: options.policy ?? fastPolicy(),
       ...options.overrides,
