@@ -82,10 +82,9 @@ describe('the API while a dependency is down', () => {
       try {
         const failure = await handle.db
           .transaction(async (tx) => {
-            const result = (await tx.execute(sql`select pg_backend_pid() as pid`)) as unknown as {
-              rows: { pid: number }[];
-            };
-            await admin.query('select pg_terminate_backend($1)', [result.rows[0]?.pid]);
+            const result: unknown = await tx.execute(sql`select pg_backend_pid() as pid`);
+            const [backend] = (result as { rows: { pid: number }[] }).rows;
+            await admin.query('select pg_terminate_backend($1)', [backend?.pid]);
             // The server's goodbye reaches the checked-out client as an 'error' event, between two statements.
             await new Promise((resolve) => setTimeout(resolve, 300));
             await tx.execute(sql`select 1`);
