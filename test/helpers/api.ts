@@ -71,6 +71,8 @@ export class ApiHarness {
       secureCookies: false,
       idleTimeoutMs: 30 * 60_000,
       absoluteTimeoutMs: 8 * 3_600_000,
+      // As with Temporal: a loaded CI machine must not turn a slow Redis answer into a 503.
+      redisTimeoutMs: 10_000,
       ...options.session,
       logger,
       prefix: `eucora-test:${prefix}:sess:`,

@@ -248,7 +248,7 @@ describe('a retry that takes over a key whose first attempt took effect', () => 
 
   it('a CAB rejection the workflow took (and closed on) is answered to the retry, not refused', async () => {
     const intent = await awaitingCab();
-    const { replica, release } = dyingReplica('executeUpdate');
+    const { replica, release } = dyingReplica('startUpdate');
     try {
       const key = randomUUID();
       const decide = (agent: Agent) =>
