@@ -215,6 +215,15 @@ function bodySchemaOf(definition: Endpoint): z.ZodType | undefined {
   return definition.request?.body ?? (isUnsafeMethod(definition.method) ? emptyBodySchema : undefined);
 }
 
+/** Aborts when the response's connection closes before the answer was sent: the caller stopped waiting. */
+function abandonment(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
 /** What mounting an endpoint needs besides its declaration. */
 export interface EndpointContext extends EndpointGuards {
   readonly store: DataStore;
@@ -297,6 +306,7 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
         }),
         settings: context.idempotency,
         logger: context.logger,
+        abandoned: abandonment(res),
         act: (store, attempt) => run(store, attempt),
       });
       result = outcome.answer;
