@@ -9,6 +9,7 @@ import type { Logger } from '../runtime/logger';
 import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
 import type { Endpoint, EndpointContext } from './endpoint';
+import { consoleApp } from './console';
 import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
 import type { IdempotencySettings } from './idempotency';
 import { authentication } from './middleware/authentication';
@@ -63,6 +64,8 @@ export interface ApiDependencies {
   readonly rolloutPolicy: RolloutPolicy;
   /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */
   readonly idempotency?: IdempotencySettings;
+  /** The browser console's build, served at `/`; none when undefined. */
+  readonly consoleRoot?: string | undefined;
 }
 
 /** Every endpoint of the API, in the order the OpenAPI document lists them. */
@@ -156,6 +159,7 @@ export function createApp(deps: ApiDependencies): Express {
   };
   for (const definition of endpoints) mountEndpoint(api, definition, context);
   app.use('/api/v1', api);
+  if (deps.consoleRoot !== undefined) app.use(consoleApp(deps.consoleRoot));
 
   app.use(notFound());
   app.use(refusalAudit({ store: deps.store, limits, logger: deps.logger }));

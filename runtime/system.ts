@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { consoleBuildDirectory } from '../api/console';
 import { createEntraIdentity } from '../api/identity/entra';
 import { createSessionBackend } from '../api/session';
 import type { SessionBackend } from '../api/session';
@@ -26,6 +27,8 @@ export type ProcessRole = 'all' | 'api' | 'worker';
 
 export interface RunningSystem {
   readonly apiUrl: string | undefined;
+  /** The browser console, when its build is there. */
+  readonly consoleUrl: string | undefined;
   readonly docsUrl: string | undefined;
   readonly temporalUiUrl: string | undefined;
   /** Resolves when the worker stops on its own (it failed); never for the API alone. */
@@ -151,6 +154,7 @@ export async function startSystem(
     }
 
     let apiUrl: string | undefined;
+    let consoleRoot: string | undefined;
     if (role !== 'worker') {
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
@@ -179,6 +183,9 @@ export async function startSystem(
       if (entra === undefined && !config.devLogin) {
         logger.warn('neither Entra ID (ENTRA_CLIENT_ID) nor the dev login is configured: nobody can sign in');
       }
+      consoleRoot = consoleBuildDirectory();
+      if (consoleRoot === undefined)
+        logger.warn('the console is not built (npm run build:console): / serves nothing');
       const app = createApp({
         logger,
         publicUrl: config.http.publicUrl,
@@ -198,6 +205,7 @@ export async function startSystem(
         },
         rolloutPolicy: config.rolloutPolicy,
         idempotency: config.idempotency,
+        consoleRoot,
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());
@@ -206,6 +214,7 @@ export async function startSystem(
 
     return {
       apiUrl,
+      consoleUrl: consoleRoot === undefined || apiUrl === undefined ? undefined : `${config.http.publicUrl}/`,
       docsUrl: apiUrl === undefined ? undefined : `${config.http.publicUrl}/api/schema/swagger-ui/`,
       temporalUiUrl: temporal.devServer?.uiUrl,
       workerStopped,

@@ -11,6 +11,7 @@ import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import type { CabConditions, CabDecision } from '../../policy/cab-decision';
 import type { Platform } from '../../policy/connectors';
 import { missingEvidence } from '../../policy/evidence-pack';
+import type { EvidencePack } from '../../policy/evidence-pack';
 import { ringIndex } from '../../policy/rings';
 import type { Ring } from '../../policy/rings';
 import { FailureTypes, cabDecisionUpdate } from '../../workflows/definitions';
@@ -30,6 +31,8 @@ import { refuseOwnGate } from '../human-gates';
 import { cabConditionsBody, requireActor, riskSummaryBody } from '../schemas/common';
 import type { RouteDependencies } from './dependencies';
 
+type TestRun = NonNullable<NonNullable<EvidencePack['test_evidence']>['lab']>;
+
 /** How long a decision waits for the workflow to record it before the API answers 503. */
 const DECISION_WAIT_MS = 30_000;
 
@@ -47,11 +50,17 @@ function orchestratorUnavailable(error: unknown): boolean {
   );
 }
 
+function testRunBody(run: TestRun | undefined) {
+  if (run === undefined) return null;
+  return { status: run.status, devices_tested: run.devices_tested, success_rate: run.success_rate ?? null };
+}
+
 function evidenceSummaryBody({ evidence }: PendingCabRequest) {
   const pack = evidence.content;
+  const steps = pack.rollback_plan?.steps ?? [];
   const scan = pack.scan_results;
   const decision = pack.scan_decision;
-  const platforms = new Set<Platform>(pack.rollback_plan?.steps.map((step) => step.platform) ?? []);
+  const platforms = new Set<Platform>(steps.map((step) => step.platform));
   return {
     evidence_pack_id: evidence.id,
     signature_status: pack.signature?.status ?? null,
@@ -60,7 +69,13 @@ function evidenceSummaryBody({ evidence }: PendingCabRequest) {
     vulnerabilities:
       scan === undefined ? null : { critical: scan.critical, high: scan.high, medium: scan.medium },
     sbom_complete: pack.sbom?.complete ?? false,
+    sbom_component_count: pack.sbom?.component_count ?? null,
     rollback_platforms: [...platforms],
+    rollback_tested: steps.length > 0 && steps.every((step) => step.tested),
+    test_evidence: {
+      lab: testRunBody(pack.test_evidence?.lab),
+      ring0: testRunBody(pack.test_evidence?.ring0),
+    },
     missing_evidence: missingEvidence(pack),
   };
 }

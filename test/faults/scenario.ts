@@ -149,7 +149,7 @@ export class World {
       RATE_LIMIT_FAILED_KEYS: '100000/1m',
       IDEMPOTENCY_LEASE: '2s',
       RECONCILER_INTERVAL: '2s',
-      RECONCILER_THRESHOLD: '3s',
+      RECONCILER_THRESHOLD: '10s',
       ROLLOUT_POLICY: JSON.stringify(fastPolicy()),
     };
     const world = new World(stack, database, port, env);
