@@ -141,11 +141,8 @@ describe.each(databaseKinds())('the audit hash chain (%s)', (kind) => {
       expect((await events.verifyChain())?.brokenLink).toMatchObject({ seq: 4, reason: 'HEAD_MISMATCH' });
       await db_.execute(sql`delete from deployment_events where event_key = 'e:1'`);
       await db_.execute(sql`alter table deployment_events enable trigger deployment_events_no_update_delete`);
-      const [third] = (
-        (await db_.execute(sql`select id from deployment_events where event_key = 'e:2'`)) as unknown as {
-          rows: { id: string | number }[];
-        }
-      ).rows;
+      const found = await db_.execute(sql`select id from deployment_events where event_key = 'e:2'`);
+      const [third] = (found as { rows: { id: string | number }[] }).rows;
       expect((await events.verifyChain())?.brokenLink).toMatchObject({
         eventId: Number(third?.id),
         seq: 3,
