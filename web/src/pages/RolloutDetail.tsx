@@ -190,7 +190,7 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
         )}
       </div>
       <h2>Audit trail</h2>
-      <div className="table-scroll">
+      <div className="table-scroll" tabIndex={0} role="region" aria-label="Audit trail">
         <table>
           <caption>The newest 50 events, oldest first</caption>
           <thead>

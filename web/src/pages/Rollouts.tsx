@@ -104,7 +104,7 @@ export function Rollouts(props: { actor: Actor; filters: RolloutFilters }) {
       {error !== undefined && <Alert>{error}</Alert>}
       {items?.length === 0 && <p>No rollout matches.</p>}
       {items !== undefined && items.length > 0 && (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Rollouts">
           <table>
             <caption>Newest first</caption>
             <thead>
