@@ -168,6 +168,8 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, location: stri
 function authorize(access: Access, req: Request): void {
   const decision = authorizeAccess(access, req.actor, req.authenticationFailure);
   if (decision.allowed) return;
+  // A service principal's refused token answers for itself: its status and its subject for the audit.
+  if (req.actor === undefined && req.authenticationRefusal !== undefined) throw req.authenticationRefusal;
   throw new ProblemError(
     decision.status,
     decision.type,

@@ -6,6 +6,21 @@ export interface FieldProblem {
   readonly message: string;
 }
 
+import type { TenantId } from '../db/tenant-id';
+
+/**
+ * Who a refusal concerns when it is not the request's authenticated actor (a sign-in that failed, a token
+ * that did not pass), and why in the sign-in's own words: the refusal audit writes it into the one
+ * AUTHZ_DENIED record of the request.
+ */
+export interface RefusalSubject {
+  readonly tenantId?: TenantId;
+  readonly actor?: string;
+  readonly actorKind?: string;
+  /** The sign-in's reason (a fixed vocabulary) and its facts, e.g. the directory id; never a token. */
+  readonly signIn?: Readonly<Record<string, unknown>>;
+}
+
 /**
  * An RFC 9457 problem: thrown by routes and services, written as `application/problem+json` by the
  * error handler. `type` is a stable machine-readable slug.
@@ -23,6 +38,9 @@ export class ProblemError extends Error {
     super(detail ?? title);
     this.name = 'ProblemError';
   }
+
+  /** Set on a 401/403 whose subject the refusal audit cannot learn from the request (see RefusalSubject). */
+  subject: RefusalSubject | undefined;
 }
 
 export const problems = {

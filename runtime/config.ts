@@ -36,9 +36,6 @@ const duration = z.string().transform((value, ctx) => {
   }
 });
 
-/** The tenant sign-in events without a tenant are recorded under (api/services/sign-in.ts). */
-const RESERVED_TENANT_ID = 'eucora.platform';
-
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 
 /** `count/window`, e.g. `20/15m`: at most `count` requests per `window` per key. */
@@ -131,8 +128,11 @@ const environmentSchema = z
 
     DEFAULT_TENANT_ID: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a tenant id of letters, digits, dot, dash or underscore')
-      .refine((id) => id !== RESERVED_TENANT_ID, `${RESERVED_TENANT_ID} is reserved for platform events`)
+      // A leading letter or digit: the reserved tenant of anonymous refusals (db/tenant-id.ts) cannot be named.
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        'a tenant id of letters, digits, dot, dash or underscore, starting with a letter or digit',
+      )
       .default('00000000-0000-0000-0000-000000000001'),
     DEV_LOGIN: booleanFlag.optional(),
 
@@ -345,8 +345,10 @@ function parseEntraTenants(raw: string): EntraConfig['tenants'] {
   const problems: string[] = [];
   const tenants = Object.entries(parseJsonObject('ENTRA_TENANTS', raw)).map(([tenantId, directory]) => {
     const entraTenantId = typeof directory === 'string' ? directory.toLowerCase() : '';
-    if (!TENANT_ID_PATTERN.test(tenantId) || tenantId === RESERVED_TENANT_ID) {
-      problems.push(`ENTRA_TENANTS.${tenantId}: is not a tenant id (${RESERVED_TENANT_ID} is reserved)`);
+    if (!TENANT_ID_PATTERN.test(tenantId)) {
+      problems.push(
+        `ENTRA_TENANTS.${tenantId}: is not a tenant id (letters, digits, dot, dash or underscore, starting with a letter or digit)`,
+      );
     }
     if (!DIRECTORY_ID_PATTERN.test(entraTenantId)) {
       problems.push(`ENTRA_TENANTS.${tenantId}: must be an Entra ID directory (tenant) id, a GUID`);

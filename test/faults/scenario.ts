@@ -105,9 +105,12 @@ export class World {
       () => this.apiAnswers(),
       (restarted) => {
         this.ledger.apiGoesDown();
-        void restarted.then(() => {
-          this.ledger.apiComesBack();
-        });
+        restarted.then(
+          () => {
+            this.ledger.apiComesBack();
+          },
+          () => undefined, // reported by the process itself
+        );
       },
     );
     this.worker = new ControlPlaneProcess(

@@ -268,8 +268,8 @@ describe('loadConfig', () => {
       ],
       [
         'a reserved tenant id',
-        { ...entra, ENTRA_TENANTS: JSON.stringify({ 'eucora.platform': DIRECTORY }) },
-        'ENTRA_TENANTS.eucora.platform',
+        { ...entra, ENTRA_TENANTS: JSON.stringify({ _unauthenticated: DIRECTORY }) },
+        'ENTRA_TENANTS._unauthenticated',
       ],
       [
         'one directory for two tenants',
@@ -282,7 +282,7 @@ describe('loadConfig', () => {
       ['an unknown role', { ...entra, ENTRA_APP_ROLES: '{"X":"root"}' }, 'ENTRA_APP_ROLES.X'],
       ['an authority over http', { ...entra, ENTRA_AUTHORITY: 'http://idp.example/' }, 'ENTRA_AUTHORITY'],
       ['a Key Vault over http', { KEY_VAULT_URL: 'http://vault.example/' }, 'KEY_VAULT_URL'],
-      ['the reserved tenant as default', { DEFAULT_TENANT_ID: 'eucora.platform' }, 'DEFAULT_TENANT_ID'],
+      ['the reserved tenant as default', { DEFAULT_TENANT_ID: '_unauthenticated' }, 'DEFAULT_TENANT_ID'],
     ])('stops start-up on %s, naming the setting', (_case, environment, setting) => {
       const problems = problemsOf(environment);
       expect(problems.length).toBeGreaterThan(0);
