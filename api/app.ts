@@ -66,6 +66,8 @@ export interface ApiDependencies {
   readonly rolloutPolicy: RolloutPolicy;
   /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */
   readonly idempotency?: IdempotencySettings;
+  /** The Temporal Web UI's page of a workflow, linked from the console; undefined when no UI is known. */
+  readonly temporalWorkflowUrl?: ((workflowId: string) => string) | undefined;
   /** The browser console's build, served at `/`; none when undefined. */
   readonly consoleRoot?: string | undefined;
 }

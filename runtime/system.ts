@@ -38,6 +38,17 @@ export interface RunningSystem {
 
 let temporalRuntimeInstalled = false;
 
+/** Links to a workflow’s page in the Temporal Web UI of the dev server the one-command start runs. */
+function temporalWorkflowLink(
+  uiUrl: string | undefined,
+  namespace: string,
+): ((workflowId: string) => string) | undefined {
+  const base = uiUrl;
+  if (base === undefined) return undefined;
+  return (workflowId) =>
+    `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
 /** Routes the Temporal core's log lines into our JSON logger; the runtime can be installed once per process. */
 function installTemporalRuntime(logger: Logger): void {
   if (temporalRuntimeInstalled) return;
@@ -211,6 +222,7 @@ export async function startSystem(
         rolloutPolicy: config.rolloutPolicy,
         idempotency: config.idempotency,
         consoleRoot,
+        temporalWorkflowUrl: temporalWorkflowLink(temporal.devServer?.uiUrl, config.temporal.namespace),
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());
