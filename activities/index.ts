@@ -4,6 +4,7 @@ import { asTenantId } from '../db/tenant-id';
 import type { RingDeploymentKind, RingDeploymentOutcome, RingDeploymentStatus } from '../db/schema';
 import type { CabOutcome } from '../db/repositories/cab-approvals';
 import { riskSummaryOf } from '../db/repositories/risk-assessments';
+import { permanentDataError } from '../db/sql-state';
 import type { ConnectorType, Platform } from '../policy/connectors';
 import type { IntentStatus } from '../policy/intent-status';
 import type { GateVerdict } from '../policy/promotion-gate';
@@ -65,6 +66,24 @@ export interface RingSettlement {
 export interface ActivityDependencies {
   readonly store: DataStore;
   readonly logger: Logger;
+}
+
+/**
+ * Runs an activity's database work; a write the database refuses for its values (permanentDataError)
+ * fails at once as a non-retryable UnstorableData, which the workflow handles, instead of being retried
+ * forever. Its message carries the SQLSTATE and PostgreSQL's text, never the values.
+ */
+async function refusingPermanentDataErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const refused = permanentDataError(error);
+    if (refused === undefined) throw error;
+    throw ApplicationFailure.nonRetryable(
+      `the database refused the data (SQLSTATE ${refused.sqlState}): ${refused.message}`,
+      FailureTypes.UnstorableData,
+    );
+  }
 }
 
 export function createActivities({ store, logger }: ActivityDependencies) {
@@ -148,89 +167,93 @@ export function createActivities({ store, logger }: ActivityDependencies) {
   return {
     /** Scores the intent's evidence against the tenant's active risk model and records the assessment. */
     async assessRisk(request: RiskRequest): Promise<RiskSummary> {
-      return runWithCorrelationId(request.correlationId, async () => {
-        const scope = tenant(request);
-        const intent = await scope.intents.get(request.intentId);
-        if (intent === undefined) {
-          throw ApplicationFailure.nonRetryable(
-            `intent ${request.intentId} not found`,
-            FailureTypes.IntentNotFound,
-          );
-        }
-        const pack = await scope.evidencePacks.get(intent.evidencePackId);
-        if (pack === undefined) {
-          throw ApplicationFailure.nonRetryable(
-            `evidence pack ${intent.evidencePackId} not found`,
-            FailureTypes.EvidencePackNotFound,
-          );
-        }
-        const model = await scope.riskModels.activeOrInstall(RISK_MODEL_V1, new Date(request.asOf));
-        const risk = scoreRisk(model.definition, {
-          evidence: pack.content,
-          targetRing: request.targetRing,
-          targetPlatforms: request.platforms,
-          targetDeviceCount: request.targetDeviceCount,
-          asOf: request.asOf,
-        });
-        const at = new Date(request.asOf);
-        return scope.transaction(async (tx) => {
-          // Against the API giving the intent up meanwhile (DeploymentIntentRepository.giveUpUnstarted).
-          if ((await tx.intents.lockedStatus(request.intentId)) === 'FAILED') {
+      return runWithCorrelationId(request.correlationId, () =>
+        refusingPermanentDataErrors(async () => {
+          const scope = tenant(request);
+          const intent = await scope.intents.get(request.intentId);
+          if (intent === undefined) {
             throw ApplicationFailure.nonRetryable(
-              `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
-              FailureTypes.IntentGivenUp,
+              `intent ${request.intentId} not found`,
+              FailureTypes.IntentNotFound,
             );
           }
-          const recorded = await tx.riskAssessments.record({
-            intentId: request.intentId,
-            modelVersion: risk.modelVersion,
-            score: risk.score,
-            threshold: risk.threshold,
-            requiresCab: risk.requiresCab,
-            autoApprovalBlockers: [...risk.autoApprovalBlockers],
-            factors: [...risk.factors],
-            evidenceHash: pack.contentHash,
-            assessedAt: at,
+          const pack = await scope.evidencePacks.get(intent.evidencePackId);
+          if (pack === undefined) {
+            throw ApplicationFailure.nonRetryable(
+              `evidence pack ${intent.evidencePackId} not found`,
+              FailureTypes.EvidencePackNotFound,
+            );
+          }
+          const model = await scope.riskModels.activeOrInstall(RISK_MODEL_V1, new Date(request.asOf));
+          const risk = scoreRisk(model.definition, {
+            evidence: pack.content,
+            targetRing: request.targetRing,
+            targetPlatforms: request.platforms,
+            targetDeviceCount: request.targetDeviceCount,
+            asOf: request.asOf,
           });
-          await tx.intents.recordProgress(
-            request.intentId,
-            {
-              status: 'SUBMITTED',
-              riskScore: recorded.score,
-              riskModelVersion: recorded.modelVersion,
-              requiresCab: recorded.requiresCab,
-            },
-            at,
-          );
-          const summary = riskSummaryOf(recorded);
-          await tx.events.append({
-            eventKey: request.eventKey,
-            eventType: 'RISK_ASSESSED',
-            intentId: request.intentId,
-            correlationId: intent.correlationId,
-            requestId: null,
-            actor: WORKFLOW_ACTOR,
-            payload: { ...summary },
-            occurredAt: at,
+          const at = new Date(request.asOf);
+          return scope.transaction(async (tx) => {
+            // Against the API giving the intent up meanwhile (DeploymentIntentRepository.giveUpUnstarted).
+            if ((await tx.intents.lockedStatus(request.intentId)) === 'FAILED') {
+              throw ApplicationFailure.nonRetryable(
+                `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
+                FailureTypes.IntentGivenUp,
+              );
+            }
+            const recorded = await tx.riskAssessments.record({
+              intentId: request.intentId,
+              modelVersion: risk.modelVersion,
+              score: risk.score,
+              threshold: risk.threshold,
+              requiresCab: risk.requiresCab,
+              autoApprovalBlockers: [...risk.autoApprovalBlockers],
+              factors: [...risk.factors],
+              evidenceHash: pack.contentHash,
+              assessedAt: at,
+            });
+            await tx.intents.recordProgress(
+              request.intentId,
+              {
+                status: 'SUBMITTED',
+                riskScore: recorded.score,
+                riskModelVersion: recorded.modelVersion,
+                requiresCab: recorded.requiresCab,
+              },
+              at,
+            );
+            const summary = riskSummaryOf(recorded);
+            await tx.events.append({
+              eventKey: request.eventKey,
+              eventType: 'RISK_ASSESSED',
+              intentId: request.intentId,
+              correlationId: intent.correlationId,
+              requestId: null,
+              actor: WORKFLOW_ACTOR,
+              payload: { ...summary },
+              occurredAt: at,
+            });
+            return summary;
           });
-          return summary;
-        });
-      });
+        }),
+      );
     },
 
     /** Moves the read model to the transition's state and appends its event, in one transaction. */
     async recordTransition(record: TransitionRecord): Promise<void> {
       await runWithCorrelationId(record.correlationId, () =>
-        tenant(record).transaction((tx) => appendTransition(tx, record)),
+        refusingPermanentDataErrors(() => tenant(record).transaction((tx) => appendTransition(tx, record))),
       );
     },
 
     async requestCab(record: TransitionRecord & { readonly deadlineAt: string }): Promise<void> {
       await runWithCorrelationId(record.correlationId, () =>
-        tenant(record).transaction(async (tx) => {
-          await tx.cabApprovals.request(record.intentId, new Date(record.at), new Date(record.deadlineAt));
-          await appendTransition(tx, record);
-        }),
+        refusingPermanentDataErrors(() =>
+          tenant(record).transaction(async (tx) => {
+            await tx.cabApprovals.request(record.intentId, new Date(record.at), new Date(record.deadlineAt));
+            await appendTransition(tx, record);
+          }),
+        ),
       );
     },
 
@@ -238,24 +261,30 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       record: TransitionRecord & { readonly outcome: Omit<CabOutcome, 'decidedAt'> },
     ): Promise<void> {
       await runWithCorrelationId(record.correlationId, () =>
-        tenant(record).transaction(async (tx) => {
-          await tx.cabApprovals.settle(record.intentId, {
-            ...record.outcome,
-            decidedAt: new Date(record.at),
-          });
-          await appendTransition(tx, record);
-        }),
+        refusingPermanentDataErrors(() =>
+          tenant(record).transaction(async (tx) => {
+            await tx.cabApprovals.settle(record.intentId, {
+              ...record.outcome,
+              decidedAt: new Date(record.at),
+            });
+            await appendTransition(tx, record);
+          }),
+        ),
       );
     },
 
     /** Records a pending deployment of one ring for one connector; the connector completes it. */
     async deployToRing(work: RingWork): Promise<ConnectorReport> {
-      return runWithCorrelationId(work.correlationId, () => awaitConnector(work, 'DEPLOY'));
+      return runWithCorrelationId(work.correlationId, () =>
+        refusingPermanentDataErrors(() => awaitConnector(work, 'DEPLOY')),
+      );
     },
 
     /** Records a pending rollback of one ring for one connector; the connector completes it. */
     async rollbackRing(work: RingWork): Promise<ConnectorReport> {
-      return runWithCorrelationId(work.correlationId, () => awaitConnector(work, 'ROLLBACK'));
+      return runWithCorrelationId(work.correlationId, () =>
+        refusingPermanentDataErrors(() => awaitConnector(work, 'ROLLBACK')),
+      );
     },
 
     /** Stores each connector's outcome for a ring (and the gate verdict) with the transition's event. */
@@ -268,24 +297,26 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       },
     ): Promise<void> {
       await runWithCorrelationId(record.correlationId, () =>
-        tenant(record).transaction(async (tx) => {
-          for (const settlement of record.settlements) {
-            await tx.ringDeployments.settle(
-              record.intentId,
-              record.ring,
-              record.kind,
-              settlement.connectorType,
-              {
-                outcome: settlement.outcome,
-                status: settlement.status,
-                report: settlement.report,
-                gateVerdict: record.verdict,
-                completedAt: new Date(record.at),
-              },
-            );
-          }
-          await appendTransition(tx, record);
-        }),
+        refusingPermanentDataErrors(() =>
+          tenant(record).transaction(async (tx) => {
+            for (const settlement of record.settlements) {
+              await tx.ringDeployments.settle(
+                record.intentId,
+                record.ring,
+                record.kind,
+                settlement.connectorType,
+                {
+                  outcome: settlement.outcome,
+                  status: settlement.status,
+                  report: settlement.report,
+                  gateVerdict: record.verdict,
+                  completedAt: new Date(record.at),
+                },
+              );
+            }
+            await appendTransition(tx, record);
+          }),
+        ),
       );
     },
   };

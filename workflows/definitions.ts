@@ -120,6 +120,12 @@ export interface CabVerdict {
 /** Workflow versioning marker: the risk update answers after the following decision is recorded. */
 export const ANSWER_RISK_AFTER_DECISION_PATCH = 'answer-risk-after-decision-recorded';
 
+/**
+ * Workflow versioning marker: a person's message the database refuses is recorded as WITHHELD_MESSAGE
+ * (with a MESSAGE_WITHHELD event) instead of failing the intent's bookkeeping.
+ */
+export const WITHHOLD_UNSTORABLE_MESSAGE_PATCH = 'withhold-unstorable-message';
+
 export const riskAssessedUpdate = defineUpdate<RiskSummary | null>('riskAssessed');
 export const cabDecisionUpdate = defineUpdate<CabVerdict, [CabDecision]>('cabDecision');
 export const pauseSignal = defineSignal<[ControlRequest]>('pause');
@@ -137,4 +143,12 @@ export const FailureTypes = {
   EvidencePackNotFound: 'EvidencePackNotFound',
   /** The API gave the intent up (FAILED) before its workflow's first step: that workflow must not roll it out. */
   IntentGivenUp: 'IntentGivenUp',
+  /** The database refused a value (SQLSTATE class 22, or a constraint no retry can satisfy): retrying cannot help. */
+  UnstorableData: 'UnstorableData',
 } as const;
+
+/**
+ * What the trail holds instead of a person's message (a CAB comment, a control reason) that the database
+ * refused: the decision or request itself still counts, and a MESSAGE_WITHHELD event says why.
+ */
+export const WITHHELD_MESSAGE = '[withheld: the database could not store this text]';

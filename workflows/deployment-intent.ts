@@ -26,6 +26,9 @@ import { lowerRing, ringsThrough } from '../policy/rings';
 import type { Ring } from '../policy/rings';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  FailureTypes,
+  WITHHELD_MESSAGE,
+  WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
   abortSignal,
   cabDecisionUpdate,
   intentStateQuery,
@@ -99,6 +102,8 @@ class IntentRun {
    * from the patch on it waits for the decision that follows the score to be recorded.
    */
   private answerRiskAfterDecision = false;
+  /** Histories recorded before the patch retried a refused message forever; from it on it is withheld. */
+  private withholdUnstorableMessages = false;
   private conditions: CabConditions = {};
   private readonly rings: RingProgress[] = [];
   private paused = false;
@@ -131,7 +136,9 @@ class IntentRun {
     setHandler(abortSignal, async (request) => {
       if (this.aborted() || isTerminal(this.status)) return;
       this.abort = request;
-      await this.recordRequest('ABORT_REQUESTED', request);
+      const reason = await this.recordRequest('ABORT_REQUESTED', request);
+      // Later records of the abort (ABORTED, ROLLBACK_STARTED's actor) carry what the trail could hold.
+      if (reason !== request.reason) this.abort = { ...request, reason };
     });
     setHandler(promoteSignal, (request) => {
       if (this.awaitingPromotion === request.ring) this.promotion = request;
@@ -164,6 +171,7 @@ class IntentRun {
 
   async execute(): Promise<IntentOutcome> {
     this.answerRiskAfterDecision = patched(ANSWER_RISK_AFTER_DECISION_PATCH);
+    this.withholdUnstorableMessages = patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
     upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
     this.setStatus('SUBMITTED');
 
@@ -231,14 +239,17 @@ class IntentRun {
       const expired = !answered;
       this.cab = { ...this.cab, state: expired ? 'EXPIRED' : 'CANCELLED', decidedAt: this.now() };
       this.setStatus(expired ? 'EXPIRED' : 'ABORTED');
-      await recordCabOutcome({
-        ...this.transitionRecord(
-          expired ? 'EXPIRED' : 'ABORTED',
-          expired ? { deadlineAt } : { reason: this.abort?.reason ?? null },
-          expired ? WORKFLOW_ACTOR : (this.abort?.by ?? WORKFLOW_ACTOR),
-        ),
-        outcome: { state: expired ? 'EXPIRED' : 'CANCELLED' },
-      });
+      const eventType = expired ? 'EXPIRED' : 'ABORTED';
+      await this.recordWithMessage(eventType, 'reason', expired ? undefined : this.abort?.reason, (reason) =>
+        recordCabOutcome({
+          ...this.transitionRecord(
+            eventType,
+            expired ? { deadlineAt } : { reason: reason ?? null },
+            expired ? WORKFLOW_ACTOR : (this.abort?.by ?? WORKFLOW_ACTOR),
+          ),
+          outcome: { state: expired ? 'EXPIRED' : 'CANCELLED' },
+        }),
+      );
       return this.outcome([], []);
     }
 
@@ -246,19 +257,22 @@ class IntentRun {
     this.cab = { ...this.cab, state, decision, decidedAt: this.now() };
     this.conditions = decision.conditions ?? {};
     this.setStatus(state === 'REJECTED' ? 'REJECTED' : 'APPROVED');
-    await recordCabOutcome({
-      ...this.transitionRecord(
-        'CAB_DECIDED',
-        { decision: state, comments: decision.comments ?? null, conditions: this.conditions },
-        decision.approverId,
-      ),
-      outcome: {
-        state,
-        approverId: decision.approverId,
-        comments: decision.comments,
-        conditions: decision.conditions,
-      },
-    });
+    const comments = await this.recordWithMessage('CAB_DECIDED', 'comments', decision.comments, (text) =>
+      recordCabOutcome({
+        ...this.transitionRecord(
+          'CAB_DECIDED',
+          { decision: state, comments: text ?? null, conditions: this.conditions },
+          decision.approverId,
+        ),
+        outcome: {
+          state,
+          approverId: decision.approverId,
+          comments: text,
+          conditions: decision.conditions,
+        },
+      }),
+    );
+    if (comments !== decision.comments) this.cab = { ...this.cab, decision: { ...decision, comments } };
     this.cabRecorded = true;
     return state === 'REJECTED' ? this.outcome([], []) : undefined;
   }
@@ -569,12 +583,52 @@ class IntentRun {
     await recordTransition(this.transitionRecord(eventType, payload, actor));
   }
 
-  /** A control request goes to the trail at once; it changes the intent's state later, between steps. */
-  private async recordRequest(eventType: string, request: ControlRequest): Promise<void> {
-    await recordTransition({
-      ...this.transitionRecord(eventType, { reason: request.reason ?? null }, request.by),
-      status: undefined,
-    });
+  /**
+   * A control request goes to the trail at once; it changes the intent's state later, between steps.
+   * Returns the reason as the trail holds it.
+   */
+  private async recordRequest(eventType: string, request: ControlRequest): Promise<string | undefined> {
+    return this.recordWithMessage(eventType, 'reason', request.reason, (reason) =>
+      recordTransition({
+        ...this.transitionRecord(eventType, { reason: reason ?? null }, request.by),
+        status: undefined,
+      }),
+    );
+  }
+
+  /**
+   * Records a write that carries a person's message (a CAB comment, a control reason). When the database
+   * refuses the message itself (UnstorableData, not retryable), the write is made again with
+   * WITHHELD_MESSAGE in its place and a MESSAGE_WITHHELD event says why: the decision or request still
+   * counts and the rollout moves on. Returns the message as recorded.
+   */
+  private async recordWithMessage(
+    eventType: string,
+    field: string,
+    message: string | undefined,
+    write: (message: string | undefined) => Promise<void>,
+  ): Promise<string | undefined> {
+    if (!this.withholdUnstorableMessages || message === undefined) {
+      await write(message);
+      return message;
+    }
+    try {
+      await write(message);
+      return message;
+    } catch (error) {
+      if (!isUnstorableData(error)) throw error;
+      await write(WITHHELD_MESSAGE);
+      await recordTransition({
+        ...this.transitionRecord('MESSAGE_WITHHELD', {
+          event_type: eventType,
+          field,
+          failure_type: FailureTypes.UnstorableData,
+          reason: failureMessage(error),
+        }),
+        status: undefined,
+      });
+      return WITHHELD_MESSAGE;
+    }
   }
 
   private transitionRecord(
@@ -672,6 +726,15 @@ function sumReports(reports: Partial<Record<ConnectorType, ConnectorReport>>) {
     failureCount += report.failureCount;
   }
   return { successCount, failureCount };
+}
+
+/** An activity the database refused for the values it was asked to write: retrying cannot help. */
+function isUnstorableData(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === FailureTypes.UnstorableData
+  );
 }
 
 function failureMessage(error: unknown): string {

@@ -160,6 +160,9 @@ function entraEndpoints(options: {
           ...Object.fromEntries(open),
           [state]: { nonce, codeVerifier, returnTo, startedAt: Date.now() },
         };
+        // Nobody is signed in yet: the session (cookie and store entry) lives only as long as the sign-in
+        // may take, and signing in replaces it with a new one of the full idle timeout.
+        if (req.session.user === undefined) req.session.cookie.maxAge = PENDING_SIGN_IN_TTL_MS;
         return { status: 302, headers: { Location: begun.url, 'Cache-Control': 'no-store' } };
       },
     }),

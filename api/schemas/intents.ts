@@ -141,6 +141,10 @@ export const intentDetailSchema = intentSummarySchema
     risk: riskSummarySchema.nullable(),
     cab: cabStateSchema.nullable().describe('null when the intent did not need the CAB'),
     rings: z.array(ringDeploymentSchema),
+    temporal_ui_url: z
+      .string()
+      .nullable()
+      .describe('the workflow in the Temporal Web UI; null when none is known'),
     recent_events: z.array(auditEventSchema).describe('the newest 50 events, oldest first'),
   })
   .meta({ id: 'DeploymentIntent' });

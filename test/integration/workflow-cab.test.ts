@@ -2,6 +2,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { Harness, SUBMITTER, fastPolicy } from '../helpers/harness';
 import { databaseKinds } from '../helpers/database';
 import { RINGS } from '../../policy/rings';
+import { FailureTypes, WITHHELD_MESSAGE } from '../../workflows/definitions';
 import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
 
 async function updateFailure(promise: Promise<unknown>): Promise<{ type?: string }> {
@@ -68,6 +69,59 @@ describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (k
     expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'EXPIRED' });
     expect((await harness.eventTypes(intent.id)).at(-1)).toBe('EXPIRED');
     harness.recordHistory('high-risk-expired', intent.workflowId);
+  });
+
+  it('records a CAB comment the database cannot store as withheld, and the intent moves on', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    // The API refuses NUL with a 400; a client of Temporal (or a future field) can still bring one.
+    const decision = harness.decide(intent.workflowId, {
+      decision: 'CONDITIONAL',
+      comments: 'a\u0000b',
+      conditions: { maxRing: 'LAB' },
+    });
+    expect(await decision).toMatchObject({ status: 'APPROVED' });
+    await harness.complete(intent, 'LAB', { success: 10, failure: 0 });
+    expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
+    expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({
+      state: 'CONDITIONAL',
+      comments: WITHHELD_MESSAGE,
+    });
+    const withheld = await harness.tenant.events.list(
+      { intentId: intent.id, eventType: 'MESSAGE_WITHHELD' },
+      { limit: 10 },
+    );
+    expect(withheld.items.map((event) => event.payload)).toEqual([
+      expect.objectContaining({
+        event_type: 'CAB_DECIDED',
+        field: 'comments',
+        failure_type: FailureTypes.UnstorableData,
+      }),
+    ]);
+    harness.recordHistory('cab-comment-withheld', intent.workflowId);
+  });
+
+  it('records pause and abort reasons the database cannot store as withheld, and the abort ends the intent', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+    const handle = harness.handle(intent.workflowId);
+    await handle.signal('pause', { by: 'operator@example.com', reason: 'freeze\u0000' });
+    await handle.signal('abort', { by: 'operator@example.com', reason: 'with\u0000drawn' });
+    expect((await harness.result(intent.workflowId)).status).toBe('ABORTED');
+    expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'CANCELLED' });
+    expect((await harness.tenant.intents.get(intent.id))?.status).toBe('ABORTED');
+    const events = (await harness.tenant.events.list({ intentId: intent.id }, { limit: 50 })).items;
+    const reasons = Object.fromEntries(
+      events
+        .filter((event) => ['PAUSE_REQUESTED', 'ABORT_REQUESTED', 'ABORTED'].includes(event.eventType))
+        .map((event) => [event.eventType, (event.payload as { reason?: unknown }).reason]),
+    );
+    expect(reasons).toEqual({
+      PAUSE_REQUESTED: WITHHELD_MESSAGE,
+      ABORT_REQUESTED: WITHHELD_MESSAGE,
+      ABORTED: WITHHELD_MESSAGE,
+    });
+    expect(events.filter((event) => event.eventType === 'MESSAGE_WITHHELD').length).toBeGreaterThanOrEqual(2);
   });
 
   it("refuses a decision by the intent's own submitter", async () => {

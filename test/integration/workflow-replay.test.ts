@@ -3,7 +3,10 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR } from '../helpers/harness';
-import { ANSWER_RISK_AFTER_DECISION_PATCH as PATCH } from '../../workflows/definitions';
+import {
+  ANSWER_RISK_AFTER_DECISION_PATCH,
+  WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
+} from '../../workflows/definitions';
 
 /**
  * Replays saved histories of the main paths against the current workflow code. A change that makes the
@@ -14,7 +17,7 @@ import { ANSWER_RISK_AFTER_DECISION_PATCH as PATCH } from '../../workflows/defin
  * folder named after the change, add it to EARLIER_VERSIONS (both generations keep replaying), and
  * record the new ones: EUCORA_RECORD_HISTORIES=1 npm run test:jest -- test/integration/workflow-
  */
-const EXPECTED_PATHS = [
+const BASE_PATHS = [
   'aborted-during-canary',
   'conditional-max-ring',
   'high-risk-approved',
@@ -26,8 +29,29 @@ const EXPECTED_PATHS = [
   'rollback-failed',
 ];
 
-/** Histories recorded before a versioned change, kept so intents started then still replay. */
-const EARLIER_VERSIONS = ['before-answer-risk-patch'];
+interface Generation {
+  /** The folder of its histories; the current generation's are at the top. */
+  readonly dir: string;
+  readonly paths: readonly string[];
+  /** The patch markers every history of the generation carries, in order. */
+  readonly patches: readonly string[];
+}
+
+/** Histories recorded before each versioned change, kept so intents started then still replay. */
+const EARLIER_VERSIONS: readonly Generation[] = [
+  { dir: 'before-answer-risk-patch', paths: BASE_PATHS, patches: [] },
+  {
+    dir: 'before-withhold-message-patch',
+    paths: BASE_PATHS,
+    patches: [ANSWER_RISK_AFTER_DECISION_PATCH],
+  },
+];
+
+const CURRENT: Generation = {
+  dir: '.',
+  paths: [...BASE_PATHS, 'cab-comment-withheld'],
+  patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH],
+};
 
 const jsonFiles = (dir: string): string[] =>
   readdirSync(dir)
@@ -57,25 +81,27 @@ const patchIds = (history: unknown): string[] =>
   });
 
 describe('workflow determinism', () => {
-  const current = jsonFiles(HISTORIES_DIR);
-  const earlier = EARLIER_VERSIONS.flatMap((version) =>
-    jsonFiles(path.join(HISTORIES_DIR, version)).map((file) => path.join(version, file)),
-  );
+  const generations = [CURRENT, ...EARLIER_VERSIONS];
+  const filesOf = (generation: Generation) =>
+    jsonFiles(path.join(HISTORIES_DIR, generation.dir)).map((file) => path.join(generation.dir, file));
+  const all = generations.flatMap(filesOf);
 
   it('has a saved history for every main path, in the current version and every earlier one', () => {
-    const names = (files: string[]) => files.map((file) => path.basename(file, '.json')).sort();
-    expect(names(current)).toEqual(EXPECTED_PATHS);
-    for (const version of EARLIER_VERSIONS) {
-      expect(names(earlier.filter((file) => file.startsWith(`${version}/`)))).toEqual(EXPECTED_PATHS);
+    for (const generation of generations) {
+      const names = filesOf(generation).map((file) => path.basename(file, '.json'));
+      expect([generation.dir, names]).toEqual([generation.dir, [...generation.paths].sort()]);
     }
   });
 
-  it('records the answer-risk patch marker in current histories and not in the earlier ones', () => {
-    for (const file of current) expect([file, patchIds(readHistory(file))]).toEqual([file, [PATCH]]);
-    for (const file of earlier) expect([file, patchIds(readHistory(file))]).toEqual([file, []]);
+  it('records the patch markers of its generation in every history', () => {
+    for (const generation of generations) {
+      for (const file of filesOf(generation)) {
+        expect([file, patchIds(readHistory(file))]).toEqual([file, generation.patches]);
+      }
+    }
   });
 
-  it.each([...current, ...earlier])('replays %s without non-determinism', async (file) => {
+  it.each(all)('replays %s without non-determinism', async (file) => {
     const history = historyFromJSON(readHistory(file));
     const bundle = process.env.EUCORA_TEST_WORKFLOW_BUNDLE;
     if (bundle === undefined) throw new Error('jest globalSetup did not run');
