@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -263,9 +264,16 @@ export const deploymentEvents = pgTable(
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date', precision: 3 })
       .notNull()
       .defaultNow(),
+    /** The event's position in its tenant's hash chain, 1, 2, 3… without gaps (policy/audit-chain.ts). */
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    /** The previous event's `hash` in this tenant's chain; 64 zeros for the first. */
+    prevHash: text('prev_hash').notNull(),
+    /** SHA-256 (hex) of `prev_hash` ‖ the event's canonical JSON. */
+    hash: text('hash').notNull(),
   },
   (t) => [
     uniqueIndex('deployment_events_key_uq').on(t.tenantId, t.eventKey),
+    uniqueIndex('deployment_events_tenant_seq_uq').on(t.tenantId, t.seq),
     index('deployment_events_tenant_intent_idx').on(t.tenantId, t.intentId, t.id),
     index('deployment_events_tenant_correlation_idx').on(t.tenantId, t.correlationId, t.id),
     index('deployment_events_tenant_type_idx').on(t.tenantId, t.eventType, t.id),
@@ -274,6 +282,17 @@ export const deploymentEvents = pgTable(
       .where(sql`${t.requestId} is not null`),
   ],
 );
+
+/**
+ * The head of each tenant's audit hash chain: the last event's position and hash. An inserting transaction
+ * locks its tenant's row (SELECT … FOR UPDATE) before it chains an event and moves the head in the same
+ * transaction, so concurrent writers (API processes, workers) take turns per tenant and the chain never forks.
+ */
+export const auditChainHeads = pgTable('audit_chain_heads', {
+  tenantId: text('tenant_id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  hash: text('hash').notNull(),
+});
 
 export const IDEMPOTENCY_STATES = ['IN_PROGRESS', 'COMPLETED'] as const;
 export type IdempotencyState = (typeof IDEMPOTENCY_STATES)[number];
@@ -376,6 +395,7 @@ export const schema = {
   cabApprovals,
   ringDeployments,
   deploymentEvents,
+  auditChainHeads,
   connectorCredentials,
   idempotencyKeys,
 };

@@ -38,6 +38,17 @@ export interface RunningSystem {
 
 let temporalRuntimeInstalled = false;
 
+/** Links to a workflow’s page in the Temporal Web UI of the dev server the one-command start runs. */
+function temporalWorkflowLink(
+  uiUrl: string | undefined,
+  namespace: string,
+): ((workflowId: string) => string) | undefined {
+  const base = uiUrl;
+  if (base === undefined) return undefined;
+  return (workflowId) =>
+    `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
 /** Routes the Temporal core's log lines into our JSON logger; the runtime can be installed once per process. */
 function installTemporalRuntime(logger: Logger): void {
   if (temporalRuntimeInstalled) return;
@@ -105,6 +116,9 @@ export async function startSystem(
       url: config.database.url,
       pgliteDataDir: path.join(config.dataDir, 'pglite'),
       poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      logger,
       ...(secrets.current().databasePassword === undefined
         ? {}
         : { password: () => secrets.current().databasePassword ?? '' }),
@@ -162,6 +176,7 @@ export async function startSystem(
         secureCookies: config.session.secureCookies,
         idleTimeoutMs: config.session.idleTimeoutMs,
         absoluteTimeoutMs: config.session.absoluteTimeoutMs,
+        redisTimeoutMs: config.redisTimeoutMs,
         logger,
       });
       cleanups.push(() => sessions.close());
@@ -202,10 +217,12 @@ export async function startSystem(
           client: temporal.client,
           connection: temporal.connection,
           taskQueue: config.temporal.taskQueue,
+          callTimeoutMs: config.temporal.callTimeoutMs,
         },
         rolloutPolicy: config.rolloutPolicy,
         idempotency: config.idempotency,
         consoleRoot,
+        temporalWorkflowUrl: temporalWorkflowLink(temporal.devServer?.uiUrl, config.temporal.namespace),
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());

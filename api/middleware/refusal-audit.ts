@@ -70,8 +70,9 @@ export function refusalAudit(options: {
           },
         });
     } catch (failure) {
-      options.logger.error({ err: failure, operation }, 'a refusal could not be recorded');
-      next(problems.unavailable('the refusal could not be recorded; try again shortly'));
+      next(
+        problems.unavailable(`the refusal of ${operation} could not be recorded; try again shortly`, failure),
+      );
       return;
     }
     options.logger.warn(

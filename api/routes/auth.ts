@@ -39,7 +39,7 @@ const devLoginSchema = z
     username: z
       .string()
       .regex(/^[A-Za-z0-9._@+-]{1,128}$/, 'letters, digits and . _ @ + - only, at most 128'),
-    display_name: z.string().trim().min(1).max(200).optional(),
+    display_name: text().trim().min(1).max(200).optional(),
     roles: z
       .array(z.enum(ROLES).exclude(['connector', 'metrics_reader']))
       .min(1)

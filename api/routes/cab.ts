@@ -4,6 +4,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
   isGrpcServiceError,
 } from '@temporalio/client';
 import type { PendingCabRequest } from '../../db/repositories/cab-approvals';
@@ -18,7 +19,7 @@ import { FailureTypes, cabDecisionUpdate } from '../../workflows/definitions';
 import type { CabVerdict } from '../../workflows/definitions';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
-import { ProblemError, problems } from '../problem';
+import { problems } from '../problem';
 import {
   cabDecisionBodySchema,
   cabDecisionParams,
@@ -33,7 +34,7 @@ import type { RouteDependencies } from './dependencies';
 
 type TestRun = NonNullable<NonNullable<EvidencePack['test_evidence']>['lab']>;
 
-/** How long a decision waits for the workflow to record it before the API answers 503. */
+/** How long an accepted decision waits for the workflow to record it before the API answers 503. */
 const DECISION_WAIT_MS = 30_000;
 
 /** gRPC status codes that mean Temporal is unreachable or overloaded, not that the request was wrong. */
@@ -123,6 +124,7 @@ function decisionProblem(error: unknown, decision: CabDecision, targetRing: Ring
   if (orchestratorUnavailable(error)) {
     return problems.unavailable(
       'the orchestrator did not confirm the decision; read the intent before deciding again',
+      error,
     );
   }
   return error;
@@ -190,23 +192,20 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         const handle = deps.temporal.client.workflow.getHandle(intent.workflowId);
         let verdict: CabVerdict;
         try {
+          // Delivered within the request's Temporal budget (an unreachable Temporal is a prompt 503)...
+          const update = await handle.startUpdate(cabDecisionUpdate, {
+            args: [decision],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+            // Temporal runs an update id once, and answers its outcome again to the same id, even once
+            // the workflow has closed: every attempt of one Idempotency-Key decides once.
+            ...(idempotency === undefined ? {} : { updateId: `cab-decision-${idempotency.effectId}` }),
+          });
+          // ...then, accepted, the workflow records it: a wait on its progress, with a deadline of its own.
           verdict = await deps.temporal.client.withDeadline(Date.now() + DECISION_WAIT_MS, () =>
-            handle.executeUpdate(cabDecisionUpdate, {
-              args: [decision],
-              // Temporal runs an update id once, and answers its outcome again to the same id, even once
-              // the workflow has closed: every attempt of one Idempotency-Key decides once.
-              ...(idempotency === undefined ? {} : { updateId: `cab-decision-${idempotency.effectId}` }),
-            }),
+            update.result(),
           );
         } catch (error) {
-          const problem = decisionProblem(error, decision, intent.targetRing);
-          if (problem instanceof ProblemError && problem.status === 503) {
-            deps.logger.warn(
-              { err: error, intentId: intent.id },
-              'CAB decision not confirmed by the workflow',
-            );
-          }
-          throw problem;
+          throw decisionProblem(error, decision, intent.targetRing);
         }
         deps.logger.info(
           { intentId: intent.id, decision: verdict.decision, approver: caller.id, status: verdict.status },

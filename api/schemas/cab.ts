@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../../policy/text';
 import { CAB_DECISIONS } from '../../policy/cab-decision';
 import { PLATFORMS } from '../../policy/connectors';
 import { parseDuration } from '../../policy/duration';
@@ -27,7 +28,7 @@ export const cabDecisionParams = z.strictObject({ intent_id: z.uuid().describe('
 export const cabDecisionBodySchema = z
   .strictObject({
     decision: z.enum(CAB_DECISIONS),
-    comments: z.string().trim().max(4000).optional(),
+    comments: text().trim().max(4000).optional(),
     conditions: z
       .strictObject({
         max_ring: z.enum(RINGS).optional().describe('the rollout stops after this ring'),

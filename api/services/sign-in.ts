@@ -105,8 +105,7 @@ export class SignInService {
    */
   async failure(error: unknown, requestId: string, extra?: Record<string, unknown>): Promise<never> {
     if (error instanceof IssuerUnavailableError) {
-      this.logger.error({ what: error.what }, 'identity provider unavailable');
-      throw problems.unavailable('the identity provider is unavailable; try again shortly');
+      throw problems.unavailable('the identity provider is unavailable; try again shortly', error);
     }
     if (error instanceof SignInRefusedError) {
       throw await this.refuse(error.reason, {

@@ -76,7 +76,7 @@ export class DeploymentIntentRepository {
     if (filter.submitterId !== undefined)
       conditions.push(eq(deploymentIntents.submitterId, filter.submitterId));
     if (page.cursor !== undefined) {
-      const [createdAtMs, id] = decodeCursor(page.cursor, ['number', 'string']) as [number, string];
+      const [createdAtMs, id] = decodeCursor(page.cursor, ['time', 'uuid']);
       // A row comparison, so PostgreSQL starts the index scan right after the cursor's row.
       conditions.push(
         sql`(${deploymentIntents.createdAt}, ${deploymentIntents.id}) < (${new Date(createdAtMs)}, ${id})`,

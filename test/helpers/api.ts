@@ -73,6 +73,8 @@ export class ApiHarness {
       secureCookies: false,
       idleTimeoutMs: 30 * 60_000,
       absoluteTimeoutMs: 8 * 3_600_000,
+      // As with Temporal: a loaded CI machine must not turn a slow Redis answer into a 503.
+      redisTimeoutMs: 10_000,
       ...options.session,
       logger,
       prefix: `eucora-test:${prefix}:sess:`,
@@ -111,6 +113,8 @@ export class ApiHarness {
         client: temporal.client,
         connection: temporal.client.connection,
         taskQueue: temporal.taskQueue,
+        // A loaded CI machine must not turn a slow answer into a 503; the fault tests set their own bound.
+        callTimeoutMs: 10_000,
       },
       rolloutPolicy: options.policy ?? fastPolicy(),
       ...options.overrides,

@@ -275,6 +275,7 @@ const MATRIX: Record<string, Cell> = {
     expect: onTenantAResource([], 204),
   },
   listAuditEvents: { expect: readers(['auditor', 'operator', 'cab_member']) },
+  verifyAuditChain: { expect: readers(['auditor']) },
   getMetrics: { expect: { ...readers(['operator', 'auditor']), metrics: 200 } },
 };
 

@@ -8,7 +8,7 @@ import type { Listener } from '../../runtime/http-listener';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
 import { freePort } from '../helpers/free-port';
-import { highRiskEvidence } from '../fixtures/evidence';
+import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -40,11 +40,16 @@ describe('the browser console', () => {
     base = `http://127.0.0.1:${String(port)}`;
     api = await ApiHarness.start({
       publicUrl: base,
-      overrides: { consoleRoot: path.join(ROOT, 'dist', 'console') },
+      overrides: {
+        consoleRoot: path.join(ROOT, 'dist', 'console'),
+        temporalWorkflowUrl: (workflowId) =>
+          `http://127.0.0.1:8233/namespaces/default/workflows/${workflowId}`,
+      },
     });
     listener = await listen(api.app, port, '127.0.0.1');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  });
+    // A Vite build may run first (a few seconds; more on a loaded machine).
+  }, 240_000);
   afterAll(async () => {
     writeFileSync(path.join(OUTPUT, 'timings.json'), JSON.stringify(timings, null, 2));
     await browser.close();
@@ -102,13 +107,13 @@ describe('the browser console', () => {
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
   }
 
-  async function submitHighRisk(agent: Agent, app: string, targetRing = 'GLOBAL'): Promise<string> {
+  async function submitHighRisk(agent: Agent, app: string, evidence = highRiskEvidence()): Promise<string> {
     const res = await agent.post('/api/v1/deployment-intents').send({
       app_name: app,
       version: '1.0',
-      target_ring: targetRing,
+      target_ring: 'GLOBAL',
       connectors: { windows: 'intune' },
-      evidence_pack: highRiskEvidence(),
+      evidence_pack: evidence,
     });
     expect(res.status).toBe(201);
     return (res.body as { id: string }).id;
@@ -127,6 +132,45 @@ describe('the browser console', () => {
     await check(page, 'sign-in');
     await context.close();
   });
+
+  interface WorkItem {
+    correlation_id: string;
+    intent_id: string;
+    ring: string;
+    action: string;
+    connector_type: string;
+  }
+
+  /** An intune connector over HTTP: reports every ring (deploy or rollback) of one intent as done on 10 devices. */
+  async function connectorCompletes(intentId: string, until: RegExp): Promise<string> {
+    const { agent } = await api.connector('intune');
+    const reader = await api.agent('reader@example.com', ['auditor']);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const intent = await reader.get(`/api/v1/deployment-intents/${intentId}`).expect(200);
+      const status = (intent.body as { status: string }).status;
+      if (until.test(status)) return status;
+      if (Date.now() > deadline) throw new Error(`intent still ${status}`);
+      for (const path of ['/api/v1/connectors/pending-deployments', '/api/v1/connectors/pending-rollbacks']) {
+        const work = await agent.get(path).expect(200);
+        for (const item of work.body as WorkItem[]) {
+          if (item.intent_id !== intentId) continue;
+          await agent.post('/api/v1/connectors/update-deployment-status').send({
+            correlation_id: item.correlation_id,
+            ring: item.ring,
+            connector_type: item.connector_type,
+            action: item.action,
+            success_count: 10,
+            failure_count: 0,
+            final: true,
+          });
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  let approved: string | undefined;
 
   it('shows a CAB member the queue: their own submission explained, another one approved up to PILOT', async () => {
     const submitter = await api.agent('packager@example.com', ['submitter']);
@@ -156,6 +200,57 @@ describe('the browser console', () => {
       conditions: { max_ring: 'PILOT' },
     });
     expect(own).toBeDefined();
+    approved = theirs;
     await context.close();
   });
+
+  it('shows the submitter the rollout reach COMPLETED at PILOT, ring by ring, while a connector reports', async () => {
+    const id = approved ?? '';
+    const { context, page } = await person();
+    await signIn(page, 'packager@example.com', ['submitter']);
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByLabel('App').fill('Contoso Agent');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('link', { name: 'Contoso Agent 1.0' }).click();
+    await page.getByRole('heading', { name: 'Contoso Agent 1.0' }).waitFor();
+    expect(await connectorCompletes(id, /^COMPLETED$/)).toBe('COMPLETED');
+    // The page refreshes itself: no reload.
+    await page.locator('.status-line').getByText('Completed').waitFor({ timeout: 30_000 });
+    await page.getByText('at PILOT').waitFor();
+    const rings = page.getByRole('list', { name: 'Ring by ring' });
+    expect(await rings.getByText('— done').count()).toBe(3);
+    expect(await rings.getByText('— skipped').count()).toBe(2);
+    expect(await page.getByText('Gate passed').count()).toBe(3);
+    expect(await page.getByRole('link', { name: /in the Temporal UI/ }).getAttribute('href')).toContain(
+      '/workflows/',
+    );
+    await check(page, 'rollout-timeline');
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('table').waitFor();
+    await check(page, 'rollouts');
+    await context.close();
+  }, 180_000);
+
+  it('lets an operator abort another rollout, with a reason and a confirmation, and see it roll back', async () => {
+    const submitter = await api.agent('packager@example.com', ['submitter']);
+    const id = await submitHighRisk(submitter, 'Fabrikam Viewer', lowRiskEvidence());
+    const { context, page } = await person(720);
+    await signIn(page, 'ops@example.com', ['operator']);
+    await page.goto(`${base}/rollouts/${id}`);
+    await page.getByRole('heading', { name: 'Fabrikam Viewer 1.0' }).waitFor();
+    await page.getByRole('button', { name: 'Abort and roll back' }).click();
+    await page.getByLabel('Why abort? (recorded in the audit trail)').fill('wrong build went out');
+    await check(page, 'rollout-abort-confirmation');
+    await page.getByRole('button', { name: 'Yes, abort and roll back' }).click();
+    await page.getByText('accepted; it takes effect between steps').waitFor();
+    const ended = await connectorCompletes(id, /^(ROLLED_BACK|ABORTED)$/);
+    await page
+      .locator('.status-line')
+      .getByText(ended === 'ABORTED' ? 'Aborted' : 'Rolled back')
+      .waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: 'Abort and roll back' }).count()).toBe(0);
+    await page.getByRole('cell', { name: 'ops@example.com' }).first().waitFor();
+    await check(page, 'rollout-aborted');
+    await context.close();
+  }, 180_000);
 });

@@ -53,6 +53,37 @@ describe('loadConfig', () => {
     expect(config.reconciler).toMatchObject({ intervalMs: 30_000, thresholdMs: 600_000 });
   });
 
+  it('bounds every wait on a dependency by default, and reads the bounds it is given', () => {
+    expect(loadConfig({})).toMatchObject({
+      database: { connectTimeoutMs: 2_000, statementTimeoutMs: 5_000 },
+      redisTimeoutMs: 1_000,
+      temporal: { callTimeoutMs: 2_000 },
+    });
+    expect(
+      loadConfig({
+        DATABASE_CONNECT_TIMEOUT: '500ms',
+        DATABASE_STATEMENT_TIMEOUT: '30s',
+        REDIS_TIMEOUT: '250ms',
+        TEMPORAL_CALL_TIMEOUT: '3s',
+      }),
+    ).toMatchObject({
+      database: { connectTimeoutMs: 500, statementTimeoutMs: 30_000 },
+      redisTimeoutMs: 250,
+      temporal: { callTimeoutMs: 3_000 },
+    });
+    expect(problemsOf({ TEMPORAL_CALL_TIMEOUT: '0s', REDIS_TIMEOUT: '10ms' })).toEqual([
+      'REDIS_TIMEOUT: must be at least 100ms',
+      'TEMPORAL_CALL_TIMEOUT: must be at least 100ms',
+    ]);
+  });
+
+  it('refuses a reconciler threshold short enough to recover a submission still at work', () => {
+    expect(problemsOf({ RECONCILER_THRESHOLD: '5s' })).toEqual([
+      'RECONCILER_THRESHOLD: must be at least 10s',
+    ]);
+    expect(loadConfig({ RECONCILER_THRESHOLD: '10s' }).reconciler.thresholdMs).toBe(10_000);
+  });
+
   it('reads the production settings it is given', () => {
     const config = loadConfig({
       NODE_ENV: 'production',

@@ -22,6 +22,13 @@ import {
 } from '../../web/src/lib/format';
 import { availableActions, cabDecisionPermission, hasRole } from '../../web/src/lib/permissions';
 import { homeFor, navigationFor, parseRoute, pathOf } from '../../web/src/lib/routes';
+import {
+  finalRing,
+  gateCheckInWords,
+  refreshInterval,
+  ringTimeline,
+  soakEndsAt,
+} from '../../web/src/lib/timeline';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const ID = '0b9d8f52-6c1e-4d4f-9a4e-3f1b2c3d4e5f';
@@ -359,7 +366,10 @@ describe('console routes', () => {
   });
 
   it('shows each person the pages of their roles and opens the first', () => {
-    expect(navigationFor(actor('c', ['cab_member'])).map((item) => item.label)).toEqual(['CAB queue']);
+    expect(navigationFor(actor('c', ['cab_member'])).map((item) => item.label)).toEqual([
+      'CAB queue',
+      'Rollouts',
+    ]);
     expect(homeFor(actor('c', ['cab_member']))).toEqual({ page: 'cab' });
     expect(homeFor(actor('m', ['metrics_reader']))).toBeUndefined();
   });
@@ -474,5 +484,118 @@ describe('evidence summary lines', () => {
     expect(evidenceLines({ ...summary, scan_decision: 'EXCEPTION' }, NOW)[2]?.text).toMatch(
       /no expiry given/,
     );
+  });
+});
+
+describe('rollout timeline', () => {
+  const deploy = (ring: string, extra: Record<string, unknown> = {}) => ({
+    ring,
+    action: 'DEPLOY',
+    connector_type: 'intune',
+    platforms: ['windows'],
+    status: 'REPORTED',
+    outcome: 'SUCCEEDED',
+    success_count: 10,
+    failure_count: 0,
+    connector_object_id: null,
+    attempt: 1,
+    started_at: '2026-11-28T12:00:00Z',
+    deadline_at: '2026-11-28T13:00:00Z',
+    last_report_at: null,
+    completed_at: null,
+    gate: {
+      passed: true,
+      success_rate: 1,
+      reporting_devices: 10,
+      time_to_compliance_ms: 1000,
+      checks: [],
+      reasons: [],
+    },
+    ...extra,
+  });
+  type Detail = Parameters<typeof ringTimeline>[0];
+
+  it('steps through the rings up to the CAB’s limit and skips the rest', () => {
+    const intent = {
+      target_ring: 'GLOBAL',
+      cab: { conditions: { max_ring: 'PILOT' } },
+      rings: [
+        deploy('LAB'),
+        deploy('CANARY', { attempt: 1, outcome: 'FAILED' }),
+        deploy('CANARY', { attempt: 2 }),
+        deploy('PILOT', { status: 'IN_PROGRESS', outcome: null, gate: null }),
+      ],
+    } as unknown as Detail;
+    expect(finalRing(intent)).toBe('PILOT');
+    expect(ringTimeline(intent).map((step) => step.state)).toEqual([
+      'done',
+      'done',
+      'running',
+      'skipped',
+      'skipped',
+    ]);
+    expect(
+      finalRing({ target_ring: 'CANARY', cab: { conditions: { max_ring: 'GLOBAL' } } } as unknown as Detail),
+    ).toBe('CANARY');
+    expect(finalRing({ target_ring: 'LAB', cab: null } as unknown as Detail)).toBe('LAB');
+  });
+
+  it('shows failed gates, timeouts and rollbacks', () => {
+    const intent = {
+      target_ring: 'PILOT',
+      cab: null,
+      rings: [
+        deploy('LAB'),
+        { ...deploy('LAB'), action: 'ROLLBACK' },
+        deploy('CANARY', { gate: { passed: false, checks: [] } }),
+        deploy('PILOT', { status: 'TIMED_OUT', outcome: null, gate: null }),
+      ],
+    } as unknown as Detail;
+    expect(ringTimeline(intent).map((step) => step.state)).toEqual(['rolled-back', 'failed', 'failed']);
+    expect(ringTimeline({ ...intent, rings: [] }).map((step) => step.state)).toEqual([
+      'planned',
+      'planned',
+      'planned',
+    ]);
+  });
+
+  it('times the soak from its SOAK_STARTED event and refreshes only while the rollout can change', () => {
+    const event = (type: string, payload: Record<string, unknown>) => ({
+      id: 1,
+      event_type: type,
+      intent_id: ID,
+      correlation_id: ID,
+      request_id: null,
+      actor: 'workflow',
+      payload,
+      occurred_at: '2026-11-28T12:00:00Z',
+    });
+    expect(
+      soakEndsAt({
+        status: 'SOAKING',
+        recent_events: [event('SOAK_STARTED', { ring: 'LAB', soakMs: 60_000 })],
+      }),
+    ).toBe(Date.parse('2026-11-28T12:01:00Z'));
+    expect(soakEndsAt({ status: 'SOAKING', recent_events: [event('SOAK_STARTED', {})] })).toBeUndefined();
+    expect(soakEndsAt({ status: 'SOAKING', recent_events: [] })).toBeUndefined();
+    expect(soakEndsAt({ status: 'DEPLOYING', recent_events: [] })).toBeUndefined();
+    expect(refreshInterval(undefined)).toBe(2000);
+    expect(refreshInterval({ status: 'DEPLOYING' })).toBe(2000);
+    expect(refreshInterval({ status: 'COMPLETED' })).toBeUndefined();
+  });
+
+  it('words gate checks as required against actual', () => {
+    expect(gateCheckInWords({ rule: 'min_success_rate', actual: 0.955, required: 0.95 })).toEqual({
+      rule: 'success rate',
+      actual: '95.5 %',
+      required: 'at least 95 %',
+    });
+    expect(gateCheckInWords({ rule: 'max_time_to_compliance', actual: 5000, required: 3_600_000 })).toEqual({
+      rule: 'time to compliance',
+      actual: '5 s',
+      required: 'at most 3600 s',
+    });
+    expect(gateCheckInWords({ rule: 'min_devices', actual: 3, required: 1 }).required).toBe('at least 1');
+    expect(gateCheckInWords({ rule: 'new_rule', actual: 1, required: 2 }).rule).toBe('new_rule');
   });
 });

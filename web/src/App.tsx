@@ -8,6 +8,8 @@ import { homeFor, navigationFor, pathOf } from './lib/routes';
 import type { Route } from './lib/routes';
 import { Link, NavigationProvider, useRouter } from './navigation';
 import { CabQueue } from './pages/CabQueue';
+import { RolloutDetail } from './pages/RolloutDetail';
+import { Rollouts } from './pages/Rollouts';
 import { SignIn } from './pages/SignIn';
 
 type Session =
@@ -108,6 +110,10 @@ function Page(props: { route: Route; actor: Actor }) {
   switch (props.route.page) {
     case 'cab':
       return <CabQueue actor={props.actor} />;
+    case 'rollouts':
+      return <Rollouts key={pathOf(props.route)} actor={props.actor} filters={props.route.filters} />;
+    case 'rollout':
+      return <RolloutDetail key={props.route.id} actor={props.actor} id={props.route.id} />;
     case 'home':
       return (
         <main id="main">

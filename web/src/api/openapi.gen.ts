@@ -890,6 +890,8 @@ export interface components {
                 decided_at: string | null;
             } | null;
             rings: components["schemas"]["RingDeployment"][];
+            /** @description the workflow in the Temporal Web UI; null when none is known */
+            temporal_ui_url: string | null;
             /** @description the newest 50 events, oldest first */
             recent_events: components["schemas"]["AuditEvent"][];
         };

@@ -74,7 +74,12 @@ export interface NavItem {
 
 /** The pages this person's roles open, in the order of their work. */
 export function navigationFor(actor: Actor): NavItem[] {
-  return [...(hasRole(actor, 'cab_member') ? [{ label: 'CAB queue', route: { page: 'cab' } as const }] : [])];
+  return [
+    ...(hasRole(actor, 'cab_member') ? [{ label: 'CAB queue', route: { page: 'cab' } as const }] : []),
+    ...(hasRole(actor, 'submitter', 'cab_member', 'operator', 'auditor')
+      ? [{ label: 'Rollouts', route: { page: 'rollouts', filters: {} } as const }]
+      : []),
+  ];
 }
 
 /** Where `/` takes this person: their first page. */
