@@ -9,6 +9,7 @@ import type { Logger } from '../runtime/logger';
 import { temporalHealthy } from '../runtime/temporal';
 import { mountEndpoint } from './endpoint';
 import type { Endpoint, EndpointContext } from './endpoint';
+import { consoleApp } from './console';
 import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
 import type { IdempotencySettings } from './idempotency';
 import { authentication } from './middleware/authentication';
@@ -59,11 +60,19 @@ export interface ApiDependencies {
     readonly client: Client;
     readonly connection: ConnectionLike;
     readonly taskQueue: string;
+    /** How long the Temporal calls of one request may take together (TEMPORAL_CALL_TIMEOUT). */
+    readonly callTimeoutMs?: number;
   };
   readonly rolloutPolicy: RolloutPolicy;
   /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */
   readonly idempotency?: IdempotencySettings;
+  /** The Temporal Web UI's page of a workflow, linked from the console; undefined when no UI is known. */
+  readonly temporalWorkflowUrl?: ((workflowId: string) => string) | undefined;
+  /** The browser console's build, served at `/`; none when undefined. */
+  readonly consoleRoot?: string | undefined;
 }
+
+export const DEFAULT_TEMPORAL_CALL_TIMEOUT_MS = 2_000;
 
 /** Every endpoint of the API, in the order the OpenAPI document lists them. */
 export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
@@ -153,9 +162,15 @@ export function createApp(deps: ApiDependencies): Express {
     store: deps.store,
     idempotency: deps.idempotency ?? DEFAULT_IDEMPOTENCY_SETTINGS,
     logger: deps.logger,
+    temporalBudget: (work) =>
+      deps.temporal.connection.withDeadline(
+        Date.now() + (deps.temporal.callTimeoutMs ?? DEFAULT_TEMPORAL_CALL_TIMEOUT_MS),
+        work,
+      ),
   };
   for (const definition of endpoints) mountEndpoint(api, definition, context);
   app.use('/api/v1', api);
+  if (deps.consoleRoot !== undefined) app.use(consoleApp(deps.consoleRoot));
 
   app.use(notFound());
   app.use(refusalAudit({ store: deps.store, limits, logger: deps.logger }));

@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { authorizeAccess } from '../policy/authorization';
+import { STORABLE_TEXT_MESSAGE, unstorableTextPaths } from '../policy/text';
 import type { Access } from '../policy/authorization';
 import type { DataStore, TenantStore } from '../db/tenant-store';
 import type { Logger } from '../runtime/logger';
@@ -139,7 +140,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'The request is well-formed but cannot be processed; `errors` names each missing part',
   429: 'Too many requests (sign-ins, failed API key checks, changes or refused requests); retry after Retry-After seconds',
   500: 'Unexpected error',
-  503: 'A dependency is unavailable',
+  503:
+    'A dependency (the database, the session store, Temporal or the identity provider) is unavailable; ' +
+    'retry after Retry-After seconds',
 };
 
 function fieldProblems(error: z.ZodError, location: string): FieldProblem[] {
@@ -159,6 +162,17 @@ function fieldProblems(error: z.ZodError, location: string): FieldProblem[] {
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, location: string, errors: FieldProblem[]) {
   if (schema === undefined) return {};
+  const unstorable = unstorableTextPaths(value);
+  if (unstorable.length > 0) {
+    errors.push(
+      ...unstorable.map((path) => ({
+        field: path === '' ? `(${location})` : path,
+        in: location,
+        message: STORABLE_TEXT_MESSAGE,
+      })),
+    );
+    return undefined;
+  }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   errors.push(...fieldProblems(parsed.error, location));
@@ -168,6 +182,8 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, location: stri
 function authorize(access: Access, req: Request): void {
   const decision = authorizeAccess(access, req.actor, req.authenticationFailure);
   if (decision.allowed) return;
+  // A service principal's refused token answers for itself: its status and its subject for the audit.
+  if (req.actor === undefined && req.authenticationRefusal !== undefined) throw req.authenticationRefusal;
   throw new ProblemError(
     decision.status,
     decision.type,
@@ -213,11 +229,26 @@ function bodySchemaOf(definition: Endpoint): z.ZodType | undefined {
   return definition.request?.body ?? (isUnsafeMethod(definition.method) ? emptyBodySchema : undefined);
 }
 
+/** Aborts when the response's connection closes before the answer was sent: the caller stopped waiting. */
+function abandonment(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
 /** What mounting an endpoint needs besides its declaration. */
 export interface EndpointContext extends EndpointGuards {
   readonly store: DataStore;
   readonly idempotency: IdempotencySettings;
   readonly logger: Logger;
+  /**
+   * Runs a request's handler under one deadline for all the Temporal calls it makes: an unreachable
+   * Temporal is a 503 in that time, not after the client's own retries. A call that waits on the
+   * workflow's progress (not on Temporal's availability) sets a longer deadline of its own.
+   */
+  readonly temporalBudget: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** The request headers an endpoint validates and documents: its own, and Idempotency-Key if it takes one. */
@@ -237,7 +268,7 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     ...(definition.rateLimit === 'sign-in' ? [context.signInLimit] : []),
     ...(isUnsafeMethod(definition.method) ? [context.writeLimit] : []),
   ];
-  router[definition.method](expressPath, label, ...limits, async (req, res) => {
+  const serve = async (req: Request, res: Response) => {
     refuseForgery(req, context.publicOrigin);
     // Who may call comes before what they sent: an anonymous caller learns nothing from validation errors.
     authorize(definition.access, req);
@@ -289,6 +320,7 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
         }),
         settings: context.idempotency,
         logger: context.logger,
+        abandoned: abandonment(res),
         act: (store, attempt) => run(store, attempt),
       });
       result = outcome.answer;
@@ -303,7 +335,10 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     } else {
       res.json(result.body);
     }
-  });
+  };
+  router[definition.method](expressPath, label, ...limits, (req: Request, res: Response) =>
+    context.temporalBudget(() => serve(req, res)),
+  );
 }
 
 const RETRY_AFTER_HEADER = {
@@ -327,8 +362,8 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       ...(guarded || unsafe || definition.rateLimit !== undefined ? [429] : []),
       ...(idempotent ? [409] : []),
       500,
-      // A refusal is recorded before it is answered; when it cannot be, the answer is 503.
-      ...(guarded || unsafe ? [503] : []),
+      // Any operation may find a dependency down (the session store is read before any route runs).
+      503,
     ]),
   ].sort((a, b) => a - b);
   const responses: Record<string, unknown> = {};
@@ -353,7 +388,7 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
           '(`idempotency-key-reused`), or to one still being processed (`idempotency-key-in-progress`, ' +
           'retry after Retry-After seconds)'
         : (ERROR_DESCRIPTIONS[status] ?? 'Error'),
-      ...(status === 429 ? { headers: RETRY_AFTER_HEADER } : {}),
+      ...(status === 429 || status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
       ...(idempotencyConflict
         ? {
             headers: {

@@ -104,6 +104,8 @@ export interface IdempotentCall {
   readonly requestHash: string;
   readonly settings: IdempotencySettings;
   readonly logger: Logger;
+  /** Aborts when the caller stopped waiting (its connection closed): the lease is then no longer renewed. */
+  readonly abandoned?: AbortSignal;
   /** Runs the operation; `store` is the tenant store to write through (the key's transaction when transactional). */
   readonly act: (store: TenantStore, attempt: IdempotentAttempt) => Promise<IdempotentAnswer>;
 }
@@ -141,15 +143,71 @@ function settle(claim: Exclude<IdempotencyClaim, { kind: 'claimed' }>): Idempote
         'this Idempotency-Key was used for a different request',
       );
     case 'in-progress':
-      throw new ProblemError(
-        409,
-        'idempotency-key-in-progress',
-        'Conflict',
-        'a request with this Idempotency-Key is still being processed: retry after Retry-After seconds',
-        undefined,
-        { 'Retry-After': String(Math.max(1, Math.ceil(claim.retryAfterMs / 1000))) },
-      );
+      throw inProgress(claim.retryAfterMs);
   }
+}
+
+function inProgress(retryAfterMs: number): ProblemError {
+  return new ProblemError(
+    409,
+    'idempotency-key-in-progress',
+    'Conflict',
+    'a request with this Idempotency-Key is still being processed: retry after Retry-After seconds',
+    undefined,
+    { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+  );
+}
+
+/** How long a transactional request waits for an identical one's transaction before answering 409. */
+const KEY_LOCK_WAIT_MS = 2_000;
+
+function isLockTimeout(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth += 1) {
+    if ((current as Error & { code?: unknown }).code === '55P03') return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Renews the lease of a `recorded` attempt every third of it while the attempt works and its caller
+ * still waits: a slow but live attempt keeps its key, and a retry meanwhile is told to wait (409) instead
+ * of taking over and repeating the effect. A process that dies stops renewing; so does an attempt whose
+ * caller hung up, whose retry may then take over when the lease runs out.
+ */
+function holdLease(call: IdempotentCall, record: IdempotencyRecordRow): { stop(): Promise<void> } {
+  const keys = call.store.idempotencyKeys;
+  let renewing: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(
+    () => {
+      if (call.abandoned?.aborted === true) {
+        clearInterval(timer);
+        return;
+      }
+      renewing = renewing
+        .then(() => keys.renew(record, call.settings.leaseMs))
+        .then(
+          (held) => {
+            if (!held) clearInterval(timer);
+          },
+          (error: unknown) => {
+            call.logger.warn(
+              { err: error, operation: call.operation },
+              'could not renew an idempotency lease',
+            );
+          },
+        );
+    },
+    Math.max(100, Math.floor(call.settings.leaseMs / 3)),
+  );
+  return {
+    async stop() {
+      clearInterval(timer);
+      // A renewal in flight must not extend the lease after the attempt let go of it.
+      await renewing;
+    },
+  };
 }
 
 function attemptOf(record: IdempotencyRecordRow, resumed: boolean): IdempotentAttempt {
@@ -169,7 +227,15 @@ export async function answerIdempotently(call: IdempotentCall): Promise<Idempote
   if (call.mode === 'transactional') {
     // A thrown refusal rolls the key back with everything else: the key is free again.
     return call.store.transaction(async (tx) => {
-      const claim = await tx.idempotencyKeys.claim(request);
+      await tx.idempotencyKeys.limitLockWait(KEY_LOCK_WAIT_MS);
+      let claim: IdempotencyClaim;
+      try {
+        claim = await tx.idempotencyKeys.claim(request);
+      } catch (error) {
+        // An identical request's transaction holds the key longer than we wait: it is still in progress.
+        if (isLockTimeout(error)) throw inProgress(KEY_LOCK_WAIT_MS);
+        throw error;
+      }
       if (claim.kind !== 'claimed') return settle(claim);
       const answer = await call.act(tx, attemptOf(claim.record, claim.resumed));
       if (succeeded(answer)) await tx.idempotencyKeys.complete(claim.record, stored(answer));
@@ -182,10 +248,12 @@ export async function answerIdempotently(call: IdempotentCall): Promise<Idempote
   const claim = await keys.claim(request);
   if (claim.kind !== 'claimed') return settle(claim);
   const { record } = claim;
+  const lease = holdLease(call, record);
   let answer: IdempotentAnswer;
   try {
     answer = await call.act(call.store, attemptOf(record, claim.resumed));
   } catch (error) {
+    await lease.stop();
     // Refused (4xx): nothing happened, forget the key. Failed: the effect may be half done, so the
     // next retry takes over at once and completes it.
     const refused = error instanceof ProblemError && error.status < 500;
@@ -197,6 +265,7 @@ export async function answerIdempotently(call: IdempotentCall): Promise<Idempote
     });
     throw error;
   }
+  await lease.stop();
   try {
     if (!succeeded(answer)) await keys.release(record);
     else if (!(await keys.complete(record, stored(answer)))) {

@@ -32,7 +32,7 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
       'api://<EUCORA client id>; its app roles decide what it may do',
   });
   for (const definition of endpoints) registerEndpoint(registry, definition);
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'EUCORA control plane API',
@@ -44,6 +44,30 @@ export function buildOpenApiDocument(endpoints: readonly Endpoint[], serverUrl: 
     servers: [{ url: serverUrl }],
     security: [{ session: [] }, { connectorKey: [] }, { entraAccessToken: [] }],
   });
+  withoutRegexFlags(document);
+  return document;
+}
+
+/**
+ * zod-to-openapi 9 writes a pattern as `regex.toString()` minus a leading and trailing slash, so a
+ * `/^…$/u` pattern reaches the document as `^…$/u`, which matches nothing. Every pattern of this API is
+ * anchored (`^…$`), so a trailing `/flags` after the `$` can only be that artefact: it is removed. JSON
+ * Schema patterns are ECMA-262 with Unicode semantics, which is what the `u` flag meant.
+ */
+function withoutRegexFlags(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const item of node) withoutRegexFlags(item);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'pattern' && typeof value === 'string') {
+      record[key] = value.replace(/^(\^.*\$)\/[dgimsuvy]+$/su, '$1');
+    } else {
+      withoutRegexFlags(value);
+    }
+  }
 }
 
 const SWAGGER_INDEX = `<!doctype html>

@@ -1,9 +1,27 @@
+import { DEPENDENCY_RETRY_AFTER_SECONDS, describeDependency } from '../runtime/dependency-failure';
+import type { Dependency } from '../runtime/dependency-failure';
+
 /** A field that failed validation, named by its JSON path. */
 export interface FieldProblem {
   readonly field: string;
   /** Where the field is: body, query, path or header. */
   readonly in?: string;
   readonly message: string;
+}
+
+import type { TenantId } from '../db/tenant-id';
+
+/**
+ * Who a refusal concerns when it is not the request's authenticated actor (a sign-in that failed, a token
+ * that did not pass), and why in the sign-in's own words: the refusal audit writes it into the one
+ * AUTHZ_DENIED record of the request.
+ */
+export interface RefusalSubject {
+  readonly tenantId?: TenantId;
+  readonly actor?: string;
+  readonly actorKind?: string;
+  /** The sign-in's reason (a fixed vocabulary) and its facts, e.g. the directory id; never a token. */
+  readonly signIn?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -19,10 +37,32 @@ export class ProblemError extends Error {
     readonly errors?: readonly FieldProblem[],
     /** Response headers the problem calls for, such as `Retry-After`. */
     readonly headers?: Readonly<Record<string, string>>,
+    /** What went wrong underneath (a 503's dependency failure): logged, never answered. */
+    cause?: unknown,
   ) {
-    super(detail ?? title);
+    super(detail ?? title, cause === undefined ? undefined : { cause });
     this.name = 'ProblemError';
   }
+
+  /** Set on a 401/403 whose subject the refusal audit cannot learn from the request (see RefusalSubject). */
+  subject: RefusalSubject | undefined;
+}
+
+/** 503 with Retry-After: something the request needs failed; the same request may succeed later. */
+function unavailable(
+  detail: string,
+  cause?: unknown,
+  retryAfterSeconds = DEPENDENCY_RETRY_AFTER_SECONDS,
+): ProblemError {
+  return new ProblemError(
+    503,
+    'service-unavailable',
+    'Service unavailable',
+    detail,
+    undefined,
+    { 'Retry-After': String(retryAfterSeconds) },
+    cause,
+  );
 }
 
 export const problems = {
@@ -54,6 +94,8 @@ export const problems = {
     ),
   unprocessable: (type: string, detail: string, errors?: readonly FieldProblem[]) =>
     new ProblemError(422, type, 'The request cannot be processed', detail, errors),
-  unavailable: (detail: string) =>
-    new ProblemError(503, 'service-unavailable', 'Service unavailable', detail),
+  unavailable,
+  /** 503 for a dependency that failed (runtime/dependency-failure.ts). */
+  dependencyUnavailable: (dependency: Dependency, cause?: unknown) =>
+    unavailable(`${describeDependency(dependency)} is unavailable; retry after Retry-After seconds`, cause),
 };

@@ -85,7 +85,12 @@ class Budget {
     private readonly logger: Logger,
   ) {
     this.store = store ?? new MemoryStore();
-    void this.store.init?.({ windowMs: budget.windowMs } as Options);
+    // A store that cannot initialise (Redis down or slow) lets requests through; it must not end the process.
+    void Promise.resolve(this.store.init?.({ windowMs: budget.windowMs } as Options)).catch(
+      (error: unknown) => {
+        this.logger.warn({ err: error }, 'rate limit store could not initialise; not limiting');
+      },
+    );
   }
 
   /** The 429 when `key` has used its budget up, without counting. */

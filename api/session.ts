@@ -1,7 +1,8 @@
 import session from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
+import { TimeoutError, createClient } from 'redis';
+import { DependencyUnavailableError, failureSummary } from '../runtime/dependency-failure';
 import type { Logger } from '../runtime/logger';
 
 export interface SessionBackend {
@@ -32,10 +33,20 @@ export interface SessionOptions {
   readonly idleTimeoutMs: number;
   /** A session ends this long after sign-in however busy it is. */
   readonly absoluteTimeoutMs: number;
+  /**
+   * Redis connect and command timeout. Commands are refused at once while the client is disconnected
+   * (no offline queue), so a Redis outage is a 503 within this time, never a hang.
+   */
+  readonly redisTimeoutMs?: number;
   readonly logger: Logger;
   /** Redis key prefix; tests use their own so parallel files do not share sessions. */
   readonly prefix?: string;
 }
+
+export const DEFAULT_REDIS_TIMEOUT_MS = 1_000;
+/** Commands a Redis that stopped answering may hold before new ones are refused at once. */
+const MAX_PENDING_COMMANDS = 1_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
 
 export const SECURE_COOKIE_NAME = '__Host-eucora.sid';
 export const PLAIN_COOKIE_NAME = 'eucora.sid';
@@ -66,9 +77,12 @@ export async function createSessionBackend(options: SessionOptions): Promise<Ses
   const rotating = (store: session.Store) => {
     let current = session({ ...common, store });
     return {
-      middleware: chain((req, res, next) => {
-        current(req, res, next);
-      }, absoluteLimit),
+      middleware: chain(
+        sessionStoreFailures((req, res, next) => {
+          current(req, res, next);
+        }),
+        absoluteLimit,
+      ),
       rotateSecrets(secrets: readonly string[]) {
         current = session({ ...common, secret: [...secrets], store });
       },
@@ -87,23 +101,121 @@ export async function createSessionBackend(options: SessionOptions): Promise<Ses
     };
   }
 
-  const client = createClient({ url: options.redisUrl });
+  const timeoutMs = options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const client = createClient({
+    url: options.redisUrl,
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: MAX_PENDING_COMMANDS,
+    commandOptions: { timeout: timeoutMs },
+    socket: {
+      connectTimeout: timeoutMs,
+      // Reconnect for as long as it takes, at most every two seconds: the API recovers when Redis does.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
+    },
+  });
+  // Reported once per outage, not once per reconnection attempt.
+  let reported = false;
   client.on('error', (error: unknown) => {
-    options.logger.warn({ err: error }, 'redis session store error');
+    if (reported) return;
+    reported = true;
+    options.logger.warn({ cause: failureSummary(error) }, 'redis session store unavailable');
+  });
+  client.on('ready', () => {
+    if (reported) options.logger.info('redis session store available again');
+    reported = false;
   });
   await client.connect();
-  const store = new RedisStore({ client, prefix: options.prefix ?? 'eucora:sess:' });
+  const store = new BoundedRedisStore({ client, prefix: options.prefix ?? 'eucora:sess:' }, timeoutMs);
   return {
     kind: 'redis',
     cookieName,
     ...rotating(store),
-    redis: { sendCommand: (args) => client.sendCommand(args) },
+    redis: { sendCommand: (args) => withTimeout(client.sendCommand(args), timeoutMs) },
     async ping() {
       await client.ping();
     },
     async close() {
-      await client.quit();
+      // A Redis that is down takes no QUIT: drop the connection instead of waiting for it.
+      if (client.isReady) await client.quit();
+      else client.destroy();
     },
+  };
+}
+
+/**
+ * `work`, or a TimeoutError after `ms`. node-redis's own command timeout ends when the command is
+ * written: a Redis that accepts commands and never answers (frozen, partitioned) would hold them forever.
+ */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new TimeoutError());
+    }, ms);
+  });
+  return Promise.race([work, expiry]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+type StoreCallback<T> = (error: unknown, data?: T) => void;
+
+/** connect-redis whose every call a request waits on ends within the Redis timeout. */
+class BoundedRedisStore extends RedisStore {
+  constructor(
+    options: ConstructorParameters<typeof RedisStore>[0],
+    private readonly timeoutMs: number,
+  ) {
+    super(options);
+  }
+
+  override get(sid: string, callback?: StoreCallback<session.SessionData | null>): Promise<unknown> {
+    return this.bounded(super.get(sid) as Promise<session.SessionData | null>, callback);
+  }
+
+  override set(sid: string, data: session.SessionData, callback?: StoreCallback<unknown>): Promise<unknown> {
+    return this.bounded(super.set(sid, data) as Promise<unknown>, callback);
+  }
+
+  override touch(
+    sid: string,
+    data: session.SessionData,
+    callback?: StoreCallback<unknown>,
+  ): Promise<unknown> {
+    return this.bounded(super.touch(sid, data) as Promise<unknown>, callback);
+  }
+
+  override destroy(sid: string, callback?: StoreCallback<unknown>): Promise<unknown> {
+    return this.bounded(super.destroy(sid) as Promise<unknown>, callback);
+  }
+
+  private async bounded<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T | undefined> {
+    let result: T;
+    try {
+      result = await withTimeout(work, this.timeoutMs);
+    } catch (error) {
+      if (callback === undefined) throw error;
+      callback(error);
+      return undefined;
+    }
+    callback?.(null, result);
+    return result;
+  }
+}
+
+/**
+ * The session middleware fails only when its store does: whatever the store threw (Redis offline, a
+ * command timed out), the request meets an unavailable session store (503), not an anonymous 401.
+ */
+export function sessionStoreFailures(middleware: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    void middleware(req, res, (error?: unknown) => {
+      if (error === undefined || error === 'route' || error === 'router') {
+        next(error as undefined);
+        return;
+      }
+      next(new DependencyUnavailableError('session_store', { cause: error }));
+    });
   };
 }
 
@@ -142,7 +254,7 @@ function chain(first: RequestHandler, second: RequestHandler): RequestHandler {
 function sessionCall(req: Request, action: 'regenerate' | 'destroy'): Promise<void> {
   return new Promise((resolve, reject) => {
     req.session[action]((error: unknown) => {
-      if (error instanceof Error) reject(error);
+      if (error instanceof Error) reject(new DependencyUnavailableError('session_store', { cause: error }));
       else resolve();
     });
   });

@@ -21,7 +21,7 @@ interface Answer {
 }
 
 /** A loopback HTTP client that carries one session cookie. */
-class ApiClient {
+export class ApiClient {
   private cookie: string | undefined;
 
   constructor(

@@ -5,6 +5,7 @@ import { startEmbeddedSystem } from './embedded-system';
 import type { EmbeddedSystem } from './embedded-system';
 import { runHttpSuite } from './http-suite';
 import type { HttpSuiteSize } from './http-suite';
+import { COMPARE_FULL, COMPARE_QUICK, runCompare } from './compare/compare';
 import { collectGarbage } from './micro';
 import { runPolicySuite } from './policy-suite';
 import type { PolicySuiteSize } from './policy-suite';
@@ -12,7 +13,10 @@ import type { BenchResult } from './result';
 
 /**
  * `npm run bench [-- --quick]`: benchmarks of the policy hot path and of the HTTP API on the embedded
- * defaults. One JSON document on stdout; progress on stderr. Numbers only, no pass/fail on timings.
+ * defaults. `npm run bench -- --compare [--quick] [--parked N]`: EUCORA against bare Temporal on one
+ * dev server (PostgreSQL at BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench_perf,
+ * dropped and created afresh). One JSON document on stdout; progress on stderr. Numbers only, no
+ * pass/fail on timings.
  */
 
 interface RunSize {
@@ -73,16 +77,50 @@ function processRss(pid: number): number | null {
   }
 }
 
-function parseArguments(argv: readonly string[]): { quick: boolean } | undefined {
-  const unknown = argv.filter((argument) => argument !== '--quick');
-  return unknown.length === 0 ? { quick: argv.includes('--quick') } : undefined;
+interface Arguments {
+  readonly quick: boolean;
+  readonly compare: boolean;
+  /** `--parked N`: intents parked at LAB in the comparison (default: 10,000, or 200 with --quick). */
+  readonly parked: number | undefined;
+}
+
+function parseArguments(argv: readonly string[]): Arguments | undefined {
+  let parked: number | undefined;
+  const rest: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index] ?? '';
+    if (argument === '--parked') {
+      parked = Number(argv[++index]);
+      if (!Number.isInteger(parked) || parked < 1) return undefined;
+    } else rest.push(argument);
+  }
+  const unknown = rest.filter((argument) => argument !== '--quick' && argument !== '--compare');
+  if (unknown.length > 0) return undefined;
+  return { quick: rest.includes('--quick'), compare: rest.includes('--compare'), parked };
+}
+
+/** `--compare`: EUCORA against bare Temporal in one run (bench/compare/compare.ts). */
+async function compare(options: Arguments): Promise<void> {
+  const base = options.quick ? COMPARE_QUICK : COMPARE_FULL;
+  const report = await runCompare({
+    size: { ...base, ...(options.parked === undefined ? {} : { parked: options.parked }) },
+    mode: options.quick ? 'quick' : 'full',
+    databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bench_perf',
+    logger: createLogger({ level: 'warn', destination: process.stderr }),
+    progress,
+  });
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
 async function main(): Promise<void> {
   const options = parseArguments(process.argv.slice(2));
   if (options === undefined) {
-    process.stderr.write('usage: npm run bench [-- --quick]\n');
+    process.stderr.write('usage: npm run bench [-- --quick] [--compare [--parked N]]\n');
     process.exitCode = 2;
+    return;
+  }
+  if (options.compare) {
+    await compare(options);
     return;
   }
   const size = options.quick ? QUICK : FULL;

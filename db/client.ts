@@ -8,8 +8,15 @@ import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { PGlite } from '@electric-sql/pglite';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
+import type { ClientConfig, PoolClient, PoolConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
+import {
+  DependencyUnavailableError,
+  failureSummary,
+  isDatabaseUnavailable,
+} from '../runtime/dependency-failure';
+import type { Logger } from '../runtime/logger';
 import { schema } from './schema';
 
 type Schema = typeof schema;
@@ -38,6 +45,52 @@ export interface DatabaseOptions {
    * takes the place of a password in the URL.
    */
   readonly password?: () => string;
+  /** How long to wait for a connection, new or from the pool (PostgreSQL only). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * PostgreSQL's statement_timeout for every statement but the migrations'; the client stops waiting
+   * for an answer a second after it (a server that went silent).
+   */
+  readonly statementTimeoutMs?: number;
+  /** Where a lost connection is reported; it never ends the process. */
+  readonly logger?: Pick<Logger, 'warn'>;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+/** How much longer than the server's statement_timeout the client waits before it gives up on it. */
+const CLIENT_GRACE_MS = 1_000;
+
+/**
+ * A pool whose failures to hand out a connection say they are the database's: pg reports a refused
+ * connection as a bare ECONNREFUSED, which names no dependency.
+ */
+class DatabasePool extends Pool {
+  override connect(): Promise<PoolClient>;
+  override connect(
+    callback: (
+      err: Error | undefined,
+      client: PoolClient | undefined,
+      done: (release?: unknown) => void,
+    ) => void,
+  ): void;
+  override connect(
+    callback?: (
+      err: Error | undefined,
+      client: PoolClient | undefined,
+      done: (release?: unknown) => void,
+    ) => void,
+  ): Promise<PoolClient> | undefined {
+    if (callback !== undefined) {
+      super.connect(callback);
+      return undefined;
+    }
+    return super.connect().catch((error: unknown) => {
+      throw isDatabaseUnavailable(error)
+        ? new DependencyUnavailableError('database', { cause: error })
+        : error;
+    });
+  }
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(__dirname, 'migrations');
@@ -47,28 +100,52 @@ const MIGRATION_LOCK_KEY = 7_261_530_914;
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   return options.url === undefined
     ? openPglite(options.pgliteDataDir ?? 'memory://')
-    : openPostgres(options.url, options.poolSize ?? 10, options.password);
+    : openPostgres(options.url, options);
 }
 
-function openPostgres(url: string, poolSize: number, password: (() => string) | undefined): DatabaseHandle {
+function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
+  const password = options.password;
   // pg lets a connection string's (empty) password win over a password callback: parse it here instead.
-  const pool = new Pool(
+  const connection: ClientConfig =
     password === undefined
-      ? { connectionString: url, max: poolSize }
+      ? { connectionString: url }
       : {
-          ...(parseConnectionString(url) as Record<string, unknown>),
-          max: poolSize,
+          ...(parseConnectionString(url) as ClientConfig),
           password: () => Promise.resolve(password()),
-        },
-  );
-  // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+        };
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const poolConfig: PoolConfig = {
+    ...connection,
+    max: options.poolSize ?? 10,
+    // Bounded waits: a database that refuses, drops or stops answering is a 503 in seconds, not a hang.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + CLIENT_GRACE_MS,
+  };
+  const pool = new DatabasePool(poolConfig);
+  const lost = (error: unknown) => {
+    options.logger?.warn({ cause: failureSummary(error) }, 'database connection lost');
+  };
+  // A connection the server drops emits 'error' on its client. pg-pool listens only while a client is
+  // idle; a client checked out (a transaction between two statements) has no listener, and an unheard
+  // 'error' event ends the process. Every client gets one for its whole life.
+  pool.on('connect', (client) => {
+    client.on('error', lost);
+  });
+  pool.on('error', lost);
   const db = drizzleNodePg(pool, { schema }) as unknown as Database;
   return {
     db,
     kind: 'postgres',
     async migrate() {
-      const client = await pool.connect();
+      // A connection of its own, without the timeouts: waiting for another migrator's lock, and a
+      // migration rewriting a large table, may take long.
+      const client = new Client({
+        ...connection,
+        connectionTimeoutMillis: poolConfig.connectionTimeoutMillis,
+      });
+      client.on('error', lost);
+      await client.connect();
       try {
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
         try {
@@ -77,7 +154,7 @@ function openPostgres(url: string, poolSize: number, password: (() => string) | 
           await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
         }
       } finally {
-        client.release();
+        await client.end();
       }
     },
     async ping() {

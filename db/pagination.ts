@@ -15,7 +15,31 @@ export class InvalidCursorError extends Error {
   }
 }
 
-export function decodeCursor(cursor: string, shape: readonly ('string' | 'number')[]): (string | number)[] {
+/** What each part of a cursor position must be: checked here, so a forged cursor never reaches a query. */
+export type CursorPart = 'time' | 'uuid' | 'row-id';
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The largest time a JavaScript Date (and so a cursor this API issues) can hold, in ms. */
+const MAX_TIME_MS = 8.64e15;
+
+function isPart(value: unknown, part: CursorPart): boolean {
+  switch (part) {
+    case 'time':
+      return Number.isSafeInteger(value) && Math.abs(value as number) <= MAX_TIME_MS;
+    case 'row-id':
+      return Number.isSafeInteger(value) && (value as number) >= 0;
+    case 'uuid':
+      return typeof value === 'string' && UUID_PATTERN.test(value);
+  }
+}
+
+type PartValue<P extends CursorPart> = P extends 'uuid' ? string : number;
+
+/** The position a cursor names, each part checked against `shape`; InvalidCursorError otherwise. */
+export function decodeCursor<const S extends readonly CursorPart[]>(
+  cursor: string,
+  shape: S,
+): { [K in keyof S]: PartValue<S[K]> } {
   let position: unknown;
   try {
     position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -25,11 +49,11 @@ export function decodeCursor(cursor: string, shape: readonly ('string' | 'number
   if (
     !Array.isArray(position) ||
     position.length !== shape.length ||
-    position.some((part, i) => typeof part !== shape[i])
+    !shape.every((part, i) => isPart(position[i], part))
   ) {
     throw new InvalidCursorError();
   }
-  return position as (string | number)[];
+  return position as { [K in keyof S]: PartValue<S[K]> };
 }
 
 /** Takes `limit + 1` rows; the extra one only tells whether there is a next page. */

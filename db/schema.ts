@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -124,10 +125,12 @@ export const deploymentIntents = pgTable(
   },
   (t) => [
     uniqueIndex('deployment_intents_workflow_uq').on(t.workflowId),
-    index('deployment_intents_tenant_status_idx').on(t.tenantId, t.status),
+    // The intent list's keyset order (newest first), per tenant and per tenant and status: a page reads
+    // `limit + 1` index entries, however many rows the tenant or the status has.
+    index('deployment_intents_tenant_status_created_idx').on(t.tenantId, t.status, t.createdAt, t.id),
     // The reconciler's sweep across tenants: the unfinished intents, by status.
     index('deployment_intents_status_idx').on(t.status, t.id),
-    index('deployment_intents_tenant_created_idx').on(t.tenantId, t.createdAt),
+    index('deployment_intents_tenant_created_id_idx').on(t.tenantId, t.createdAt, t.id),
     // Unique, so a correlation id names one intent (and one ring deployment per ring, kind and connector).
     uniqueIndex('deployment_intents_tenant_correlation_uq').on(t.tenantId, t.correlationId),
   ],
@@ -261,9 +264,16 @@ export const deploymentEvents = pgTable(
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date', precision: 3 })
       .notNull()
       .defaultNow(),
+    /** The event's position in its tenant's hash chain, 1, 2, 3… without gaps (policy/audit-chain.ts). */
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    /** The previous event's `hash` in this tenant's chain; 64 zeros for the first. */
+    prevHash: text('prev_hash').notNull(),
+    /** SHA-256 (hex) of `prev_hash` ‖ the event's canonical JSON. */
+    hash: text('hash').notNull(),
   },
   (t) => [
     uniqueIndex('deployment_events_key_uq').on(t.tenantId, t.eventKey),
+    uniqueIndex('deployment_events_tenant_seq_uq').on(t.tenantId, t.seq),
     index('deployment_events_tenant_intent_idx').on(t.tenantId, t.intentId, t.id),
     index('deployment_events_tenant_correlation_idx').on(t.tenantId, t.correlationId, t.id),
     index('deployment_events_tenant_type_idx').on(t.tenantId, t.eventType, t.id),
@@ -272,6 +282,17 @@ export const deploymentEvents = pgTable(
       .where(sql`${t.requestId} is not null`),
   ],
 );
+
+/**
+ * The head of each tenant's audit hash chain: the last event's position and hash. An inserting transaction
+ * locks its tenant's row (SELECT … FOR UPDATE) before it chains an event and moves the head in the same
+ * transaction, so concurrent writers (API processes, workers) take turns per tenant and the chain never forks.
+ */
+export const auditChainHeads = pgTable('audit_chain_heads', {
+  tenantId: text('tenant_id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  hash: text('hash').notNull(),
+});
 
 export const IDEMPOTENCY_STATES = ['IN_PROGRESS', 'COMPLETED'] as const;
 export type IdempotencyState = (typeof IDEMPOTENCY_STATES)[number];
@@ -374,6 +395,7 @@ export const schema = {
   cabApprovals,
   ringDeployments,
   deploymentEvents,
+  auditChainHeads,
   connectorCredentials,
   idempotencyKeys,
 };

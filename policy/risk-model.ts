@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from './text';
 import { RINGS } from './rings';
 
 /**
@@ -28,7 +29,7 @@ const deviceCount = z.number().int().min(0).max(10_000_000);
 function factorSchema<const Id extends RiskFactorId, Rubric extends z.ZodType>(id: Id, rubric: Rubric) {
   return z.strictObject({
     id: z.literal(id),
-    name: z.string().trim().min(1).max(100),
+    name: text().trim().min(1).max(100),
     weight: weight.describe("the factor's share of the total score; a model's weights sum to 1"),
     rubric,
   });
@@ -143,7 +144,7 @@ export const riskModelDefinitionSchema = z
       .string()
       .max(32)
       .regex(/^\d+\.\d+(\.\d+)?$/, 'a version such as 1.0 or 1.2.3'),
-    description: z.string().trim().min(1).max(2000),
+    description: text().trim().min(1).max(2000),
     threshold: z
       .number()
       .int()

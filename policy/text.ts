@@ -23,3 +23,20 @@ export function isStorableText(value: string): boolean {
 export function text(): z.ZodString {
   return z.string().regex(STORABLE_TEXT_PATTERN, STORABLE_TEXT_MESSAGE);
 }
+
+/**
+ * The paths (dot-separated, as field problems name them) of every string in `value`, key or value, that
+ * PostgreSQL cannot store: the request boundary refuses them before any schema, so no field a schema
+ * forgets, no free-form payload and no object key ever carries NUL inward.
+ */
+export function unstorableTextPaths(value: unknown, path: readonly string[] = []): string[] {
+  if (typeof value === 'string') return isStorableText(value) ? [] : [path.join('.')];
+  if (Array.isArray(value))
+    return value.flatMap((item, index) => unstorableTextPaths(item, [...path, String(index)]));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, member]) =>
+    isStorableText(key)
+      ? unstorableTextPaths(member, [...path, key])
+      : [[...path, JSON.stringify(key)].join('.')],
+  );
+}

@@ -36,9 +36,6 @@ const duration = z.string().transform((value, ctx) => {
   }
 });
 
-/** The tenant sign-in events without a tenant are recorded under (api/services/sign-in.ts). */
-const RESERVED_TENANT_ID = 'eucora.platform';
-
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 
 /** `count/window`, e.g. `20/15m`: at most `count` requests per `window` per key. */
@@ -79,6 +76,13 @@ export function isLoopbackHost(host: string): boolean {
   return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
 }
 
+/**
+ * The reconciler starts intents recorded without a workflow once they are this old. A live submission
+ * takes up to its Temporal call timeout (and the client's retry) to start its own: a shorter threshold
+ * would "recover" intents whose submitter is still at work.
+ */
+const RECONCILER_MIN_THRESHOLD_MS = 10_000;
+
 /** A duration of at least `minimumMs` (a lease or an interval of zero would spin). */
 const durationAtLeast = (minimumMs: number, minimum: string) =>
   duration.refine((ms) => ms >= minimumMs, { error: `must be at least ${minimum}` });
@@ -105,7 +109,11 @@ const environmentSchema = z
 
     DATABASE_URL: optionalString,
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+    DATABASE_CONNECT_TIMEOUT: durationAtLeast(100, '100ms').default(parseDuration('2s')),
+    DATABASE_STATEMENT_TIMEOUT: durationAtLeast(100, '100ms').default(parseDuration('5s')),
     REDIS_URL: optionalString,
+    REDIS_TIMEOUT: durationAtLeast(100, '100ms').default(parseDuration('1s')),
+    TEMPORAL_CALL_TIMEOUT: durationAtLeast(100, '100ms').default(parseDuration('2s')),
     SESSION_SECRET: optionalString,
 
     ENTRA_CLIENT_ID: optionalString,
@@ -131,8 +139,11 @@ const environmentSchema = z
 
     DEFAULT_TENANT_ID: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a tenant id of letters, digits, dot, dash or underscore')
-      .refine((id) => id !== RESERVED_TENANT_ID, `${RESERVED_TENANT_ID} is reserved for platform events`)
+      // A leading letter or digit: the reserved tenant of anonymous refusals (db/tenant-id.ts) cannot be named.
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        'a tenant id of letters, digits, dot, dash or underscore, starting with a letter or digit',
+      )
       .default('00000000-0000-0000-0000-000000000001'),
     DEV_LOGIN: booleanFlag.optional(),
 
@@ -140,7 +151,7 @@ const environmentSchema = z
     IDEMPOTENCY_KEY_TTL: durationAtLeast(60_000, '1m').default(parseDuration('24h')),
     IDEMPOTENCY_LEASE: durationAtLeast(1_000, '1s').default(parseDuration('15s')),
     RECONCILER_INTERVAL: durationAtLeast(1_000, '1s').default(parseDuration('1m')),
-    RECONCILER_THRESHOLD: duration.default(parseDuration('2m')),
+    RECONCILER_THRESHOLD: durationAtLeast(RECONCILER_MIN_THRESHOLD_MS, '10s').default(parseDuration('2m')),
     ROLLOUT_POLICY: optionalString,
   })
   .superRefine((env, ctx) => {
@@ -240,9 +251,21 @@ export interface AppConfig {
     readonly apiKey: string | undefined;
     /** A workflow bundle built ahead of time (`npm run build`); required in production. */
     readonly workflowBundlePath: string | undefined;
+    /** How long the Temporal calls of one API request may take together before it answers 503. */
+    readonly callTimeoutMs: number;
   };
-  readonly database: { readonly url: string | undefined; readonly poolSize: number };
+  readonly database: {
+    readonly url: string | undefined;
+    readonly poolSize: number;
+    /** How long to wait for a connection (a new one, or a free one from the pool). */
+    readonly connectTimeoutMs: number;
+    /** PostgreSQL's statement_timeout; the client gives up on a silent server a second later. */
+    readonly statementTimeoutMs: number;
+  };
   readonly redisUrl: string | undefined;
+  /** Redis connect and command timeout: a session request meets a slow or lost Redis as a 503 this fast. */
+  readonly redisTimeoutMs: number;
+
   readonly session: {
     /** Signing secrets, newest first: the first signs new cookies, every one verifies (rotation). */
     readonly secrets: readonly string[];
@@ -345,8 +368,10 @@ function parseEntraTenants(raw: string): EntraConfig['tenants'] {
   const problems: string[] = [];
   const tenants = Object.entries(parseJsonObject('ENTRA_TENANTS', raw)).map(([tenantId, directory]) => {
     const entraTenantId = typeof directory === 'string' ? directory.toLowerCase() : '';
-    if (!TENANT_ID_PATTERN.test(tenantId) || tenantId === RESERVED_TENANT_ID) {
-      problems.push(`ENTRA_TENANTS.${tenantId}: is not a tenant id (${RESERVED_TENANT_ID} is reserved)`);
+    if (!TENANT_ID_PATTERN.test(tenantId)) {
+      problems.push(
+        `ENTRA_TENANTS.${tenantId}: is not a tenant id (letters, digits, dot, dash or underscore, starting with a letter or digit)`,
+      );
     }
     if (!DIRECTORY_ID_PATTERN.test(entraTenantId)) {
       problems.push(`ENTRA_TENANTS.${tenantId}: must be an Entra ID directory (tenant) id, a GUID`);
@@ -458,9 +483,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
       workflowBundlePath:
         env.TEMPORAL_WORKFLOW_BUNDLE ??
         (env.NODE_ENV === 'production' ? path.resolve('dist/workflow-bundle.js') : undefined),
+      callTimeoutMs: env.TEMPORAL_CALL_TIMEOUT,
     },
-    database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE },
+    database: {
+      url: env.DATABASE_URL,
+      poolSize: env.DATABASE_POOL_SIZE,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT,
+      statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT,
+    },
     redisUrl: env.REDIS_URL,
+    redisTimeoutMs: env.REDIS_TIMEOUT,
+
     session: {
       secrets: sessionSecrets.length > 0 ? sessionSecrets : [randomSecret()],
       generatedSecret: sessionSecrets.length === 0,

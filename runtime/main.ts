@@ -63,6 +63,7 @@ export async function main(role: ProcessRole, environment: NodeJS.ProcessEnv): P
   const lines = [
     '',
     `EUCORA control plane is running (${role})`,
+    ...(system.consoleUrl === undefined ? [] : [`  Console      ${system.consoleUrl}`]),
     ...(system.apiUrl === undefined
       ? []
       : [`  API          ${system.apiUrl}`, `  API docs     ${system.docsUrl ?? ''}`]),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { consoleBuildDirectory } from '../api/console';
 import { createEntraIdentity } from '../api/identity/entra';
 import { createSessionBackend } from '../api/session';
 import type { SessionBackend } from '../api/session';
@@ -26,6 +27,8 @@ export type ProcessRole = 'all' | 'api' | 'worker';
 
 export interface RunningSystem {
   readonly apiUrl: string | undefined;
+  /** The browser console, when its build is there. */
+  readonly consoleUrl: string | undefined;
   readonly docsUrl: string | undefined;
   readonly temporalUiUrl: string | undefined;
   /** Resolves when the worker stops on its own (it failed); never for the API alone. */
@@ -34,6 +37,17 @@ export interface RunningSystem {
 }
 
 let temporalRuntimeInstalled = false;
+
+/** Links to a workflow’s page in the Temporal Web UI of the dev server the one-command start runs. */
+function temporalWorkflowLink(
+  uiUrl: string | undefined,
+  namespace: string,
+): ((workflowId: string) => string) | undefined {
+  const base = uiUrl;
+  if (base === undefined) return undefined;
+  return (workflowId) =>
+    `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
 
 /** Routes the Temporal core's log lines into our JSON logger; the runtime can be installed once per process. */
 function installTemporalRuntime(logger: Logger): void {
@@ -102,6 +116,9 @@ export async function startSystem(
       url: config.database.url,
       pgliteDataDir: path.join(config.dataDir, 'pglite'),
       poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      logger,
       ...(secrets.current().databasePassword === undefined
         ? {}
         : { password: () => secrets.current().databasePassword ?? '' }),
@@ -151,6 +168,7 @@ export async function startSystem(
     }
 
     let apiUrl: string | undefined;
+    let consoleRoot: string | undefined;
     if (role !== 'worker') {
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
@@ -158,6 +176,7 @@ export async function startSystem(
         secureCookies: config.session.secureCookies,
         idleTimeoutMs: config.session.idleTimeoutMs,
         absoluteTimeoutMs: config.session.absoluteTimeoutMs,
+        redisTimeoutMs: config.redisTimeoutMs,
         logger,
       });
       cleanups.push(() => sessions.close());
@@ -179,6 +198,9 @@ export async function startSystem(
       if (entra === undefined && !config.devLogin) {
         logger.warn('neither Entra ID (ENTRA_CLIENT_ID) nor the dev login is configured: nobody can sign in');
       }
+      consoleRoot = consoleBuildDirectory();
+      if (consoleRoot === undefined)
+        logger.warn('the console is not built (npm run build:console): / serves nothing');
       const app = createApp({
         logger,
         publicUrl: config.http.publicUrl,
@@ -195,9 +217,12 @@ export async function startSystem(
           client: temporal.client,
           connection: temporal.connection,
           taskQueue: config.temporal.taskQueue,
+          callTimeoutMs: config.temporal.callTimeoutMs,
         },
         rolloutPolicy: config.rolloutPolicy,
         idempotency: config.idempotency,
+        consoleRoot,
+        temporalWorkflowUrl: temporalWorkflowLink(temporal.devServer?.uiUrl, config.temporal.namespace),
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());
@@ -206,6 +231,7 @@ export async function startSystem(
 
     return {
       apiUrl,
+      consoleUrl: consoleRoot === undefined || apiUrl === undefined ? undefined : `${config.http.publicUrl}/`,
       docsUrl: apiUrl === undefined ? undefined : `${config.http.publicUrl}/api/schema/swagger-ui/`,
       temporalUiUrl: temporal.devServer?.uiUrl,
       workerStopped,

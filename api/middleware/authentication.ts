@@ -36,12 +36,12 @@ function knownRoles(values: readonly string[]): Role[] {
 
 /**
  * Establishes `req.actor`: a connector or a metrics scraper by its API key (`Authorization: Bearer
- * eucora_ck_…` or `eucora_mk_…`), a service principal by its Entra ID access token (`Bearer <JWT>`,
- * refused at once with 401/403 and SIGN_IN_FAILED when it does not pass), or a user by the session.
- * Says nothing about what the actor may do:
- * each endpoint declares that. A key that fails leaves `req.authenticationFailure` for the operation to
- * answer 401 with (and audit under its operationId); a client or key prefix with too many failures is
- * answered 429 before its key is even looked up.
+ * eucora_ck_…` or `eucora_mk_…`), a service principal by its Entra ID access token (`Bearer <JWT>`), or a
+ * user by the session. Says nothing about what the actor may do: each endpoint declares that. A key that
+ * fails leaves `req.authenticationFailure`, a token that fails `req.authenticationRefusal` (401, or 403 for
+ * a directory or app roles EUCORA does not accept), for the operation to answer with (and audit once,
+ * under its operationId); a client or key prefix with too many failures is answered 429 before its key is
+ * even looked up.
  */
 export function authentication(
   store: DataStore,
@@ -60,8 +60,9 @@ export function authentication(
         try {
           req.actor = await signIn.servicePrincipal(key, req.requestId);
         } catch (error) {
-          if (error instanceof ProblemError && error.status === 401) await keyFailures.recordFailure(req);
-          throw error;
+          if (!(error instanceof ProblemError) || (error.status !== 401 && error.status !== 403)) throw error;
+          if (error.status === 401) await keyFailures.recordFailure(req);
+          req.authenticationRefusal = error;
         }
         next();
         return;

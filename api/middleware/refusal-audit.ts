@@ -19,8 +19,9 @@ export function operationOf(req: Request): string {
 }
 
 /**
- * Records every 401 and 403 as an AUTHZ_DENIED event before the refusal is answered: in the caller's
- * tenant trail, or, for a caller with no identity, under the reserved UNAUTHENTICATED_TENANT. Each caller
+ * Records every 401 and 403 as one AUTHZ_DENIED event before the refusal is answered: in the caller's
+ * tenant trail, or, for a caller with no identity, under the reserved UNAUTHENTICATED_TENANT. A refused
+ * sign-in is that one event too, its subject (person, application, directory, reason) from the error. Each caller
  * (an identity, else a client address) and all anonymous callers together have a refusal budget per window;
  * past it the request is answered 429 and not written, so refusals cannot be turned into a write flood.
  */
@@ -40,36 +41,42 @@ export function refusalAudit(options: {
       return;
     }
     const actor = req.actor;
+    const subject = error.subject;
+    const actorId = subject?.actor ?? actor?.id ?? 'anonymous';
     const operation = operationOf(req).slice(0, MAX_TEXT);
     const reason = (error.detail ?? error.title).slice(0, MAX_TEXT);
     // One row per refusal, under ids the server makes: nothing from the request selects or dedupes it.
     const refusalId = randomUUID();
     try {
-      await options.store.forTenant(actor?.tenantId ?? UNAUTHENTICATED_TENANT).events.append({
-        eventKey: `authz-denied:${refusalId}`,
-        eventType: AUTHZ_DENIED,
-        intentId: null,
-        correlationId: refusalId,
-        requestId: req.requestId,
-        actor: actor?.id ?? 'anonymous',
-        payload: {
-          operation,
-          status: error.status,
-          problemType: error.type,
-          reason,
-          actorKind: actor?.kind ?? 'anonymous',
-          method: req.method,
-          path: req.path.slice(0, MAX_TEXT),
-          clientAddress: req.ip ?? null,
-        },
-      });
+      await options.store
+        .forTenant(subject?.tenantId ?? actor?.tenantId ?? UNAUTHENTICATED_TENANT)
+        .events.append({
+          eventKey: `authz-denied:${refusalId}`,
+          eventType: AUTHZ_DENIED,
+          intentId: null,
+          correlationId: refusalId,
+          requestId: req.requestId,
+          actor: actorId,
+          payload: {
+            operation,
+            status: error.status,
+            problemType: error.type,
+            reason,
+            actorKind: subject?.actorKind ?? actor?.kind ?? 'anonymous',
+            method: req.method,
+            path: req.path.slice(0, MAX_TEXT),
+            clientAddress: req.ip ?? null,
+            ...(subject?.signIn === undefined ? {} : { signIn: subject.signIn }),
+          },
+        });
     } catch (failure) {
-      options.logger.error({ err: failure, operation }, 'a refusal could not be recorded');
-      next(problems.unavailable('the refusal could not be recorded; try again shortly'));
+      next(
+        problems.unavailable(`the refusal of ${operation} could not be recorded; try again shortly`, failure),
+      );
       return;
     }
     options.logger.warn(
-      { event: AUTHZ_DENIED, operation, status: error.status, actor: actor?.id ?? 'anonymous', reason },
+      { event: AUTHZ_DENIED, operation, status: error.status, actor: actorId, reason },
       'request refused',
     );
     next(error);

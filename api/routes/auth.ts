@@ -39,7 +39,7 @@ const devLoginSchema = z
     username: z
       .string()
       .regex(/^[A-Za-z0-9._@+-]{1,128}$/, 'letters, digits and . _ @ + - only, at most 128'),
-    display_name: z.string().trim().min(1).max(200).optional(),
+    display_name: text().trim().min(1).max(200).optional(),
     roles: z
       .array(z.enum(ROLES).exclude(['connector', 'metrics_reader']))
       .min(1)
@@ -160,6 +160,9 @@ function entraEndpoints(options: {
           ...Object.fromEntries(open),
           [state]: { nonce, codeVerifier, returnTo, startedAt: Date.now() },
         };
+        // Nobody is signed in yet: the session (cookie and store entry) lives only as long as the sign-in
+        // may take, and signing in replaces it with a new one of the full idle timeout.
+        if (req.session.user === undefined) req.session.cookie.maxAge = PENDING_SIGN_IN_TTL_MS;
         return { status: 302, headers: { Location: begun.url, 'Cache-Control': 'no-store' } };
       },
     }),

@@ -4,6 +4,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
   isGrpcServiceError,
 } from '@temporalio/client';
 import type { PendingCabRequest } from '../../db/repositories/cab-approvals';
@@ -11,13 +12,14 @@ import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import type { CabConditions, CabDecision } from '../../policy/cab-decision';
 import type { Platform } from '../../policy/connectors';
 import { missingEvidence } from '../../policy/evidence-pack';
+import type { EvidencePack } from '../../policy/evidence-pack';
 import { ringIndex } from '../../policy/rings';
 import type { Ring } from '../../policy/rings';
 import { FailureTypes, cabDecisionUpdate } from '../../workflows/definitions';
 import type { CabVerdict } from '../../workflows/definitions';
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
-import { ProblemError, problems } from '../problem';
+import { problems } from '../problem';
 import {
   cabDecisionBodySchema,
   cabDecisionParams,
@@ -30,7 +32,9 @@ import { refuseOwnGate } from '../human-gates';
 import { cabConditionsBody, requireActor, riskSummaryBody } from '../schemas/common';
 import type { RouteDependencies } from './dependencies';
 
-/** How long a decision waits for the workflow to record it before the API answers 503. */
+type TestRun = NonNullable<NonNullable<EvidencePack['test_evidence']>['lab']>;
+
+/** How long an accepted decision waits for the workflow to record it before the API answers 503. */
 const DECISION_WAIT_MS = 30_000;
 
 /** gRPC status codes that mean Temporal is unreachable or overloaded, not that the request was wrong. */
@@ -47,11 +51,17 @@ function orchestratorUnavailable(error: unknown): boolean {
   );
 }
 
+function testRunBody(run: TestRun | undefined) {
+  if (run === undefined) return null;
+  return { status: run.status, devices_tested: run.devices_tested, success_rate: run.success_rate ?? null };
+}
+
 function evidenceSummaryBody({ evidence }: PendingCabRequest) {
   const pack = evidence.content;
+  const steps = pack.rollback_plan?.steps ?? [];
   const scan = pack.scan_results;
   const decision = pack.scan_decision;
-  const platforms = new Set<Platform>(pack.rollback_plan?.steps.map((step) => step.platform) ?? []);
+  const platforms = new Set<Platform>(steps.map((step) => step.platform));
   return {
     evidence_pack_id: evidence.id,
     signature_status: pack.signature?.status ?? null,
@@ -60,7 +70,13 @@ function evidenceSummaryBody({ evidence }: PendingCabRequest) {
     vulnerabilities:
       scan === undefined ? null : { critical: scan.critical, high: scan.high, medium: scan.medium },
     sbom_complete: pack.sbom?.complete ?? false,
+    sbom_component_count: pack.sbom?.component_count ?? null,
     rollback_platforms: [...platforms],
+    rollback_tested: steps.length > 0 && steps.every((step) => step.tested),
+    test_evidence: {
+      lab: testRunBody(pack.test_evidence?.lab),
+      ring0: testRunBody(pack.test_evidence?.ring0),
+    },
     missing_evidence: missingEvidence(pack),
   };
 }
@@ -108,6 +124,7 @@ function decisionProblem(error: unknown, decision: CabDecision, targetRing: Ring
   if (orchestratorUnavailable(error)) {
     return problems.unavailable(
       'the orchestrator did not confirm the decision; read the intent before deciding again',
+      error,
     );
   }
   return error;
@@ -175,23 +192,20 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         const handle = deps.temporal.client.workflow.getHandle(intent.workflowId);
         let verdict: CabVerdict;
         try {
+          // Delivered within the request's Temporal budget (an unreachable Temporal is a prompt 503)...
+          const update = await handle.startUpdate(cabDecisionUpdate, {
+            args: [decision],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+            // Temporal runs an update id once, and answers its outcome again to the same id, even once
+            // the workflow has closed: every attempt of one Idempotency-Key decides once.
+            ...(idempotency === undefined ? {} : { updateId: `cab-decision-${idempotency.effectId}` }),
+          });
+          // ...then, accepted, the workflow records it: a wait on its progress, with a deadline of its own.
           verdict = await deps.temporal.client.withDeadline(Date.now() + DECISION_WAIT_MS, () =>
-            handle.executeUpdate(cabDecisionUpdate, {
-              args: [decision],
-              // Temporal runs an update id once, and answers its outcome again to the same id, even once
-              // the workflow has closed: every attempt of one Idempotency-Key decides once.
-              ...(idempotency === undefined ? {} : { updateId: `cab-decision-${idempotency.effectId}` }),
-            }),
+            update.result(),
           );
         } catch (error) {
-          const problem = decisionProblem(error, decision, intent.targetRing);
-          if (problem instanceof ProblemError && problem.status === 503) {
-            deps.logger.warn(
-              { err: error, intentId: intent.id },
-              'CAB decision not confirmed by the workflow',
-            );
-          }
-          throw problem;
+          throw decisionProblem(error, decision, intent.targetRing);
         }
         deps.logger.info(
           { intentId: intent.id, decision: verdict.decision, approver: caller.id, status: verdict.status },

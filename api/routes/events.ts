@@ -1,7 +1,13 @@
 import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { auditEventBody, requireActor } from '../schemas/common';
-import { auditEventPageSchema, listEventsQuery } from '../schemas/events';
+import { problems } from '../problem';
+import {
+  auditEventPageSchema,
+  chainVerificationSchema,
+  listEventsQuery,
+  verifyEventsQuery,
+} from '../schemas/events';
 import type { RouteDependencies } from './dependencies';
 
 export function eventEndpoints(deps: RouteDependencies): Endpoint[] {
@@ -33,6 +39,49 @@ export function eventEndpoints(deps: RouteDependencies): Endpoint[] {
         return {
           status: 200,
           body: { items: page.items.map(auditEventBody), next_cursor: page.nextCursor },
+        };
+      },
+    }),
+    endpoint({
+      operationId: 'verifyAuditChain',
+      method: 'get',
+      path: '/events/verify',
+      summary: 'Recompute the tenant’s audit hash chain',
+      description:
+        'Walks the caller’s tenant’s events in chain order (`seq`), recomputing each ' +
+        '`hash = SHA-256(prev_hash ‖ canonical JSON of the event)` (docs/audit.md), from the first event or ' +
+        'from `from_event_id`, and answers how many links hold and the first broken one: an edited row ' +
+        '(HASH_MISMATCH), a removed or inserted row (PREV_HASH_MISMATCH, SEQUENCE_GAP), or a chain that ' +
+        'stops short of its recorded head (HEAD_MISMATCH).',
+      tags: ['Audit'],
+      access: roles('auditor'),
+      request: { query: verifyEventsQuery },
+      responses: { 200: { description: 'The verification', schema: chainVerificationSchema } },
+      errors: [404],
+      async handle({ actor, query }) {
+        const store = deps.store.forTenant(requireActor(actor).tenantId);
+        const result = await store.events.verifyChain(query.from_event_id);
+        if (result === undefined) throw problems.notFound(`audit event ${String(query.from_event_id)}`);
+        return {
+          status: 200,
+          body: {
+            intact: result.brokenLink === null,
+            from_event_id: result.fromEventId,
+            verified: result.verified,
+            last_verified:
+              result.last === null
+                ? null
+                : { event_id: result.last.eventId, seq: result.last.seq, hash: result.last.hash },
+            head: result.head,
+            first_broken_link:
+              result.brokenLink === null
+                ? null
+                : {
+                    event_id: result.brokenLink.eventId,
+                    seq: result.brokenLink.seq,
+                    reason: result.brokenLink.reason,
+                  },
+          },
         };
       },
     }),

@@ -404,6 +404,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
             risk: assessment === undefined ? null : riskSummaryBody(riskSummaryOf(assessment)),
             cab: cabBody(cab),
             rings: rings.map(ringDeploymentBody),
+            temporal_ui_url: deps.temporalWorkflowUrl?.(intent.workflowId) ?? null,
             recent_events: events.map(auditEventBody),
           },
         };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../../policy/text';
 import { CAB_DECISIONS } from '../../policy/cab-decision';
 import { PLATFORMS } from '../../policy/connectors';
 import { parseDuration } from '../../policy/duration';
@@ -27,7 +28,7 @@ export const cabDecisionParams = z.strictObject({ intent_id: z.uuid().describe('
 export const cabDecisionBodySchema = z
   .strictObject({
     decision: z.enum(CAB_DECISIONS),
-    comments: z.string().trim().max(4000).optional(),
+    comments: text().trim().max(4000).optional(),
     conditions: z
       .strictObject({
         max_ring: z.enum(RINGS).optional().describe('the rollout stops after this ring'),
@@ -63,6 +64,12 @@ export const cabVerdictSchema = z
   })
   .meta({ id: 'CabVerdict' });
 
+const testRunSummarySchema = z.object({
+  status: z.enum(['PASSED', 'FAILED', 'NOT_RUN']),
+  devices_tested: z.number().int().min(0),
+  success_rate: z.number().min(0).max(1).nullable(),
+});
+
 export const evidenceSummarySchema = z
   .object({
     evidence_pack_id: z.uuid(),
@@ -77,7 +84,14 @@ export const evidenceSummarySchema = z
       })
       .nullable(),
     sbom_complete: z.boolean(),
+    sbom_component_count: z.number().int().min(0).nullable().describe('null without an SBOM'),
     rollback_platforms: z.array(z.enum(PLATFORMS)).describe('platforms the rollback plan has a step for'),
+    rollback_tested: z
+      .boolean()
+      .describe('every step of the rollback plan was tested (false without a plan)'),
+    test_evidence: z
+      .object({ lab: testRunSummarySchema.nullable(), ring0: testRunSummarySchema.nullable() })
+      .describe('the test runs the pack reports; null for a run it does not mention'),
     missing_evidence: z.array(z.enum(REQUIRED_EVIDENCE)),
   })
   .meta({ id: 'EvidenceSummary' });

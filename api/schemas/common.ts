@@ -85,6 +85,9 @@ export const auditEventSchema = z
     actor: z.string(),
     payload: z.record(z.string(), z.unknown()),
     occurred_at: z.string(),
+    seq: z.number().int().describe('position in the tenant’s audit hash chain'),
+    prev_hash: z.string().describe('the previous event’s hash (64 zeros for the first)'),
+    hash: z.string().describe('SHA-256 of prev_hash ‖ the canonical JSON of the event (docs/audit.md)'),
   })
   .meta({ id: 'AuditEvent' });
 
@@ -147,6 +150,9 @@ export function auditEventBody(event: {
   actor: string;
   payload: Record<string, unknown>;
   occurredAt: Date;
+  seq: number;
+  prevHash: string;
+  hash: string;
 }): z.infer<typeof auditEventSchema> {
   return {
     id: event.id,
@@ -157,5 +163,8 @@ export function auditEventBody(event: {
     actor: event.actor,
     payload: event.payload,
     occurred_at: event.occurredAt.toISOString(),
+    seq: event.seq,
+    prev_hash: event.prevHash,
+    hash: event.hash,
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../../policy/text';
 import { CONNECTOR_TYPES, PLATFORMS } from '../../policy/connectors';
 import { evidencePackSchema } from '../../policy/evidence-pack';
 import { INTENT_STATUSES } from '../../policy/intent-status';
@@ -71,8 +72,8 @@ export const intentPageSchema = pageOf(intentSummarySchema, 'DeploymentIntentPag
 export const listIntentsQuery = z.strictObject({
   status: z.enum(INTENT_STATUSES).optional(),
   ring: z.enum(RINGS).optional().describe('the ring the intent is at (current ring)'),
-  app_name: z.string().max(200).optional(),
-  submitter: z.string().max(200).optional(),
+  app_name: text().max(200).optional(),
+  submitter: text().max(200).optional(),
   ...pageQuery,
 });
 
@@ -140,12 +141,16 @@ export const intentDetailSchema = intentSummarySchema
     risk: riskSummarySchema.nullable(),
     cab: cabStateSchema.nullable().describe('null when the intent did not need the CAB'),
     rings: z.array(ringDeploymentSchema),
+    temporal_ui_url: z
+      .string()
+      .nullable()
+      .describe('the workflow in the Temporal Web UI; null when none is known'),
     recent_events: z.array(auditEventSchema).describe('the newest 50 events, oldest first'),
   })
   .meta({ id: 'DeploymentIntent' });
 
 export const controlBodySchema = z
-  .strictObject({ reason: z.string().trim().min(1).max(1000).optional() })
+  .strictObject({ reason: text().trim().min(1).max(1000).optional() })
   .meta({ id: 'ControlRequest' });
 
 export const promoteBodySchema = z
@@ -154,7 +159,7 @@ export const promoteBodySchema = z
       .enum(RINGS)
       .optional()
       .describe('the ring waiting for promotion; defaults to the one waiting now'),
-    reason: z.string().trim().min(1).max(1000).optional(),
+    reason: text().trim().min(1).max(1000).optional(),
   })
   .meta({ id: 'PromoteRequest' });
 

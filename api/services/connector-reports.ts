@@ -258,13 +258,16 @@ export class ConnectorReportService {
       const closure = known ?? (await this.closure(row));
       // Between two attempts Temporal briefly knows no running attempt: the record waits for the retry.
       if (closure === 'OPEN') {
-        return problems.unavailable('the ring is between two attempts; send the same report again');
+        return problems.unavailable('the ring is between two attempts; send the same report again', error);
       }
       return problems.conflict('ring-finished', `the ${describe(row)} is no longer waiting`);
     }
     if (error instanceof ActivityCompletionError) {
       // Temporal did not answer: the report is recorded and the connector's retry finishes the job.
-      return problems.unavailable('the orchestrator did not take the report; send the same report again');
+      return problems.unavailable(
+        'the orchestrator did not take the report; send the same report again',
+        error,
+      );
     }
     return error instanceof Error ? error : new Error(String(error));
   }
@@ -279,7 +282,7 @@ export class ConnectorReportService {
       events = history.events ?? [];
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return 'GONE';
-      throw problems.unavailable('the orchestrator did not answer; send the same report again');
+      throw problems.unavailable('the orchestrator did not answer; send the same report again', error);
     }
     const scheduled = events
       .filter((event) => event.activityTaskScheduledEventAttributes?.activityId === row.activityId)

@@ -12,6 +12,7 @@ import type { EvidencePack } from '../../policy/evidence-pack';
 import type { Ring } from '../../policy/rings';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { IntentWorkflows } from '../../runtime/intent-workflows';
+import { unavailableDependency } from '../../runtime/dependency-failure';
 import type { Logger } from '../../runtime/logger';
 import { riskAssessedUpdate, workflowIdForIntent } from '../../workflows/definitions';
 import type { RiskSummary } from '../../workflows/definitions';
@@ -70,10 +71,11 @@ export function evidenceHash(pack: EvidencePack): string {
 }
 
 /** The 503 of a keyed submission whose workflow did not start: the intent waits, startable. */
-function startRefused(intent: DeploymentIntentRow) {
+function startRefused(intent: DeploymentIntentRow, cause: unknown) {
   return problems.unavailable(
     `the orchestrator did not accept intent ${intent.id}; it is recorded and starts when you retry ` +
       'with the same Idempotency-Key (or when the reconciler finds it)',
+    cause,
   );
 }
 
@@ -189,15 +191,15 @@ export class IntentService {
     try {
       await this.workflows.start(created);
     } catch (error) {
-      this.options.logger.error({ err: error, intentId }, 'could not start the deployment workflow');
-      if (keyed !== undefined) throw startRefused(created);
+      if (keyed !== undefined) throw startRefused(created, error);
       // Without a key the client cannot ask for this intent again and will submit anew: close it, unless
       // the start took effect and only its answer was lost (the workflow has begun: answer as started).
       if (!(await this.markStartFailed(store, created, requestId, error))) {
         return { intent: created, risk: await this.awaitRisk(created), replayed: false };
       }
       throw problems.unavailable(
-        'the orchestrator did not accept the intent; it is marked FAILED, submit it again',
+        `the orchestrator did not accept intent ${intentId}; it is marked FAILED, submit it again`,
+        error,
       );
     }
     return { intent: created, risk: await this.awaitRisk(created), replayed: false };
@@ -229,11 +231,9 @@ export class IntentService {
         trigger: 'retried submission',
       });
     } catch (error) {
-      this.options.logger.error(
-        { err: error, intentId: earlier.id },
-        'could not start the deployment workflow of a retried submission',
-      );
-      throw startRefused(earlier);
+      // The database failing to record the recovery is its own 503; anything else is the start's.
+      if (unavailableDependency(error) === 'database') throw error;
+      throw startRefused(earlier, error);
     }
     return { intent: earlier, risk: await this.awaitRisk(earlier), replayed: true };
   }

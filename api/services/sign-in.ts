@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asTenantId } from '../../db/tenant-id';
+import { UNAUTHENTICATED_TENANT, asTenantId } from '../../db/tenant-id';
 import type { TenantId } from '../../db/tenant-id';
 import type { DataStore } from '../../db/tenant-store';
 import { grantOfServicePrincipal, rolesOfPerson } from '../../policy/app-roles';
@@ -10,12 +10,6 @@ import type { VerifiedPerson } from '../identity/entra-sign-in';
 import { IssuerUnavailableError, TokenRefusedError } from '../identity/openid-issuer';
 import { ProblemError, problems } from '../problem';
 import type { Actor, Role } from '../request-context';
-
-/**
- * Where sign-in events go when no tenant is known (an unknown state, a directory no tenant trusts): a
- * reserved tenant no configuration may name, read by platform auditors, never by a tenant's users.
- */
-export const PLATFORM_TENANT_ID: TenantId = asTenantId('eucora.platform');
 
 export type SignInEventType = 'SIGNED_IN' | 'SIGN_IN_FAILED' | 'SIGNED_OUT';
 
@@ -62,8 +56,11 @@ export class SignInService {
   }
 
   /**
-   * Records a refused sign-in and returns the problem to answer with. `reason` is a fixed vocabulary
-   * (never a token, never the provider's free text).
+   * The problem to answer a refused sign-in with, recorded once: a 401/403 carries its subject to the
+   * refusal audit, which writes the request's one AUTHZ_DENIED; a 400 (a flow this browser did not start,
+   * a return_to elsewhere) is not an authorization refusal and is recorded here as SIGN_IN_FAILED. Both go
+   * to the caller's tenant when it is known, else to the reserved UNAUTHENTICATED_TENANT. `reason` is a
+   * fixed vocabulary (never a token, never the provider's free text).
    */
   async refuse(
     reason: string,
@@ -71,40 +68,57 @@ export class SignInService {
       requestId: string;
       tenantId?: TenantId;
       actor?: string;
+      actorKind?: 'user' | 'service_principal';
       status?: number;
       detail?: string;
       extra?: Record<string, unknown>;
     },
   ): Promise<ProblemError> {
-    await this.record(context.tenantId ?? PLATFORM_TENANT_ID, 'SIGN_IN_FAILED', {
-      actor: context.actor ?? 'anonymous',
-      requestId: context.requestId,
-      payload: { reason, ...context.extra },
-    });
     this.logger.info({ reason }, 'sign-in refused');
     const status = context.status ?? REFUSAL_STATUS[reason] ?? 401;
     const detail = context.detail ?? `sign-in refused: ${reason.replaceAll('_', ' ')}`;
-    if (status === 400) return new ProblemError(400, 'sign-in-refused', 'Sign-in refused', detail);
-    if (status === 403) return new ProblemError(403, 'sign-in-forbidden', 'Forbidden', detail);
-    return new ProblemError(401, 'sign-in-refused', 'Authentication required', detail);
+    if (status === 400) {
+      await this.record(context.tenantId ?? UNAUTHENTICATED_TENANT, 'SIGN_IN_FAILED', {
+        actor: context.actor ?? 'anonymous',
+        requestId: context.requestId,
+        payload: { reason, ...context.extra },
+      });
+      return new ProblemError(400, 'sign-in-refused', 'Sign-in refused', detail);
+    }
+    const problem =
+      status === 403
+        ? new ProblemError(403, 'sign-in-forbidden', 'Forbidden', detail)
+        : new ProblemError(401, 'sign-in-refused', 'Authentication required', detail);
+    problem.subject = {
+      ...(context.tenantId === undefined ? {} : { tenantId: context.tenantId }),
+      ...(context.actor === undefined
+        ? {}
+        : { actor: context.actor, actorKind: context.actorKind ?? 'user' }),
+      signIn: { reason, ...context.extra },
+    };
+    return problem;
   }
 
   /**
    * Turns what a sign-in attempt threw into the answer, recording SIGN_IN_FAILED for refusals: the
    * provider's unavailability is a 503 (nobody's fault, nothing to audit), anything else is rethrown.
    */
-  async failure(error: unknown, requestId: string): Promise<never> {
+  async failure(error: unknown, requestId: string, extra?: Record<string, unknown>): Promise<never> {
     if (error instanceof IssuerUnavailableError) {
-      this.logger.error({ what: error.what }, 'identity provider unavailable');
-      throw problems.unavailable('the identity provider is unavailable; try again shortly');
+      throw problems.unavailable('the identity provider is unavailable; try again shortly', error);
     }
     if (error instanceof SignInRefusedError) {
       throw await this.refuse(error.reason, {
         requestId,
-        ...(error.providerError === undefined ? {} : { extra: { provider_error: error.providerError } }),
+        extra: {
+          ...extra,
+          ...(error.providerError === undefined ? {} : { provider_error: error.providerError }),
+        },
       });
     }
-    if (error instanceof TokenRefusedError) throw await this.refuse(error.reason, { requestId });
+    if (error instanceof TokenRefusedError) {
+      throw await this.refuse(error.reason, { requestId, ...(extra === undefined ? {} : { extra }) });
+    }
     throw error;
   }
 
@@ -163,7 +177,7 @@ export class SignInService {
     try {
       principal = await this.entra.servicePrincipals.verify(token);
     } catch (error) {
-      return this.failure(error, requestId);
+      return this.failure(error, requestId, { credential: 'entra_access_token' });
     }
     const actorId = `entra-app:${principal.appId}`;
     const tenant = await this.store.tenants.findByEntraTenantId(principal.entraTenantId);
@@ -171,6 +185,7 @@ export class SignInService {
       throw await this.refuse('unknown_tenant', {
         requestId,
         actor: actorId,
+        actorKind: 'service_principal',
         detail: 'the token’s directory is not linked to a EUCORA tenant',
         extra: { entra_tenant_id: principal.entraTenantId, credential: 'entra_access_token' },
       });
@@ -182,6 +197,7 @@ export class SignInService {
         requestId,
         tenantId,
         actor: actorId,
+        actorKind: 'service_principal',
         detail:
           grant.reason === 'no_app_role'
             ? 'the application holds no EUCORA app role'

@@ -1,3 +1,4 @@
+import type { ProblemError } from '../problem';
 import type { Actor } from '../request-context';
 
 declare global {
@@ -9,6 +10,11 @@ declare global {
       actor?: Actor;
       /** Why a presented API key was not accepted; operations that need a caller answer 401 with it. */
       authenticationFailure?: string;
+      /**
+       * A service principal's token that did not pass (401, or 403 for an unknown directory or app roles):
+       * operations that need a caller answer with it, so its one AUTHZ_DENIED names the operation.
+       */
+      authenticationRefusal?: ProblemError;
     }
   }
 }

@@ -4,13 +4,11 @@ import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { cabApprovals, deploymentIntents, evidencePacks, riskAssessments } from '../schema';
 import type { CabConditions } from '../../policy/cab-decision';
-import { InvalidCursorError, decodeCursor, toPage } from '../pagination';
+import { decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
 import type { DeploymentIntentRow } from './deployment-intents';
 import type { EvidencePackRow } from './evidence-packs';
 import type { RiskAssessmentRow } from './risk-assessments';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type CabApprovalRow = typeof cabApprovals.$inferSelect;
 export type CabState = CabApprovalRow['state'];
@@ -72,9 +70,8 @@ export class CabApprovalRepository {
   async pending(page: { limit: number; cursor?: string }): Promise<Page<PendingCabRequest>> {
     const conditions: SQL[] = this.awaitingDecision();
     if (page.cursor !== undefined) {
-      const [requestedAtMs, intentId] = decodeCursor(page.cursor, ['number', 'string']) as [number, string];
+      const [requestedAtMs, intentId] = decodeCursor(page.cursor, ['time', 'uuid']);
       const requestedAt = new Date(requestedAtMs);
-      if (Number.isNaN(requestedAt.getTime()) || !UUID.test(intentId)) throw new InvalidCursorError();
       const after = or(
         gt(cabApprovals.requestedAt, requestedAt),
         and(eq(cabApprovals.requestedAt, requestedAt), gt(cabApprovals.intentId, intentId)),

@@ -1,16 +1,19 @@
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
-import type { DatabaseExecutor } from '../client';
+import { PgTransaction } from 'drizzle-orm/pg-core';
+import type { DatabaseExecutor, Transaction } from '../client';
 import type { TenantId } from '../tenant-id';
-import { deploymentEvents } from '../schema';
-import { InvalidCursorError, decodeCursor, toPage } from '../pagination';
+import { auditChainHeads, deploymentEvents } from '../schema';
+import { ChainWalker, GENESIS_HASH, chainHash, storedPayload } from '../../policy/audit-chain';
+import type { BrokenLink } from '../../policy/audit-chain';
+import { decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
 
 export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
 /** Every writer says which request caused the event (null: none did, e.g. the workflow on its own account). */
 export type NewDeploymentEvent = Omit<
   typeof deploymentEvents.$inferInsert,
-  'id' | 'tenantId' | 'requestId'
+  'id' | 'tenantId' | 'requestId' | 'seq' | 'prevHash' | 'hash'
 > & {
   readonly requestId: string | null;
 };
@@ -22,20 +25,129 @@ export interface EventFilter {
   readonly eventType?: string;
 }
 
+/** What `verifyChain` found: how many links hold, and the first that does not. */
+export interface ChainVerification {
+  readonly fromEventId: number | null;
+  readonly verified: number;
+  /** The last verified link (the chain head when intact); null when nothing was verified. */
+  readonly last: { readonly eventId: number; readonly seq: number; readonly hash: string } | null;
+  /** The recorded chain head: seq and hash of the newest event the writers chained. */
+  readonly head: { readonly seq: number; readonly hash: string };
+  readonly brokenLink: BrokenLink | null;
+}
+
+const VERIFY_BATCH = 1000;
+
 export class DeploymentEventRepository {
   constructor(
     private readonly db: DatabaseExecutor,
     private readonly tenantId: TenantId,
   ) {}
 
-  /** Appends once per event key: a retried write is a no-op. Returns whether a row was added. */
+  /**
+   * Appends once per event key: a retried write is a no-op. Returns whether a row was added. The event is
+   * chained (seq, prev_hash, hash) inside the inserting transaction, under a lock on its tenant's chain
+   * head held until that transaction commits: writers of one tenant take turns, whatever process they run in.
+   */
   async append(event: NewDeploymentEvent): Promise<boolean> {
-    const inserted = await this.db
-      .insert(deploymentEvents)
-      .values({ ...event, tenantId: this.tenantId })
-      .onConflictDoNothing({ target: [deploymentEvents.tenantId, deploymentEvents.eventKey] })
-      .returning({ id: deploymentEvents.id });
-    return inserted.length > 0;
+    if (this.db instanceof PgTransaction) return this.appendChained(this.db as Transaction, event);
+    return this.db.transaction((tx) => this.appendChained(tx, event));
+  }
+
+  private async appendChained(tx: Transaction, event: NewDeploymentEvent): Promise<boolean> {
+    await tx
+      .insert(auditChainHeads)
+      .values({ tenantId: this.tenantId, seq: 0, hash: GENESIS_HASH })
+      .onConflictDoNothing({ target: auditChainHeads.tenantId });
+    const [head] = await tx
+      .select({ seq: auditChainHeads.seq, hash: auditChainHeads.hash })
+      .from(auditChainHeads)
+      .where(eq(auditChainHeads.tenantId, this.tenantId))
+      .for('update');
+    if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
+    // Under the head lock no other writer of this tenant can add this key meanwhile.
+    const [existing] = await tx
+      .select({ id: deploymentEvents.id })
+      .from(deploymentEvents)
+      .where(
+        and(eq(deploymentEvents.tenantId, this.tenantId), eq(deploymentEvents.eventKey, event.eventKey)),
+      );
+    if (existing !== undefined) return false;
+    // Milliseconds, as the column stores them, so the hash covers exactly what is read back.
+    const occurredAt = new Date((event.occurredAt ?? new Date()).getTime());
+    const row = {
+      ...event,
+      tenantId: this.tenantId,
+      intentId: event.intentId ?? null,
+      payload: storedPayload(event.payload),
+      occurredAt,
+      seq: head.seq + 1,
+      prevHash: head.hash,
+    };
+    const hash = chainHash(head.hash, row);
+    await tx.insert(deploymentEvents).values({ ...row, hash });
+    await tx
+      .update(auditChainHeads)
+      .set({ seq: row.seq, hash })
+      .where(eq(auditChainHeads.tenantId, this.tenantId));
+    return true;
+  }
+
+  /**
+   * Recomputes this tenant's chain, from its first event or from `fromEventId`, in `seq` order: the count
+   * of links that hold and the first that does not (an edited row, a removed or inserted one, or a chain
+   * head that does not match the newest event). Undefined when `fromEventId` is not an event of the tenant.
+   */
+  async verifyChain(fromEventId?: number): Promise<ChainVerification | undefined> {
+    let walker = new ChainWalker(GENESIS_HASH, 1);
+    if (fromEventId !== undefined) {
+      const [start] = await this.db
+        .select({ seq: deploymentEvents.seq })
+        .from(deploymentEvents)
+        .where(and(eq(deploymentEvents.tenantId, this.tenantId), eq(deploymentEvents.id, fromEventId)));
+      if (start === undefined) return undefined;
+      const [previous] = await this.db
+        .select({ hash: deploymentEvents.hash })
+        .from(deploymentEvents)
+        .where(and(eq(deploymentEvents.tenantId, this.tenantId), eq(deploymentEvents.seq, start.seq - 1)));
+      walker = new ChainWalker(previous?.hash ?? GENESIS_HASH, start.seq);
+      // A missing predecessor (other than for the first event) is itself a break, found below as a gap.
+      if (start.seq > 1 && previous === undefined) walker = new ChainWalker(GENESIS_HASH, start.seq - 1);
+    }
+    const [recordedHead] = await this.db
+      .select({ seq: auditChainHeads.seq, hash: auditChainHeads.hash })
+      .from(auditChainHeads)
+      .where(eq(auditChainHeads.tenantId, this.tenantId));
+    const head = recordedHead ?? { seq: 0, hash: GENESIS_HASH };
+    let last: ChainVerification['last'] = null;
+    let from = walker.expectedSeq;
+    for (;;) {
+      const rows = await this.db
+        .select()
+        .from(deploymentEvents)
+        .where(
+          and(
+            eq(deploymentEvents.tenantId, this.tenantId),
+            gte(deploymentEvents.seq, from),
+            // Events chained after the head was read belong to the next verification.
+            lt(deploymentEvents.seq, head.seq + 1),
+          ),
+        )
+        .orderBy(asc(deploymentEvents.seq))
+        .limit(VERIFY_BATCH);
+      for (const row of rows) {
+        if (!walker.accept(row)) break;
+        last = { eventId: row.id, seq: row.seq, hash: row.hash };
+      }
+      if (walker.broken !== undefined || rows.length < VERIFY_BATCH) break;
+      from = walker.expectedSeq;
+    }
+    let brokenLink: ChainVerification['brokenLink'] = walker.broken ?? null;
+    if (brokenLink === null && (walker.expectedSeq - 1 !== head.seq || walker.prevHash !== head.hash)) {
+      // The newest events are gone, or the head was moved: the chain ends short of (or off) its head.
+      brokenLink = { eventId: last?.eventId ?? 0, seq: walker.expectedSeq, reason: 'HEAD_MISMATCH' };
+    }
+    return { fromEventId: fromEventId ?? null, verified: walker.verified, last, head, brokenLink };
   }
 
   /** The trail in the order it was written, oldest first. */
@@ -50,9 +162,7 @@ export class DeploymentEventRepository {
     if (filter.requestId !== undefined) conditions.push(eq(deploymentEvents.requestId, filter.requestId));
     if (filter.eventType !== undefined) conditions.push(eq(deploymentEvents.eventType, filter.eventType));
     if (page.cursor !== undefined) {
-      const [afterId] = decodeCursor(page.cursor, ['number']) as [number];
-      // A forged position (fraction, negative, beyond bigint) would reach PostgreSQL as a type error.
-      if (!Number.isSafeInteger(afterId) || afterId < 0) throw new InvalidCursorError();
+      const [afterId] = decodeCursor(page.cursor, ['row-id']);
       conditions.push(gt(deploymentEvents.id, afterId));
     }
     const rows = await this.db

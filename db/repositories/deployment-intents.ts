@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
@@ -76,13 +76,11 @@ export class DeploymentIntentRepository {
     if (filter.submitterId !== undefined)
       conditions.push(eq(deploymentIntents.submitterId, filter.submitterId));
     if (page.cursor !== undefined) {
-      const [createdAtMs, id] = decodeCursor(page.cursor, ['number', 'string']) as [number, string];
-      const createdAt = new Date(createdAtMs);
-      const before = or(
-        lt(deploymentIntents.createdAt, createdAt),
-        and(eq(deploymentIntents.createdAt, createdAt), lt(deploymentIntents.id, id)),
+      const [createdAtMs, id] = decodeCursor(page.cursor, ['time', 'uuid']);
+      // A row comparison, so PostgreSQL starts the index scan right after the cursor's row.
+      conditions.push(
+        sql`(${deploymentIntents.createdAt}, ${deploymentIntents.id}) < (${new Date(createdAtMs)}, ${id})`,
       );
-      if (before !== undefined) conditions.push(before);
     }
     const rows = await this.db
       .select()

@@ -140,6 +140,24 @@ export class IdempotencyKeyRepository {
     return done.length > 0;
   }
 
+  /** Extends the lease of the attempt holding the key; false when it no longer holds it. */
+  async renew(record: IdempotencyRecordRow, leaseMs: number): Promise<boolean> {
+    const renewed = await this.db
+      .update(idempotencyKeys)
+      .set({ lockedUntil: afterMs(leaseMs) })
+      .where(this.heldBy(record))
+      .returning({ key: idempotencyKeys.key });
+    return renewed.length > 0;
+  }
+
+  /**
+   * Bounds, for the rest of this transaction, how long a statement waits for a lock (a concurrent
+   * transaction inserting the same key): PostgreSQL then fails it with 55P03 lock_not_available.
+   */
+  async limitLockWait(ms: number): Promise<void> {
+    await this.db.execute(sql`select set_config('lock_timeout', ${`${String(ms)}ms`}, true)`);
+  }
+
   /** Forgets the key: the attempt had no effect (it was refused), so the key may be used afresh. */
   async release(record: IdempotencyRecordRow): Promise<void> {
     await this.db.delete(idempotencyKeys).where(this.heldBy(record));

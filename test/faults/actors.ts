@@ -29,6 +29,8 @@ export interface ConnectorBehaviour {
 }
 
 const DEVICES = 20;
+/** How often the connector and the CAB member look for work: often enough for a quick run, no flood. */
+const POLL_MS = 500;
 
 /**
  * A connector over HTTP, like the reference connector: polls both lists, carries out each item (interim
@@ -89,7 +91,7 @@ export class ConnectorActor {
           tasks.add(task);
         }
       }
-      await delay(200);
+      await delay(POLL_MS);
     }
     await Promise.all(tasks);
   }
@@ -226,7 +228,7 @@ export class CabActor {
             .map((item) => this.decide(item.intent_id)),
         );
       }
-      await delay(250);
+      await delay(POLL_MS);
     }
   }
 

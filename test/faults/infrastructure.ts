@@ -86,9 +86,9 @@ export class PostgresCluster {
       `-p ${String(this.port)}`,
       `-k ${this.socketDir}`,
       '-c listen_addresses=127.0.0.1',
+      // No fsync (the machine does not crash, only the server does); commits stay synchronous, or a
+      // crash would lose acknowledged transactions and the suite would blame the application.
       '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
       '-c max_connections=300',
     ].join(' ');
     run(
@@ -321,7 +321,23 @@ export class ControlPlaneProcess {
     return this.child?.exitCode === null && this.child.signalCode === null;
   }
 
+  /**
+   * Starts the process; one that dies during start-up (recorded as an unplanned exit) is started again,
+   * up to three times, so one crash does not take the rest of the run down with it.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.startOnce();
+        return;
+      } catch (error) {
+        if (attempt >= 3 || this.running) throw error;
+        process.stdout.write(`  ${this.name} died during start-up; starting it again\n`);
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     this.plannedExit = false;
     this.logOffset = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
     const log = openSync(this.logFile, 'a');
@@ -337,7 +353,13 @@ export class ControlPlaneProcess {
     child.once('exit', (code, signal) => {
       const planned = this.plannedExit;
       this.exits.push({ name: this.name, at: Date.now(), code, signal, planned });
-      if (!planned && ready) this.onUnplannedExit(delay(500).then(() => this.start()));
+      if (!planned && ready) {
+        const restarted = delay(500).then(() => this.start());
+        restarted.catch((error: unknown) => {
+          process.stdout.write(`  ${this.name} could not be started again: ${String(error)}\n`);
+        });
+        this.onUnplannedExit(restarted);
+      }
     });
     const started = Date.now();
     while (Date.now() < started + 90_000) {

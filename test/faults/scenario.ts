@@ -105,9 +105,12 @@ export class World {
       () => this.apiAnswers(),
       (restarted) => {
         this.ledger.apiGoesDown();
-        void restarted.then(() => {
-          this.ledger.apiComesBack();
-        });
+        restarted.then(
+          () => {
+            this.ledger.apiComesBack();
+          },
+          () => undefined, // reported by the process itself
+        );
       },
     );
     this.worker = new ControlPlaneProcess(
@@ -149,7 +152,7 @@ export class World {
       RATE_LIMIT_FAILED_KEYS: '100000/1m',
       IDEMPOTENCY_LEASE: '2s',
       RECONCILER_INTERVAL: '2s',
-      RECONCILER_THRESHOLD: '3s',
+      RECONCILER_THRESHOLD: '10s',
       ROLLOUT_POLICY: JSON.stringify(fastPolicy()),
     };
     const world = new World(stack, database, port, env);

@@ -27,8 +27,8 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     async run(s) {
       // Rings pending, the worker dies; the connector reports meanwhile; a new worker carries on.
       s.connector.hold();
-      await s.submit(plans(6, low));
-      await s.waitForOpenRings(6);
+      await s.submit(plans(4, low));
+      await s.waitForOpenRings(4);
       await s.worker.kill();
       s.connector.resume();
       await delay(2_000);
@@ -93,8 +93,8 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     name: 'api-kill-submissions',
     async run(s) {
       // A burst of keyed submissions, the API killed in the middle of it; clients retry their keys.
-      void s.submit(plans(20, low));
-      await delay(400);
+      void s.submit(plans(12, low));
+      await delay(300);
       await s.killApi(1_000);
     },
   },
@@ -103,8 +103,8 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     options: { connector: { interimReports: 2, intervalMs: 100 } },
     async run(s) {
       s.connector.hold();
-      await s.submit(plans(8, low));
-      await s.waitForOpenRings(8);
+      await s.submit(plans(5, low));
+      await s.waitForOpenRings(5);
       s.connector.resume();
       await delay(250);
       await s.killApi(1_000);
@@ -114,7 +114,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     name: 'concurrent-finals',
     options: { connector: { concurrentFinals: 5, interimReports: 0 } },
     async run(s) {
-      await s.submit(plans(5, low));
+      await s.submit(plans(3, low));
     },
   },
   {

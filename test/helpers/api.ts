@@ -35,7 +35,9 @@ export interface ApiHarnessOptions {
   readonly policy?: RolloutPolicy;
   /** The public origin the API serves (PUBLIC_URL); `http://127.0.0.1` unless a test needs https. */
   readonly publicUrl?: string;
-  readonly session?: Partial<Pick<SessionOptions, 'secureCookies' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>>;
+  readonly session?: Partial<
+    Pick<SessionOptions, 'secureCookies' | 'idleTimeoutMs' | 'absoluteTimeoutMs' | 'redisUrl'>
+  >;
   readonly overrides?: Partial<ApiDependencies>;
 }
 
@@ -71,6 +73,8 @@ export class ApiHarness {
       secureCookies: false,
       idleTimeoutMs: 30 * 60_000,
       absoluteTimeoutMs: 8 * 3_600_000,
+      // As with Temporal: a loaded CI machine must not turn a slow Redis answer into a 503.
+      redisTimeoutMs: 10_000,
       ...options.session,
       logger,
       prefix: `eucora-test:${prefix}:sess:`,
@@ -109,6 +113,8 @@ export class ApiHarness {
         client: temporal.client,
         connection: temporal.client.connection,
         taskQueue: temporal.taskQueue,
+        // A loaded CI machine must not turn a slow answer into a 503; the fault tests set their own bound.
+        callTimeoutMs: 10_000,
       },
       rolloutPolicy: options.policy ?? fastPolicy(),
       ...options.overrides,
@@ -250,6 +256,24 @@ export class ApiHarness {
     const agent = this.recording(request.agent(this.app));
     agent.set('Authorization', `Bearer ${apiKey}`);
     return { agent, apiKey };
+  }
+
+  /**
+   * The seconds the session store keeps the session a Set-Cookie header names (Redis' TTL): undefined when
+   * it holds no such session, or when sessions are not in Redis.
+   */
+  async sessionTtlSeconds(setCookie: string[] | string | undefined): Promise<number | undefined> {
+    const headers = typeof setCookie === 'string' ? [setCookie] : (setCookie ?? []);
+    const value = headers
+      .map((header) => /^(?:__Host-)?eucora\.sid=([^;]+)/.exec(header)?.[1])
+      .find((found) => found !== undefined);
+    // A signed cookie is `s:<session id>.<signature>`, URI-encoded.
+    const sessionId = /^s:([^.]+)\./.exec(decodeURIComponent(value ?? ''))?.[1];
+    if (sessionId === undefined || this.sessions.redis === undefined) return undefined;
+    const ttl = Number(
+      await this.sessions.redis.sendCommand(['TTL', `eucora-test:${this.prefix}:sess:${sessionId}`]),
+    );
+    return ttl >= 0 ? ttl : undefined;
   }
 
   /** Every response recorded since the last call that breaks the OpenAPI contract, as readable lines. */

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 
 /** The Temporal calls a dying API process can stop at. */
-export type DyingCall = 'start' | 'executeUpdate' | 'signal';
+export type DyingCall = 'start' | 'startUpdate' | 'signal';
 
 export interface DyingTemporal {
   /** The client to give the process that dies. */

@@ -31,6 +31,13 @@ export const ACCOUNTS: Record<string, ProviderAccount> = {
     email: 'alice@contoso.example',
     roles: ['EUCORA.Submitter', 'EUCORA.CabMember'],
   },
+  dana: {
+    tid: DIRECTORY_A,
+    oid: randomUUID(),
+    name: 'Dana Admin',
+    preferred_username: 'dana@contoso.example',
+    roles: ['EUCORA.Admin'],
+  },
   carol: {
     tid: DIRECTORY_A,
     oid: randomUUID(),

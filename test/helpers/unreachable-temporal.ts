@@ -8,10 +8,14 @@ export interface UnreachableTemporal {
 }
 
 /**
- * A Temporal client whose server is gone: nothing listens at its address, and without the SDK's
- * retry interceptor every call fails at once with UNAVAILABLE.
+ * A Temporal client whose server is gone: nothing listens at its address. Without the SDK's retry
+ * interceptor every call fails at once with UNAVAILABLE; with it (`retrying`, as in production) every
+ * call retries for about 20 s unless a deadline stops it first.
  */
-export async function unreachableTemporal(): Promise<UnreachableTemporal> {
-  const connection = Connection.lazy({ address: `127.0.0.1:${String(await freePort())}`, interceptors: [] });
+export async function unreachableTemporal(
+  options: { retrying?: boolean } = {},
+): Promise<UnreachableTemporal> {
+  const address = `127.0.0.1:${String(await freePort())}`;
+  const connection = Connection.lazy(options.retrying === true ? { address } : { address, interceptors: [] });
   return { client: new Client({ connection }), connection, close: () => connection.close() };
 }

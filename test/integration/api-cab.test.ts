@@ -97,7 +97,13 @@ describe('CAB endpoints', () => {
           exception_expires_at: '2027-06-30T00:00:00Z',
           vulnerabilities: { critical: 2, high: 3, medium: 5 },
           sbom_complete: true,
+          sbom_component_count: 12,
           rollback_platforms: ['windows', 'macos', 'linux'],
+          rollback_tested: true,
+          test_evidence: {
+            lab: { status: 'PASSED', devices_tested: 3, success_rate: 1 },
+            ring0: { status: 'PASSED', devices_tested: 25, success_rate: 1 },
+          },
           missing_evidence: [],
         },
       });

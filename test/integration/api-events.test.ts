@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { IntentService } from '../../api/services/intents';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import { createLogger } from '../../runtime/logger';
@@ -15,6 +16,17 @@ interface AuditEvent {
   actor: string;
   payload: Record<string, unknown>;
   occurred_at: string;
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+interface ChainVerification {
+  intact: boolean;
+  from_event_id: number | null;
+  verified: number;
+  last_verified: { event_id: number; seq: number; hash: string } | null;
+  head: { seq: number; hash: string };
+  first_broken_link: { event_id: number; seq: number; reason: string } | null;
 }
 interface EventPage {
   items: AuditEvent[];
@@ -172,5 +184,75 @@ describe('GET /events — the audit trail', () => {
     await events(await api.agent('cab@example.com', ['cab_member']), 'limit=1');
     await (await api.agent(SUBMITTER.id, ['submitter'])).get('/api/v1/events').expect(403);
     await api.anonymous().get('/api/v1/events').expect(401);
+  });
+
+  describe('GET /events/verify — the hash chain', () => {
+    async function verify(query = ''): Promise<ChainVerification> {
+      const res = await auditor.get(`/api/v1/events/verify${query}`).expect(200);
+      return res.body as ChainVerification;
+    }
+
+    it('chains every event of the tenant: seq 1, 2, 3… each pointing at its predecessor’s hash', async () => {
+      const whole = await events(auditor, 'limit=200');
+      expect(whole.items.map((event) => event.seq)).toEqual(whole.items.map((_, index) => index + 1));
+      expect(whole.items[0]?.prev_hash).toBe('0'.repeat(64));
+      for (let index = 1; index < whole.items.length; index += 1) {
+        expect(whole.items[index]?.prev_hash).toBe(whole.items[index - 1]?.hash);
+      }
+      const result = await verify();
+      expect(result).toMatchObject({ intact: true, first_broken_link: null, from_event_id: null });
+      expect(result.verified).toBeGreaterThanOrEqual(whole.items.length);
+      expect(result.last_verified?.seq).toBe(result.head.seq);
+      expect(result.last_verified?.hash).toBe(result.head.hash);
+    });
+
+    it('verifies from an event id, and answers 404 for an event the tenant does not have', async () => {
+      const whole = await events(auditor, 'limit=200');
+      const third = whole.items[2];
+      if (third === undefined) throw new Error('too few events');
+      const result = await verify(`?from_event_id=${String(third.id)}`);
+      expect(result).toMatchObject({ intact: true, from_event_id: third.id });
+      expect(result.verified).toBe(result.head.seq - 2);
+      await auditor.get('/api/v1/events/verify?from_event_id=999999999').expect(404);
+      await auditor.get('/api/v1/events/verify?from_event_id=first').expect(400);
+      const other = await api.agent('audit@tenant-b.example.com', ['auditor'], TENANT_B);
+      await other.get(`/api/v1/events/verify?from_event_id=${String(third.id)}`).expect(404);
+    });
+
+    it('is open to auditors and admins only', async () => {
+      await (await api.agent('admin@example.com', ['admin'])).get('/api/v1/events/verify').expect(200);
+      await (await api.agent('ops@example.com', ['operator'])).get('/api/v1/events/verify').expect(403);
+      await api.anonymous().get('/api/v1/events/verify').expect(401);
+    });
+
+    // Last: it breaks the chain on purpose.
+    it('names the edited row when a superuser disables the append-only trigger and rewrites one', async () => {
+      const trail = (await events(auditor, `intent_id=${second.id}`)).items;
+      const victim = trail.find((event) => event.event_type === 'RISK_ASSESSED');
+      if (victim === undefined) throw new Error('no RISK_ASSESSED event');
+      const db = api.db.handle.db;
+      await db.execute(sql`alter table deployment_events disable trigger deployment_events_no_update_delete`);
+      try {
+        await db.execute(
+          sql`update deployment_events set payload = payload || '{"score": 1}'::jsonb where id = ${victim.id}`,
+        );
+      } finally {
+        await db.execute(
+          sql`alter table deployment_events enable trigger deployment_events_no_update_delete`,
+        );
+      }
+      const result = await verify();
+      expect(result.intact).toBe(false);
+      expect(result.first_broken_link).toEqual({
+        event_id: victim.id,
+        seq: victim.seq,
+        reason: 'HASH_MISMATCH',
+      });
+      expect(result.verified).toBe(victim.seq - 1);
+      // The tenant next door keeps an intact chain.
+      const other = await api.agent('audit@tenant-b.example.com', ['auditor'], TENANT_B);
+      const theirs = (await other.get('/api/v1/events/verify').expect(200)).body as ChainVerification;
+      expect(theirs.intact).toBe(true);
+    });
   });
 });

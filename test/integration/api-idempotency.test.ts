@@ -365,7 +365,7 @@ describe('Idempotency-Key on every unsafe operation', () => {
 
     it('a CAB decision the workflow took is answered, not decided twice or refused', async () => {
       const intent = await awaitingCab();
-      const { replica, release } = dyingReplica('executeUpdate');
+      const { replica, release } = dyingReplica('startUpdate');
       try {
         const key = randomUUID();
         const decide = (agent: Agent) =>

@@ -151,3 +151,31 @@ describe('session timeouts', () => {
     }
   }, 30_000);
 });
+
+describe('sessions in Redis, the production store', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await ApiHarness.start({
+      session: { redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('POST /auth/logout deletes the session from Redis: its cookie, replayed, finds nobody', async () => {
+    const agent = api.anonymous();
+    const signedIn = await devLogin(agent);
+    const setCookie = signedIn.headers['set-cookie'];
+    expect(await api.sessionTtlSeconds(setCookie)).toBeGreaterThan(0);
+    await agent.post('/api/v1/auth/logout').send({}).expect(204);
+    expect(await api.sessionTtlSeconds(setCookie)).toBeUndefined();
+    const cookie = /eucora\.sid=[^;]+/.exec(String(setCookie))?.[0];
+    await api
+      .anonymous()
+      .get('/api/v1/auth/me')
+      .set('Cookie', cookie ?? '')
+      .expect(401);
+    expect(api.contractViolations()).toEqual([]);
+  });
+});

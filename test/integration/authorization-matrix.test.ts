@@ -6,6 +6,8 @@ import { RISK_MODEL_V1 } from '../../policy/risk-model';
 import { lowRiskEvidence } from '../fixtures/evidence';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
+import { linkDirectories, startEntraFixture } from '../helpers/entra-fixture';
+import type { EntraFixture, ServicePrincipalName } from '../helpers/entra-fixture';
 import { TENANT_A, TENANT_B } from '../helpers/harness';
 
 /**
@@ -24,6 +26,8 @@ const COLUMNS = [
   'admin',
   'connector_intune',
   'connector_jamf',
+  'entra_connector_app',
+  'entra_submitter_app',
   'metrics',
   'other_tenant',
 ] as const;
@@ -37,6 +41,16 @@ interface Caller {
   readonly tenant: string;
   signIn(api: ApiHarness): Promise<Agent>;
 }
+
+/** The OpenID Provider the API trusts as Entra ID: its sign-in operations are served, its applications call. */
+let entra: EntraFixture;
+
+/** An Entra ID application calling with a client-credentials access token. */
+const servicePrincipal = (name: ServicePrincipalName) => async (api: ApiHarness) => {
+  const agent = api.anonymous();
+  agent.set('Authorization', `Bearer ${await entra.accessToken(name)}`);
+  return agent;
+};
 
 const user =
   (roles: Parameters<ApiHarness['agent']>[1], tenant: string = TENANT_A) =>
@@ -67,6 +81,18 @@ const CALLERS: readonly Caller[] = [
     column: 'connector_jamf',
     tenant: TENANT_A,
     signIn: async (api) => (await api.connector('jamf')).agent,
+  },
+  {
+    name: 'Entra service principal of the intune connector',
+    column: 'entra_connector_app',
+    tenant: TENANT_A,
+    signIn: servicePrincipal('intuneConnector'),
+  },
+  {
+    name: 'Entra service principal of a pipeline (submitter app role)',
+    column: 'entra_submitter_app',
+    tenant: TENANT_A,
+    signIn: servicePrincipal('pipeline'),
   },
   {
     name: 'metrics key',
@@ -110,7 +136,9 @@ function readers(allowed: readonly Column[], status = 200): Record<Column, numbe
       column,
       column === 'anonymous'
         ? 401
-        : allowed.includes(column) || column === 'admin' || column === 'other_tenant'
+        : allowed.includes(column === 'entra_submitter_app' ? 'submitter' : column) ||
+            column === 'admin' ||
+            column === 'other_tenant'
           ? status
           : 403,
     ]),
@@ -122,17 +150,28 @@ function onTenantAResource(allowed: readonly Column[], status: number): Record<C
   return { ...readers(allowed, status), other_tenant: 404 };
 }
 
-const EVERYONE = Object.fromEntries(COLUMNS.map((column) => [column, 200])) as Record<Column, number>;
+/** Every caller gets `status`. */
+const all = (status: number) =>
+  Object.fromEntries(COLUMNS.map((column) => [column, status])) as Record<Column, number>;
+const EVERYONE = all(200);
+
+/** An intune connector's key and its Entra application may do the same: exactly what `readers` gives, plus this. */
+const intuneConnector = (status: number) => ({ connector_intune: status, entra_connector_app: status });
 
 const MATRIX: Record<string, Cell> = {
   getHealth: { expect: EVERYONE },
   getSignInOptions: { expect: EVERYONE },
-  getCurrentActor: { expect: { ...EVERYONE, anonymous: 401 } },
-  logout: {
-    ownSession: true,
-    body: () => ({}),
-    expect: Object.fromEntries(COLUMNS.map((c) => [c, 204])) as Record<Column, number>,
+  // The sign-in flow is public: whoever calls it is sent to the provider, or refused for what they send.
+  beginSignIn: { expect: all(302) },
+  // No state this browser started: 400 (a SIGN_IN_FAILED), whoever asks.
+  completeSignIn: { query: { code: 'matrix', state: 'matrix' }, expect: all(400) },
+  // A code the provider never issued: the provider refuses it, 401 code_rejected for everyone.
+  redeemSignInCode: {
+    body: () => ({ code: `matrix-${unique()}`, redirect_uri: 'http://127.0.0.1/api/v1/auth/callback' }),
+    expect: all(401),
   },
+  getCurrentActor: { expect: { ...EVERYONE, anonymous: 401 } },
+  logout: { ownSession: true, body: () => ({}), expect: all(204) },
   devLogin: {
     ownSession: true,
     body: () => ({ username: `matrix.login.${unique()}@example.com`, roles: ['auditor'] }),
@@ -206,11 +245,11 @@ const MATRIX: Record<string, Cell> = {
   listPendingDeployments: {
     query: { connector_type: 'intune' },
     // A connector key reads its own type's work only; the jamf key asks for intune's.
-    expect: { ...readers(['operator']), connector_intune: 200 },
+    expect: { ...readers(['operator']), ...intuneConnector(200) },
   },
   listPendingRollbacks: {
     query: { connector_type: 'intune' },
-    expect: { ...readers(['operator']), connector_intune: 200 },
+    expect: { ...readers(['operator']), ...intuneConnector(200) },
   },
   updateDeploymentStatus: {
     body: () => ({
@@ -223,7 +262,7 @@ const MATRIX: Record<string, Cell> = {
       final: false,
     }),
     // Only a connector key of the reported type may report (not even an admin); no such ring here: 404.
-    expect: { ...readers([], 403), admin: 403, other_tenant: 403, connector_intune: 404 },
+    expect: { ...readers([], 403), admin: 403, other_tenant: 403, ...intuneConnector(404) },
   },
   issueConnectorCredential: {
     body: () => ({ connector_type: 'intune', name: `matrix-${unique()}` }),
@@ -236,6 +275,7 @@ const MATRIX: Record<string, Cell> = {
     expect: onTenantAResource([], 204),
   },
   listAuditEvents: { expect: readers(['auditor', 'operator', 'cab_member']) },
+  verifyAuditChain: { expect: readers(['auditor']) },
   getMetrics: { expect: { ...readers(['operator', 'auditor']), metrics: 200 } },
 };
 
@@ -266,7 +306,9 @@ describe('the authorization matrix', () => {
   const agents = new Map<string, Agent>();
 
   beforeAll(async () => {
-    api = await ApiHarness.start();
+    entra = await startEntraFixture('http://127.0.0.1');
+    api = await ApiHarness.start({ overrides: { entra: entra.identity() } });
+    await linkDirectories(api.db.store, entra.config);
     operations = operationsOf(api.document as OpenApiDocument);
     const finished = await api.seedIntent({ status: 'REJECTED', submitterId: 'packager@example.com' });
     const root = await api.agent('matrix.fixtures@example.com', ['admin']);
@@ -282,7 +324,8 @@ describe('the authorization matrix', () => {
     for (const caller of CALLERS) agents.set(caller.name, await caller.signIn(api));
   }, 120_000);
   afterAll(async () => {
-    await api.close();
+    await (api as ApiHarness | undefined)?.close();
+    await (entra as EntraFixture | undefined)?.close();
   });
 
   it('has a row for every operation the API serves, and none for an operation it does not', () => {

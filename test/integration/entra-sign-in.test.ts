@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, generateKeyPair } from 'jose';
 import request from 'supertest';
 import { createEntraIdentity } from '../../api/identity/entra';
 import { IssuerUnavailableError } from '../../api/identity/openid-issuer';
 import { createLogger } from '../../runtime/logger';
-import { PLATFORM_TENANT_ID } from '../../api/services/sign-in';
-import { asTenantId } from '../../db/tenant-id';
+import { UNAUTHENTICATED_TENANT, asTenantId } from '../../db/tenant-id';
+import type { TenantId } from '../../db/tenant-id';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
 import {
@@ -29,9 +29,13 @@ let api: ApiHarness;
 
 beforeAll(async () => {
   entra = await startEntraFixture(ORIGIN, [SPA_REDIRECT]);
-  api = await ApiHarness.start({ overrides: { entra: entra.identity() } });
+  // Sessions in Redis, as in production: the tests look at what the store keeps.
+  api = await ApiHarness.start({
+    session: { redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    overrides: { entra: entra.identity() },
+  });
   await linkDirectories(api.db.store, entra.config);
-});
+}, 120_000);
 
 afterAll(async () => {
   // Either may be missing when beforeAll failed half-way.
@@ -65,15 +69,41 @@ async function atProvider(authorizationUrl: string, login: string): Promise<stri
   return `${back.pathname}${back.search}`;
 }
 
-async function events(tenantId: string, eventType: string) {
-  const page = await api.db.store.forTenant(asTenantId(tenantId)).events.list({ eventType }, { limit: 200 });
+async function events(tenantId: TenantId, eventType: string) {
+  const page = await api.db.store.forTenant(tenantId).events.list({ eventType }, { limit: 200 });
   return page.items;
 }
 
-async function lastEvent(tenantId: string, eventType: string) {
+async function lastEvent(tenantId: TenantId, eventType: string) {
   const all = await events(tenantId, eventType);
   return all[all.length - 1];
 }
+
+/**
+ * The refusal record of one request (found by its X-Correlation-ID), wherever it was written: exactly one.
+ * A 401 or 403 is an AUTHZ_DENIED whose `signIn` says why the sign-in failed; a 400 is a SIGN_IN_FAILED.
+ */
+async function theRefusal(requestId: string) {
+  const found = [];
+  for (const tenantId of [UNAUTHENTICATED_TENANT, TENANT_A]) {
+    const page = await api.db.store.forTenant(tenantId).events.list({ requestId }, { limit: 10 });
+    for (const event of page.items) {
+      if (event.eventType === 'AUTHZ_DENIED' || event.eventType === 'SIGN_IN_FAILED') {
+        found.push({
+          tenant: tenantId,
+          eventType: event.eventType,
+          actor: event.actor,
+          payload: event.payload,
+        });
+      }
+    }
+  }
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+/** A fresh request id to send as X-Correlation-ID (a UUID, or the API makes its own). */
+const rid = (): string => randomUUID();
 
 describe('Entra ID sign-in through the authorization code flow', () => {
   it('signs a person in: login and consent at the provider, callback, a fresh session, /auth/me', async () => {
@@ -105,12 +135,29 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     });
     const user = await api.tenant().users.get(ACCOUNTS.alice!.oid);
     expect(user).toMatchObject({ displayName: 'Alice Packager', email: 'alice@contoso.example' });
-    expect(await lastEvent(TENANT_A, 'SIGNED_IN')).toMatchObject({
+    expect(await lastEvent(asTenantId(TENANT_A), 'SIGNED_IN')).toMatchObject({
       actor: ACCOUNTS.alice!.oid,
       payload: { method: 'entra_redirect', roles: ['submitter', 'cab_member'] },
     });
     // The person acts with their roles: a submitter may read intents.
     await browser.get('/api/v1/deployment-intents').expect(200);
+  });
+
+  it('keeps a sign-in in progress in a short-lived session that signs nobody in', async () => {
+    const browser = api.anonymous();
+    const started = await browser.get('/api/v1/auth/login').expect(302);
+    const pendingTtl = await api.sessionTtlSeconds(started.headers['set-cookie']);
+    // State, nonce and verifier live ten minutes in the store, not the thirty of a signed-in session.
+    expect(pendingTtl).toBeGreaterThan(0);
+    expect(pendingTtl).toBeLessThanOrEqual(600);
+    const expires = /Expires=([^;]+)/.exec(String(started.headers['set-cookie']))?.[1];
+    expect(Date.parse(expires ?? '') - Date.now()).toBeLessThanOrEqual(600_000);
+    await browser.get('/api/v1/auth/me').expect(401);
+
+    const landed = await browser.get(await atProvider(started.headers.location!, 'alice')).expect(302);
+    expect(await api.sessionTtlSeconds(landed.headers['set-cookie'])).toBeGreaterThan(600);
+    // The pending session is gone with the sign-in (a new session id), not left to linger.
+    expect(await api.sessionTtlSeconds(started.headers['set-cookie'])).toBeUndefined();
   });
 
   it('lands on / when no return_to is given', async () => {
@@ -125,7 +172,7 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const landed = await browser.get(await atProvider(await beginSignIn(browser), 'alice')).expect(302);
     const cookie = cookieOf(landed)!;
     await browser.post('/api/v1/auth/logout').send({}).expect(204);
-    expect(await lastEvent(TENANT_A, 'SIGNED_OUT')).toMatchObject({ actor: ACCOUNTS.alice!.oid });
+    expect(await lastEvent(asTenantId(TENANT_A), 'SIGNED_OUT')).toMatchObject({ actor: ACCOUNTS.alice!.oid });
     // Replaying the cookie of the ended session (as a thief would) finds nothing in the store.
     await request(api.app).get('/api/v1/auth/me').set('Cookie', cookie).expect(401);
   });
@@ -135,9 +182,12 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const callback = await atProvider(await beginSignIn(victim), 'alice');
     // Another browser (a forged link) presents the victim's callback.
     const other = api.anonymous();
-    const refused = await other.get(callback).expect(400);
+    const id = rid();
+    const refused = await other.get(callback).set('X-Correlation-ID', id).expect(400);
     expect(refused.body).toMatchObject({ type: expect.stringContaining('sign-in-refused') as string });
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: UNAUTHENTICATED_TENANT,
+      eventType: 'SIGN_IN_FAILED',
       payload: { reason: 'unknown_state' },
     });
     await other.get('/api/v1/auth/me').expect(401);
@@ -147,9 +197,13 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'alice');
     const tampered = callback.replace(/state=[^&]+/, 'state=forged-state-value');
-    await browser.get(tampered).expect(400);
-    await browser.get('/api/v1/auth/callback?code=abc').expect(400);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+    const tamperedId = rid();
+    await browser.get(tampered).set('X-Correlation-ID', tamperedId).expect(400);
+    const missingId = rid();
+    await browser.get('/api/v1/auth/callback?code=abc').set('X-Correlation-ID', missingId).expect(400);
+    expect(await theRefusal(tamperedId)).toMatchObject({ payload: { reason: 'unknown_state' } });
+    expect(await theRefusal(missingId)).toMatchObject({
+      tenant: UNAUTHENTICATED_TENANT,
       payload: { reason: 'missing_state' },
     });
   });
@@ -158,10 +212,9 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'alice');
     await browser.get(callback).expect(302);
-    await browser.get(callback).expect(400);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'unknown_state' },
-    });
+    const id = rid();
+    await browser.get(callback).set('X-Correlation-ID', id).expect(400);
+    expect(await theRefusal(id)).toMatchObject({ payload: { reason: 'unknown_state' } });
   });
 
   it('refuses a replayed authorization code: the provider rejects it, 401 code_rejected', async () => {
@@ -171,10 +224,23 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const code = new URL(first, ORIGIN).searchParams.get('code')!;
     // A second sign-in in the same browser, answered with the first one's code.
     const state = new URL(await beginSignIn(browser)).searchParams.get('state')!;
-    const replay = await browser.get('/api/v1/auth/callback').query({ code, state }).expect(401);
+    const id = rid();
+    const replay = await browser
+      .get('/api/v1/auth/callback')
+      .query({ code, state })
+      .set('X-Correlation-ID', id)
+      .expect(401);
     expect(replay.body).toMatchObject({ detail: 'sign-in refused: code rejected' });
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'code_rejected', provider_error: 'invalid_grant' },
+    // The browser is still signed in from the first sign-in: the refusal is its person's, in their tenant.
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: TENANT_A,
+      eventType: 'AUTHZ_DENIED',
+      actor: ACCOUNTS.alice!.oid,
+      payload: {
+        operation: 'completeSignIn',
+        status: 401,
+        signIn: { reason: 'code_rejected', provider_error: 'invalid_grant' },
+      },
     });
   });
 
@@ -182,9 +248,11 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'alice');
     await entra.provider.setQuirks({ idTokenAudience: 'some-other-application' });
-    await browser.get(callback).expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'wrong_audience' },
+    const id = rid();
+    await browser.get(callback).set('X-Correlation-ID', id).expect(401);
+    expect(await theRefusal(id)).toMatchObject({
+      eventType: 'AUTHZ_DENIED',
+      payload: { status: 401, signIn: { reason: 'wrong_audience' } },
     });
     await browser.get('/api/v1/auth/me').expect(401);
   });
@@ -193,22 +261,28 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'alice');
     await entra.provider.setQuirks({ clockOffsetSeconds: -2 * 3600 });
-    await browser.get(callback).expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'expired' },
-    });
+    const id = rid();
+    await browser.get(callback).set('X-Correlation-ID', id).expect(401);
+    expect(await theRefusal(id)).toMatchObject({ payload: { status: 401, signIn: { reason: 'expired' } } });
   });
 
   it('refuses a person whose directory no tenant trusts: 403, recorded with the directory id', async () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'mallory');
-    const refused = await browser.get(callback).expect(403);
+    const id = rid();
+    const refused = await browser.get(callback).set('X-Correlation-ID', id).expect(403);
     expect((refused.body as { detail: string }).detail).toBe(
       'your directory is not linked to a EUCORA tenant',
     );
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: UNAUTHENTICATED_TENANT,
+      eventType: 'AUTHZ_DENIED',
       actor: ACCOUNTS.mallory!.oid,
-      payload: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN },
+      payload: {
+        operation: 'completeSignIn',
+        status: 403,
+        signIn: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN },
+      },
     });
     await browser.get('/api/v1/auth/me').expect(401);
   });
@@ -216,10 +290,13 @@ describe('Entra ID sign-in through the authorization code flow', () => {
   it('refuses a person without a EUCORA app role: 403, recorded in their tenant', async () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'carol');
-    await browser.get(callback).expect(403);
-    expect(await lastEvent(TENANT_A, 'SIGN_IN_FAILED')).toMatchObject({
+    const id = rid();
+    await browser.get(callback).set('X-Correlation-ID', id).expect(403);
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: TENANT_A,
+      eventType: 'AUTHZ_DENIED',
       actor: ACCOUNTS.carol!.oid,
-      payload: { reason: 'no_app_role' },
+      payload: { status: 403, signIn: { reason: 'no_app_role' } },
     });
     await browser.get('/api/v1/auth/me').expect(401);
   });
@@ -227,12 +304,14 @@ describe('Entra ID sign-in through the authorization code flow', () => {
   it('refuses the provider’s error answer (the person cancelled): 401 provider_error', async () => {
     const browser = api.anonymous();
     const state = new URL(await beginSignIn(browser)).searchParams.get('state')!;
+    const id = rid();
     await browser
       .get('/api/v1/auth/callback')
       .query({ state, error: 'access_denied', error_description: 'the user cancelled' })
+      .set('X-Correlation-ID', id)
       .expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'provider_error', provider_error: 'access_denied' },
+    expect(await theRefusal(id)).toMatchObject({
+      payload: { signIn: { reason: 'provider_error', provider_error: 'access_denied' } },
     });
   });
 
@@ -243,13 +322,17 @@ describe('Entra ID sign-in through the authorization code flow', () => {
     ['a script URL', 'javascript:alert(1)'],
     ['a relative path', 'console'],
   ])('refuses a return_to that is %s: 400 and SIGN_IN_FAILED, no redirect', async (_case, returnTo) => {
+    const id = rid();
     const refused = await api
       .anonymous()
       .get('/api/v1/auth/login')
       .query({ return_to: returnTo })
+      .set('X-Correlation-ID', id)
       .expect(400);
     expect(refused.headers.location).toBeUndefined();
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: UNAUTHENTICATED_TENANT,
+      eventType: 'SIGN_IN_FAILED',
       payload: { reason: 'return_to_not_same_origin' },
     });
   });
@@ -286,43 +369,52 @@ describe('POST /auth/login: a front end hands EUCORA the code it obtained', () =
       .expect(200);
     expect(signedIn.body).toMatchObject({ id: ACCOUNTS.alice!.oid, roles: ['submitter', 'cab_member'] });
     await browser.get('/api/v1/auth/me').expect(200);
-    expect(await lastEvent(TENANT_A, 'SIGNED_IN')).toMatchObject({ payload: { method: 'entra_code' } });
+    expect(await lastEvent(asTenantId(TENANT_A), 'SIGNED_IN')).toMatchObject({
+      payload: { method: 'entra_code' },
+    });
   });
 
   it('refuses a redirect URI on another origin, and a code redeemed twice', async () => {
     const { code, verifier, nonce } = await codeForFrontEnd('alice');
+    const elsewhere = rid();
     await api
       .anonymous()
       .post('/api/v1/auth/login')
+      .set('X-Correlation-ID', elsewhere)
       .send({ code, code_verifier: verifier, redirect_uri: 'https://evil.example/cb' })
       .expect(400);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+    expect(await theRefusal(elsewhere)).toMatchObject({
+      eventType: 'SIGN_IN_FAILED',
       payload: { reason: 'redirect_uri_not_same_origin' },
     });
     const body = { code, code_verifier: verifier, nonce, redirect_uri: SPA_REDIRECT };
     await api.anonymous().post('/api/v1/auth/login').send(body).expect(200);
-    await api.anonymous().post('/api/v1/auth/login').send(body).expect(401);
+    const twice = rid();
+    await api.anonymous().post('/api/v1/auth/login').set('X-Correlation-ID', twice).send(body).expect(401);
+    expect(await theRefusal(twice)).toMatchObject({
+      payload: { operation: 'redeemSignInCode', signIn: { reason: 'code_rejected' } },
+    });
   });
 
   it('refuses a code without its PKCE verifier, and an ID token whose nonce is not the one sent', async () => {
     const withoutVerifier = await codeForFrontEnd('alice');
+    const noVerifier = rid();
     await api
       .anonymous()
       .post('/api/v1/auth/login')
+      .set('X-Correlation-ID', noVerifier)
       .send({ code: withoutVerifier.code, nonce: withoutVerifier.nonce, redirect_uri: SPA_REDIRECT })
       .expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'code_rejected' },
-    });
+    expect(await theRefusal(noVerifier)).toMatchObject({ payload: { signIn: { reason: 'code_rejected' } } });
     const { code, verifier } = await codeForFrontEnd('alice');
+    const wrongNonce = rid();
     await api
       .anonymous()
       .post('/api/v1/auth/login')
+      .set('X-Correlation-ID', wrongNonce)
       .send({ code, code_verifier: verifier, nonce: 'not-the-nonce-sent', redirect_uri: SPA_REDIRECT })
       .expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'nonce_mismatch' },
-    });
+    expect(await theRefusal(wrongNonce)).toMatchObject({ payload: { signIn: { reason: 'nonce_mismatch' } } });
   });
 });
 
@@ -359,37 +451,45 @@ describe('service principals: Entra client-credentials access tokens as Bearer',
 
   it('refuses a token issued for another API: 401 wrong_audience', async () => {
     const token = await entra.accessToken('intuneConnector', 'api://someone-elses-api');
-    await bearer(token).get('/api/v1/auth/me').expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'wrong_audience' },
+    const id = rid();
+    await bearer(token).get('/api/v1/auth/me').set('X-Correlation-ID', id).expect(401);
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: UNAUTHENTICATED_TENANT,
+      eventType: 'AUTHZ_DENIED',
+      payload: {
+        operation: 'getCurrentActor',
+        status: 401,
+        signIn: { reason: 'wrong_audience', credential: 'entra_access_token' },
+      },
     });
   });
 
   it('refuses an expired token: 401 expired', async () => {
     await entra.provider.setQuirks({ clockOffsetSeconds: -2 * 3600 });
     const token = await entra.accessToken('intuneConnector');
-    await bearer(token).get('/api/v1/auth/me').expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'expired' },
-    });
+    const id = rid();
+    await bearer(token).get('/api/v1/auth/me').set('X-Correlation-ID', id).expect(401);
+    expect(await theRefusal(id)).toMatchObject({ payload: { signIn: { reason: 'expired' } } });
   });
 
   it('refuses a token whose signature is not the provider’s: 401 bad_signature', async () => {
     const [header, payload] = (await entra.accessToken('intuneConnector')).split('.');
     const forged = `${header!}.${payload!}.${randomBytes(256).toString('base64url')}`;
-    await bearer(forged).get('/api/v1/auth/me').expect(401);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
-      payload: { reason: 'bad_signature' },
-    });
+    const id = rid();
+    await bearer(forged).get('/api/v1/auth/me').set('X-Correlation-ID', id).expect(401);
+    expect(await theRefusal(id)).toMatchObject({ payload: { signIn: { reason: 'bad_signature' } } });
   });
 
   it('refuses an application from a directory no tenant trusts: 403 unknown_tenant', async () => {
+    const id = rid();
     await bearer(await entra.accessToken('foreign'))
       .get('/api/v1/auth/me')
+      .set('X-Correlation-ID', id)
       .expect(403);
-    expect(await lastEvent(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toMatchObject({
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: UNAUTHENTICATED_TENANT,
       actor: 'entra-app:foreign',
-      payload: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN },
+      payload: { status: 403, signIn: { reason: 'unknown_tenant', entra_tenant_id: DIRECTORY_FOREIGN } },
     });
   });
 
@@ -397,12 +497,16 @@ describe('service principals: Entra client-credentials access tokens as Bearer',
     ['noRoles', 'no_app_role'],
     ['confused', 'ambiguous_app_roles'],
   ] as const)('refuses the %s application: 403 %s, recorded in its tenant', async (name, reason) => {
+    const id = rid();
     await bearer(await entra.accessToken(name))
       .get('/api/v1/auth/me')
+      .set('X-Correlation-ID', id)
       .expect(403);
-    expect(await lastEvent(TENANT_A, 'SIGN_IN_FAILED')).toMatchObject({
+    expect(await theRefusal(id)).toMatchObject({
+      tenant: TENANT_A,
+      eventType: 'AUTHZ_DENIED',
       actor: `entra-app:${name}`,
-      payload: { reason, credential: 'entra_access_token' },
+      payload: { status: 403, signIn: { reason, credential: 'entra_access_token' } },
     });
   });
 });
@@ -418,13 +522,16 @@ describe('when the identity provider cannot be reached', () => {
   it('answers a sign-in that needs it with 503, and records no refusal (nobody did anything wrong)', async () => {
     const browser = api.anonymous();
     const callback = await atProvider(await beginSignIn(browser), 'alice');
-    const refusalsBefore = (await events(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).length;
+    const refusals = async () =>
+      (await events(UNAUTHENTICATED_TENANT, 'SIGN_IN_FAILED')).length +
+      (await events(UNAUTHENTICATED_TENANT, 'AUTHZ_DENIED')).length;
+    const refusalsBefore = await refusals();
     await entra.provider.close();
     const unavailable = await browser.get(callback).expect(503);
     expect(unavailable.body).toMatchObject({
       type: expect.stringContaining('service-unavailable') as string,
     });
-    expect(await events(PLATFORM_TENANT_ID, 'SIGN_IN_FAILED')).toHaveLength(refusalsBefore);
+    expect(await refusals()).toBe(refusalsBefore);
   });
 
   it('answers 503 when its discovery document cannot be fetched', async () => {

@@ -44,6 +44,8 @@ let dataDir: string;
 const logLines: string[] = [];
 /** Every response body the tests saw: none may carry a secret. */
 const bodies: string[] = [];
+/** Credentials the tests handled besides the configured secrets: codes, tokens, API keys. None may be logged. */
+const credentials: string[] = [];
 
 function waitForLog(fragment: string, after: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -79,12 +81,27 @@ class EucoraBrowser {
     return response;
   }
 
+  /** An unsafe request as the console sends it: JSON, from EUCORA's own origin. */
+  async post(pathAndQuery: string, body: unknown): Promise<Response> {
+    const response = await fetch(`${publicUrl}${pathAndQuery}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        origin: publicUrl,
+        ...(this.cookie === undefined ? {} : { cookie: this.cookie }),
+      },
+      body: JSON.stringify(body),
+    });
+    return response;
+  }
+
   /** The whole redirect flow; resolves with the callback's answer. */
   async signIn(login: string): Promise<Response> {
     const begin = await this.get('/api/v1/auth/login');
     expect(begin.status).toBe(302);
     const agent = new ProviderUserAgent(entra.fetch, new URL(entra.provider.issuer).origin);
     const back = await agent.signIn(begin.headers.get('location') ?? '', login);
+    credentials.push(back.searchParams.get('code') ?? '');
     return this.get(`${back.pathname}${back.search}`);
   }
 }
@@ -205,19 +222,47 @@ describe('sign-in in the running process, with its secrets from Key Vault', () =
     expect((await new EucoraBrowser().signIn('alice')).status).toBe(302);
   });
 
-  it('accepts a service principal’s access token', async () => {
+  /** GET /auth/me with `Authorization: Bearer <credential>`. */
+  async function meWith(credential: string): Promise<Response> {
+    credentials.push(credential);
     const response = await fetch(`${publicUrl}/api/v1/auth/me`, {
-      headers: { authorization: `Bearer ${await entra.accessToken('intuneConnector')}` },
+      headers: { authorization: `Bearer ${credential}` },
     });
     bodies.push(await response.clone().text());
-    expect(await response.json()).toMatchObject({ kind: 'connector', connector_type: 'intune' });
+    return response;
+  }
+
+  it('accepts a service principal’s access token, and refuses one issued for another API', async () => {
+    const accepted = await meWith(await entra.accessToken('intuneConnector'));
+    expect(await accepted.json()).toMatchObject({ kind: 'connector', connector_type: 'intune' });
+    const refused = await meWith(await entra.accessToken('intuneConnector', 'api://someone-elses-api'));
+    expect(refused.status).toBe(401);
   });
 
-  it('never wrote a secret to a log line or an error body', () => {
-    const everything = [...logLines, ...bodies].join('\n');
+  it('issues an admin an API key, shown once, which then authenticates its connector', async () => {
+    const admin = new EucoraBrowser();
+    expect((await admin.signIn('dana')).status).toBe(302);
+    const issued = await admin.post('/api/v1/connector-credentials', {
+      connector_type: 'jamf',
+      name: 'hygiene-check',
+    });
+    expect(issued.status).toBe(201);
+    const { api_key: apiKey } = (await issued.json()) as { api_key: string };
+    const me = await meWith(apiKey);
+    expect(await me.json()).toMatchObject({ kind: 'connector', connector_type: 'jamf' });
+    expect((await meWith(`${apiKey.slice(0, -4)}xxxx`)).status).toBe(401);
+  });
+
+  it('never wrote a secret or a credential to a log line, nor a secret to an error body', () => {
+    const log = logLines.join('\n');
     expect(logLines.length).toBeGreaterThan(10);
+    expect(credentials.length).toBeGreaterThan(5);
     for (const secret of [SESSION_OLD, SESSION_NEW, CLIENT_SECRET, WRONG_CLIENT_SECRET]) {
-      expect(everything).not.toContain(secret);
+      expect(log).not.toContain(secret);
+      expect(bodies.join('\n')).not.toContain(secret);
+    }
+    for (const credential of credentials.filter((value) => value.length >= 16)) {
+      expect(log).not.toContain(credential);
     }
   });
 });

@@ -53,6 +53,37 @@ describe('loadConfig', () => {
     expect(config.reconciler).toMatchObject({ intervalMs: 30_000, thresholdMs: 600_000 });
   });
 
+  it('bounds every wait on a dependency by default, and reads the bounds it is given', () => {
+    expect(loadConfig({})).toMatchObject({
+      database: { connectTimeoutMs: 2_000, statementTimeoutMs: 5_000 },
+      redisTimeoutMs: 1_000,
+      temporal: { callTimeoutMs: 2_000 },
+    });
+    expect(
+      loadConfig({
+        DATABASE_CONNECT_TIMEOUT: '500ms',
+        DATABASE_STATEMENT_TIMEOUT: '30s',
+        REDIS_TIMEOUT: '250ms',
+        TEMPORAL_CALL_TIMEOUT: '3s',
+      }),
+    ).toMatchObject({
+      database: { connectTimeoutMs: 500, statementTimeoutMs: 30_000 },
+      redisTimeoutMs: 250,
+      temporal: { callTimeoutMs: 3_000 },
+    });
+    expect(problemsOf({ TEMPORAL_CALL_TIMEOUT: '0s', REDIS_TIMEOUT: '10ms' })).toEqual([
+      'REDIS_TIMEOUT: must be at least 100ms',
+      'TEMPORAL_CALL_TIMEOUT: must be at least 100ms',
+    ]);
+  });
+
+  it('refuses a reconciler threshold short enough to recover a submission still at work', () => {
+    expect(problemsOf({ RECONCILER_THRESHOLD: '5s' })).toEqual([
+      'RECONCILER_THRESHOLD: must be at least 10s',
+    ]);
+    expect(loadConfig({ RECONCILER_THRESHOLD: '10s' }).reconciler.thresholdMs).toBe(10_000);
+  });
+
   it('reads the production settings it is given', () => {
     const config = loadConfig({
       NODE_ENV: 'production',
@@ -268,8 +299,8 @@ describe('loadConfig', () => {
       ],
       [
         'a reserved tenant id',
-        { ...entra, ENTRA_TENANTS: JSON.stringify({ 'eucora.platform': DIRECTORY }) },
-        'ENTRA_TENANTS.eucora.platform',
+        { ...entra, ENTRA_TENANTS: JSON.stringify({ _unauthenticated: DIRECTORY }) },
+        'ENTRA_TENANTS._unauthenticated',
       ],
       [
         'one directory for two tenants',
@@ -282,7 +313,7 @@ describe('loadConfig', () => {
       ['an unknown role', { ...entra, ENTRA_APP_ROLES: '{"X":"root"}' }, 'ENTRA_APP_ROLES.X'],
       ['an authority over http', { ...entra, ENTRA_AUTHORITY: 'http://idp.example/' }, 'ENTRA_AUTHORITY'],
       ['a Key Vault over http', { KEY_VAULT_URL: 'http://vault.example/' }, 'KEY_VAULT_URL'],
-      ['the reserved tenant as default', { DEFAULT_TENANT_ID: 'eucora.platform' }, 'DEFAULT_TENANT_ID'],
+      ['the reserved tenant as default', { DEFAULT_TENANT_ID: '_unauthenticated' }, 'DEFAULT_TENANT_ID'],
     ])('stops start-up on %s, naming the setting', (_case, environment, setting) => {
       const problems = problemsOf(environment);
       expect(problems.length).toBeGreaterThan(0);

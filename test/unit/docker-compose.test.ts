@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import express from 'express';
 import { parse } from 'yaml';
 import { loadConfig } from '../../runtime/config';
 
@@ -95,6 +96,18 @@ describe('docker-compose.yml', () => {
     );
     expect(secretDefaults).toEqual([]);
     expect(raw).not.toMatch(/PASSWORD: eucora|change-me/);
+  });
+
+  it('trusts the reverse proxy on the host, which reaches the API from the Docker bridge, so its Secure cookie is set', () => {
+    const config = loadConfig(composeWith(SETTINGS).services.api?.environment ?? {});
+    const app = express();
+    app.set('trust proxy', config.trustProxy);
+    const trusts = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+    // Docker's default bridge networks: the host side of a published port.
+    expect(trusts('172.18.0.1', 0)).toBe(true);
+    expect(trusts('172.17.0.1', 0)).toBe(true);
+    // Nobody on the internet may claim a client address or https.
+    expect(trusts('203.0.113.9', 0)).toBe(false);
   });
 
   it('publishes ports on the host’s loopback address only', () => {

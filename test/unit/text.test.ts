@@ -1,4 +1,4 @@
-import { isStorableText, text } from '../../policy/text';
+import { isStorableText, text, unstorableTextPaths } from '../../policy/text';
 
 describe('the shared text schema', () => {
   it.each([
@@ -29,5 +29,24 @@ describe('the shared text schema', () => {
     expect(name.safeParse('  abc ').data).toBe('abc');
     expect(name.safeParse('abcdef').success).toBe(false);
     expect(name.safeParse('a\u0000').success).toBe(false);
+  });
+});
+
+describe('unstorableTextPaths', () => {
+  it('names every string, nested value or object key PostgreSQL cannot store', () => {
+    expect(
+      unstorableTextPaths({
+        ok: 'fine 👍',
+        nested: { list: ['x', 'a\u0000b'], deep: { lone: '\uD800' } },
+        'bad\u0000key': 1,
+        count: 3,
+        none: null,
+      }),
+    ).toEqual(['nested.list.1', 'nested.deep.lone', '"bad\\u0000key"']);
+  });
+
+  it('answers nothing for storable input, and the empty path for a bare bad string', () => {
+    expect(unstorableTextPaths({ a: ['b', { c: 'd' }], e: true })).toEqual([]);
+    expect(unstorableTextPaths('\u0000')).toEqual(['']);
   });
 });

@@ -1,0 +1,731 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Client as PgClient } from 'pg';
+import { runConnector } from '../../connector/reference-connector';
+import type { Logger } from '../../runtime/logger';
+import { lowRiskEvidence } from '../../test/fixtures/evidence';
+import { freePort } from '../../test/helpers/free-port';
+import { startEphemeralTemporal } from '../../test/helpers/ephemeral-temporal';
+import { ApiClient } from '../http-suite';
+import { summarize } from '../result';
+import { cpuMs, processTree, rssMiB, spawnTypeScript } from './processes';
+import type { ChildNode } from './processes';
+
+/**
+ * `npm run bench -- --compare`: EUCORA against bare Temporal doing the same shape of work, on one
+ * Temporal dev server in one run. EUCORA runs as it is deployed (a worker process and an API process on
+ * PostgreSQL); the bare side is a worker process and this process's Temporal client. Trials alternate
+ * (EUCORA, bare, EUCORA, bare, ...); each measure reports the median and range over its pairs, the
+ * ratio EUCORA / bare, and the machine load when it ran.
+ */
+
+export interface CompareSize {
+  readonly pairs: number;
+  readonly intake: readonly { readonly concurrency: number; readonly requests: number }[];
+  readonly halfPeakRequests: number;
+  readonly lifecycleIntents: number;
+  readonly lifecyclePairs: number;
+  readonly parked: number;
+  readonly listRequests: number;
+}
+
+export const COMPARE_FULL: CompareSize = {
+  pairs: 3,
+  intake: [
+    { concurrency: 8, requests: 120 },
+    { concurrency: 32, requests: 240 },
+  ],
+  halfPeakRequests: 150,
+  lifecycleIntents: 20,
+  lifecyclePairs: 2,
+  parked: 10_000,
+  listRequests: 300,
+};
+
+export const COMPARE_QUICK: CompareSize = {
+  pairs: 2,
+  intake: [
+    { concurrency: 8, requests: 24 },
+    { concurrency: 32, requests: 64 },
+  ],
+  halfPeakRequests: 30,
+  lifecycleIntents: 5,
+  lifecyclePairs: 1,
+  parked: 200,
+  listRequests: 50,
+};
+
+const EUCORA_QUEUE = 'eucora-compare';
+const BARE_QUEUE = 'bare-compare';
+const TENANT = '00000000-0000-0000-0000-0000000000be';
+const RINGS = ['LAB', 'CANARY', 'PILOT', 'DEPARTMENT', 'GLOBAL'] as const;
+/** Zero soak everywhere, so a rollout takes only the work and the round trips. */
+const ZERO_SOAK = JSON.stringify({ rings: Object.fromEntries(RINGS.map((ring) => [ring, { soakMs: 0 }])) });
+
+const load = () => os.loadavg().map((value) => Number(value.toFixed(2)));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (value: number, decimals = 1) => Number(value.toFixed(decimals));
+
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly samples: number[];
+}
+
+function spread(samples: readonly number[]): Spread {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  const median =
+    sorted.length === 0
+      ? 0
+      : sorted.length % 2 === 1
+        ? (sorted[Math.floor(middle)] ?? 0)
+        : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  return {
+    median: round(median, 2),
+    min: round(sorted[0] ?? 0, 2),
+    max: round(sorted[sorted.length - 1] ?? 0, 2),
+    samples: samples.map((value) => round(value, 2)),
+  };
+}
+
+const ratio = (eucora: number, bare: number) => (bare === 0 ? null : round(eucora / bare, 3));
+
+/** `concurrency` loops send numbered requests until `total`; latencies in ms. */
+async function closedLoop(
+  total: number,
+  concurrency: number,
+  send: () => Promise<boolean>,
+): Promise<{ elapsedMs: number; latencies: number[]; errors: number }> {
+  let next = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  const loop = async () => {
+    while (next < total) {
+      next++;
+      const at = performance.now();
+      let ok = false;
+      try {
+        ok = await send();
+      } catch {
+        ok = false;
+      }
+      latencies.push(performance.now() - at);
+      if (!ok) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return { elapsedMs: performance.now() - started, latencies, errors };
+}
+
+/** Requests arriving at a fixed rate whatever the answers do (open loop): latencies in ms. */
+async function openLoop(
+  total: number,
+  perSecond: number,
+  send: () => Promise<boolean>,
+): Promise<{ latencies: number[]; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let index = 0; index < total; index++) {
+    const due = started + (index * 1_000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    pending.push(
+      (async () => {
+        const at = performance.now();
+        const ok = await send().catch(() => false);
+        latencies.push(performance.now() - at);
+        if (!ok) errors++;
+      })(),
+    );
+  }
+  await Promise.all(pending);
+  return { latencies, errors };
+}
+
+interface Processes {
+  temporal: number[];
+  eucoraWorker: ChildNode;
+  api: ChildNode;
+  bareWorker: ChildNode;
+}
+
+export interface CompareOptions {
+  readonly size: CompareSize;
+  readonly mode: string;
+  readonly databaseUrl: string;
+  readonly logger: Logger;
+  readonly progress: (line: string) => void;
+}
+
+export async function runCompare(options: CompareOptions): Promise<Record<string, unknown>> {
+  const { size, progress } = options;
+  const loadAtStart = load();
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    progress(`recreating the database ${new URL(options.databaseUrl).pathname.slice(1)}`);
+    await recreateDatabase(options.databaseUrl);
+
+    progress('starting the Temporal dev server');
+    const { server } = await startEphemeralTemporal('the comparison benchmark', options.logger);
+    cleanups.push(() => server.stop());
+    const connection = await Connection.connect({ address: server.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+
+    const driver = await startDriver(client);
+    cleanups.push(() => driver.close());
+
+    const apiPort = await freePort();
+    const eucoraEnvironment: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: EUCORA_QUEUE,
+      DATABASE_URL: options.databaseUrl,
+      DEFAULT_TENANT_ID: TENANT,
+      HOST: '127.0.0.1',
+      PORT: String(apiPort),
+      DEV_LOGIN: 'true',
+      SESSION_SECRET: 'compare-benchmark-session-secret-0123456789',
+      RATE_LIMIT_WRITES: '1000000/1m',
+      RATE_LIMIT_REFUSALS: '1000000/1m',
+      ROLLOUT_POLICY: ZERO_SOAK,
+    };
+    const bareEnvironment: NodeJS.ProcessEnv = {
+      ...process.env,
+      BARE_TEMPORAL_ADDRESS: server.address,
+      BARE_TASK_QUEUE: BARE_QUEUE,
+      BARE_DRIVER_URL: driver.url,
+    };
+    const startWorkers = async () => {
+      const eucoraWorker = spawnTypeScript('eucora-worker', 'worker.ts', eucoraEnvironment, [], progress);
+      const bareWorker = spawnTypeScript(
+        'bare-worker',
+        'bench/compare/bare-worker.ts',
+        bareEnvironment,
+        [],
+        progress,
+      );
+      await eucoraWorker.ready(/running \(worker\)/, 120_000);
+      await waitForPoller(client, BARE_QUEUE, bareWorker);
+      return { eucoraWorker, bareWorker };
+    };
+
+    progress('starting the EUCORA worker, the EUCORA API and the bare worker (separate processes)');
+    let workers = await startWorkers();
+    const api = spawnTypeScript('eucora-api', 'api/server.ts', eucoraEnvironment, [], progress);
+    cleanups.push(() => api.stop());
+    cleanups.push(async () => {
+      await workers.eucoraWorker.stop();
+      await workers.bareWorker.stop();
+    });
+    await api.ready(/running \(api\)/, 120_000);
+    const apiUrl = `http://127.0.0.1:${String(apiPort)}/api/v1`;
+    const temporalPids = processTree(server.pid);
+    const processes = (): Processes => ({ temporal: temporalPids, api, ...workers });
+    const eucoraCpu = () => {
+      const p = processes();
+      return cpuMs(p.temporal) + cpuMs([p.eucoraWorker.pid]) + cpuMs([p.api.pid]);
+    };
+    const bareCpu = () => {
+      const p = processes();
+      const own = process.cpuUsage();
+      return cpuMs(p.temporal) + cpuMs([p.bareWorker.pid]) + (own.user + own.system) / 1_000;
+    };
+
+    const packager = new ApiClient(apiUrl, 60_000);
+    await packager.signIn('compare.packager@example.com', ['submitter', 'auditor']);
+    const cab = new ApiClient(apiUrl, 60_000);
+    await cab.signIn('compare.cab@example.com', ['cab_member']);
+    const admin = new ApiClient(apiUrl, 60_000);
+    await admin.signIn('compare.admin@example.com', ['admin']);
+
+    let serial = 0;
+    /** Intake and parked intents go to jamf (no connector runs for it), lifecycle ones to intune. */
+    const intentBody = (targetRing: string, connector: 'jamf' | 'intune') => {
+      serial++;
+      return {
+        app_name: 'Compare',
+        version: `1.0.${String(serial)}`,
+        target_ring: targetRing,
+        connectors: connector === 'jamf' ? { macos: 'jamf' } : { windows: 'intune' },
+        evidence_pack: lowRiskEvidence({
+          artifact_hash: createHash('sha256')
+            .update(`compare-${String(serial)}-${String(Date.now())}`)
+            .digest('hex'),
+        }),
+      };
+    };
+    const createIntent = async () => {
+      const answer = await packager.send('POST', '/deployment-intents', intentBody('LAB', 'jamf'));
+      const body = answer.body as { risk?: unknown } | undefined;
+      return answer.status === 201 && body?.risk !== null && body?.risk !== undefined;
+    };
+    const bareStartAndResult = async () => {
+      serial++;
+      const result: unknown = await client.workflow.execute('bareAssess', {
+        taskQueue: BARE_QUEUE,
+        workflowId: `bare-assess-${String(serial)}-${String(Date.now())}`,
+        args: [serial],
+      });
+      return typeof result === 'number';
+    };
+    const bareStart = async () => {
+      serial++;
+      await client.workflow.start('bareAssess', {
+        taskQueue: BARE_QUEUE,
+        workflowId: `bare-start-${String(serial)}-${String(Date.now())}`,
+        args: [serial],
+      });
+      return true;
+    };
+
+    // Warm-up: code paths, connections and caches on both sides.
+    progress('warming up');
+    await closedLoop(16, 8, createIntent);
+    await closedLoop(16, 8, bareStartAndResult);
+
+    // ---- intake -----------------------------------------------------------------------------------
+    const intake: Record<string, unknown>[] = [];
+    const cpu = { eucora: 0, eucoraCount: 0, bare: 0, bareCount: 0 };
+    let peak = { eucora: 0, bare: 0 };
+    for (const { concurrency, requests } of size.intake) {
+      const trials = {
+        eucora: [] as number[],
+        eucoraP50: [] as number[],
+        bare: [] as number[],
+        bareP50: [] as number[],
+        start: [] as number[],
+        ratio: [] as number[],
+        startRatio: [] as number[],
+        load: [] as number[][],
+        errors: 0,
+      };
+      for (let pair = 0; pair < size.pairs; pair++) {
+        progress(`intake c=${String(concurrency)} pair ${String(pair + 1)}/${String(size.pairs)}`);
+        trials.load.push(load());
+        let before = eucoraCpu();
+        const e = await closedLoop(requests, concurrency, createIntent);
+        cpu.eucora += eucoraCpu() - before;
+        cpu.eucoraCount += requests - e.errors;
+        before = bareCpu();
+        const b = await closedLoop(requests, concurrency, bareStartAndResult);
+        cpu.bare += bareCpu() - before;
+        cpu.bareCount += requests - b.errors;
+        const s = await closedLoop(requests, concurrency, bareStart);
+        await sleep(1_000); // the started workflows finish before the next trial
+        const eRate = ((requests - e.errors) * 1_000) / e.elapsedMs;
+        const bRate = ((requests - b.errors) * 1_000) / b.elapsedMs;
+        const sRate = ((requests - s.errors) * 1_000) / s.elapsedMs;
+        trials.eucora.push(eRate);
+        trials.eucoraP50.push(summarize(e.latencies).p50);
+        trials.bare.push(bRate);
+        trials.bareP50.push(summarize(b.latencies).p50);
+        trials.start.push(sRate);
+        trials.ratio.push(eRate / bRate);
+        trials.startRatio.push(eRate / sRate);
+        trials.errors += e.errors + b.errors + s.errors;
+      }
+      const eucora = spread(trials.eucora);
+      const bare = spread(trials.bare);
+      peak = { eucora: Math.max(peak.eucora, eucora.median), bare: Math.max(peak.bare, bare.median) };
+      intake.push({
+        concurrency,
+        requests_per_trial: requests,
+        eucora_per_s: eucora,
+        eucora_p50_ms: spread(trials.eucoraP50),
+        bare_start_and_result_per_s: bare,
+        bare_start_and_result_p50_ms: spread(trials.bareP50),
+        bare_start_alone_per_s: spread(trials.start),
+        ratio_vs_start_and_result: spread(trials.ratio),
+        ratio_vs_start_alone: spread(trials.startRatio),
+        errors: trials.errors,
+        load_average: trials.load,
+      });
+    }
+    const cpuPerCreate = {
+      eucora_ms: round(cpu.eucora / Math.max(1, cpu.eucoraCount)),
+      bare_ms: round(cpu.bare / Math.max(1, cpu.bareCount)),
+      ratio: ratio(cpu.eucora / Math.max(1, cpu.eucoraCount), cpu.bare / Math.max(1, cpu.bareCount)),
+      note: 'Temporal dev server + EUCORA worker + EUCORA API, against dev server + bare worker + this process (the bare client), over the intake trials; PostgreSQL is shared with other users and not counted',
+    };
+
+    // ---- create latency at half of peak ---------------------------------------------------------
+    const halfPeak = {
+      eucoraP50: [] as number[],
+      eucoraP99: [] as number[],
+      bareP50: [] as number[],
+      bareP99: [] as number[],
+      load: [] as number[][],
+      errors: 0,
+    };
+    for (let pair = 0; pair < size.pairs; pair++) {
+      progress(`create latency at half of peak, pair ${String(pair + 1)}/${String(size.pairs)}`);
+      halfPeak.load.push(load());
+      const e = await openLoop(size.halfPeakRequests, peak.eucora / 2, createIntent);
+      const b = await openLoop(size.halfPeakRequests, peak.bare / 2, bareStartAndResult);
+      const es = summarize(e.latencies);
+      const bs = summarize(b.latencies);
+      halfPeak.eucoraP50.push(es.p50);
+      halfPeak.eucoraP99.push(es.p99);
+      halfPeak.bareP50.push(bs.p50);
+      halfPeak.bareP99.push(bs.p99);
+      halfPeak.errors += e.errors + b.errors;
+    }
+    const halfPeakResult = {
+      eucora_rate_per_s: round(peak.eucora / 2),
+      bare_rate_per_s: round(peak.bare / 2),
+      requests_per_trial: size.halfPeakRequests,
+      eucora_p50_ms: spread(halfPeak.eucoraP50),
+      eucora_p99_ms: spread(halfPeak.eucoraP99),
+      bare_p50_ms: spread(halfPeak.bareP50),
+      bare_p99_ms: spread(halfPeak.bareP99),
+      ratio_p50: ratio(spread(halfPeak.eucoraP50).median, spread(halfPeak.bareP50).median),
+      ratio_p99: ratio(spread(halfPeak.eucoraP99).median, spread(halfPeak.bareP99).median),
+      errors: halfPeak.errors,
+      load_average: halfPeak.load,
+    };
+
+    // ---- lifecycle: LAB → GLOBAL -----------------------------------------------------------------
+    const credential = await admin.send('POST', '/connector-credentials', {
+      connector_type: 'intune',
+      name: 'compare-intune',
+    });
+    const apiKey = (credential.body as { api_key?: string } | undefined)?.api_key;
+    if (credential.status !== 201 || apiKey === undefined)
+      throw new Error(`connector key: ${String(credential.status)}`);
+    const stopConnector = new AbortController();
+    const connectorRun = runConnector({
+      baseUrl: apiUrl.replace(/\/api\/v1$/, ''),
+      apiKey,
+      connectorType: 'intune',
+      successCount: 1_000,
+      failureCount: 0,
+      intervalMs: 20,
+      interimReports: 0,
+      signal: stopConnector.signal,
+    });
+    const lifecycle = {
+      eucora: [] as number[],
+      eucoraCpu: [] as number[],
+      bare: [] as number[],
+      bareCpu: [] as number[],
+      ratio: [] as number[],
+      load: [] as number[][],
+    };
+    const n = size.lifecycleIntents;
+    for (let pair = 0; pair < size.lifecyclePairs; pair++) {
+      progress(`lifecycle of ${String(n)} intents, pair ${String(pair + 1)}/${String(size.lifecyclePairs)}`);
+      lifecycle.load.push(load());
+      let before = eucoraCpu();
+      let started = performance.now();
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          const answer = await packager.send('POST', '/deployment-intents', intentBody('GLOBAL', 'intune'));
+          const created = answer.body as { id: string; status: string };
+          if (answer.status !== 201) throw new Error(`lifecycle create answered ${String(answer.status)}`);
+          if (created.status === 'AWAITING_CAB') {
+            await cab.send('POST', `/cab/${created.id}/decision`, { decision: 'APPROVED' });
+          }
+          for (;;) {
+            const read = await packager.send('GET', `/deployment-intents/${created.id}`);
+            const status = (read.body as { status?: string } | undefined)?.status;
+            if (status === 'COMPLETED') return;
+            if (
+              status !== undefined &&
+              ['ROLLED_BACK', 'FAILED', 'ABORTED', 'REJECTED', 'EXPIRED'].includes(status)
+            ) {
+              throw new Error(`lifecycle intent ended ${status}`);
+            }
+            await sleep(100);
+          }
+        }),
+      );
+      const eRate = (n * 1_000) / (performance.now() - started);
+      lifecycle.eucora.push(eRate);
+      lifecycle.eucoraCpu.push((eucoraCpu() - before) / n);
+
+      before = bareCpu();
+      started = performance.now();
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          serial++;
+          await client.workflow.execute('bareRollout', {
+            taskQueue: BARE_QUEUE,
+            workflowId: `bare-rollout-${String(serial)}-${String(Date.now())}`,
+            args: [serial],
+          });
+        }),
+      );
+      const bRate = (n * 1_000) / (performance.now() - started);
+      lifecycle.bare.push(bRate);
+      lifecycle.bareCpu.push((bareCpu() - before) / n);
+      lifecycle.ratio.push(eRate / bRate);
+    }
+    stopConnector.abort();
+    await connectorRun.catch(() => undefined);
+    const lifecycleResult = {
+      intents_per_trial: n,
+      eucora_intents_per_s: spread(lifecycle.eucora),
+      eucora_cpu_ms_per_intent: spread(lifecycle.eucoraCpu),
+      bare_workflows_per_s: spread(lifecycle.bare),
+      bare_cpu_ms_per_workflow: spread(lifecycle.bareCpu),
+      ratio: spread(lifecycle.ratio),
+      note: 'EUCORA: POST → LAB..GLOBAL with zero soak, the reference connector (intune, polling every 20 ms) reporting each ring at once over HTTP, status read every 100 ms; bare: 1 activity + 5 asynchronously completed activities, each token posted over HTTP to this process, which completes it at once',
+      load_average: lifecycle.load,
+    };
+
+    // ---- parked at LAB ------------------------------------------------------------------------------
+    progress('restarting both workers (empty caches) for the parked measure');
+    await workers.eucoraWorker.stop();
+    await workers.bareWorker.stop();
+    workers = await startWorkers();
+    const rssAtStart = { eucora: rssMiB(workers.eucoraWorker.pid), bare: rssMiB(workers.bareWorker.pid) };
+    const pg = new PgClient({ connectionString: options.databaseUrl });
+    await pg.connect();
+    cleanups.push(() => pg.end());
+    const pendingLab = async () =>
+      Number(
+        (
+          await pg.query<{ count: string }>(
+            "select count(*) from ring_deployments where ring = 'LAB' and connector_type = 'jamf' and status in ('PENDING', 'IN_PROGRESS')",
+          )
+        ).rows[0]?.count ?? 0,
+      );
+    const parkedBefore = await pendingLab();
+    progress(`parking ${String(size.parked)} EUCORA intents at LAB (${String(parkedBefore)} already parked)`);
+    const parkedLoad = [load()];
+    let started = performance.now();
+    const eParked = await closedLoop(size.parked, 32, createIntent);
+    progress(`POSTs answered (${String(eParked.errors)} failed); waiting for the workflows to reach LAB`);
+    const eucoraReached = await waitUntil(
+      async () => (await pendingLab()) - parkedBefore,
+      size.parked - eParked.errors,
+      PARK_WAIT_MS,
+      progress,
+    );
+    const eucoraParkRate = (eucoraReached * 1_000) / (performance.now() - started);
+    await sleep(5_000);
+    const eucoraRss = rssMiB(workers.eucoraWorker.pid);
+
+    progress(`parking ${String(size.parked)} bare workflows`);
+    parkedLoad.push(load());
+    driver.parked = 0;
+    started = performance.now();
+    const bParked = await closedLoop(size.parked, 32, async () => {
+      serial++;
+      await client.workflow.start('bareParked', {
+        taskQueue: BARE_QUEUE,
+        workflowId: `bare-parked-${String(serial)}-${String(Date.now())}`,
+        args: [serial],
+      });
+      return true;
+    });
+    const bareReached = await waitUntil(
+      () => Promise.resolve(driver.parked),
+      size.parked - bParked.errors,
+      PARK_WAIT_MS,
+      progress,
+    );
+    const bareParkRate = (bareReached * 1_000) / (performance.now() - started);
+    await sleep(5_000);
+    const bareRss = rssMiB(workers.bareWorker.pid);
+    const parkedResult = {
+      intents: size.parked,
+      eucora_reached_lab: eucoraReached,
+      bare_reached_park: bareReached,
+      worker_max_cached_workflows: process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'SDK default',
+      eucora_worker_rss_mib: eucoraRss,
+      bare_worker_rss_mib: bareRss,
+      worker_rss_at_start_mib: rssAtStart,
+      rss_ratio: eucoraRss === null || bareRss === null ? null : ratio(eucoraRss, bareRss),
+      eucora_parked_per_s: round(eucoraParkRate),
+      bare_parked_per_s: round(bareParkRate),
+      parking_rate_ratio: ratio(eucoraParkRate, bareParkRate),
+      errors: eParked.errors + bParked.errors,
+      load_average: parkedLoad,
+    };
+
+    // ---- list intents -------------------------------------------------------------------------------
+    const rows = Number(
+      (await pg.query<{ count: string }>('select count(*) from deployment_intents')).rows[0]?.count ?? 0,
+    );
+    const list = async (query: string) => {
+      const result = await closedLoop(size.listRequests, 8, async () => {
+        const answer = await packager.send('GET', `/deployment-intents?${query}`);
+        return answer.status === 200;
+      });
+      const summary = summarize(result.latencies);
+      return { query, p50_ms: summary.p50, p99_ms: summary.p99, errors: result.errors };
+    };
+    progress(`list intents over ${String(rows)} rows`);
+    const listLoad = load();
+    const listResult = {
+      rows,
+      requests_per_query: size.listRequests,
+      concurrency: 8,
+      first_page: await list('limit=50'),
+      by_status_parked: await list('status=DEPLOYING&limit=50'),
+      by_status_rare: await list('status=COMPLETED&limit=50'),
+      load_average: listLoad,
+    };
+
+    return {
+      benchmark: 'compare',
+      mode: options.mode,
+      commit: gitCommit(),
+      timestamp: new Date().toISOString(),
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      load_average_at_start: loadAtStart,
+      load_average_at_end: load(),
+      database: 'PostgreSQL (DATABASE_URL of the EUCORA processes)',
+      ratios: {
+        intake: intake.map((row) => ({
+          concurrency: row.concurrency,
+          vs_start_and_result: (row.ratio_vs_start_and_result as Spread).median,
+          vs_start_alone: (row.ratio_vs_start_alone as Spread).median,
+        })),
+        create_latency_half_peak_p50: halfPeakResult.ratio_p50,
+        create_latency_half_peak_p99: halfPeakResult.ratio_p99,
+        cpu_per_create: cpuPerCreate.ratio,
+        lifecycle: lifecycleResult.ratio.median,
+        parked_worker_rss: parkedResult.rss_ratio,
+        parking_rate: parkedResult.parking_rate_ratio,
+      },
+      intake,
+      create_latency_half_peak: halfPeakResult,
+      cpu_per_create: cpuPerCreate,
+      lifecycle: lifecycleResult,
+      parked: parkedResult,
+      list_intents: listResult,
+    };
+  } finally {
+    progress('stopping the processes, the Temporal dev server and the driver');
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+/** How long the parked measure waits, after the last start, for the workflows to reach their park. */
+const PARK_WAIT_MS = 180_000;
+
+/** Polls `count` until it reaches `target` or `budgetMs` passes; the count reached. */
+async function waitUntil(
+  count: () => Promise<number>,
+  target: number,
+  budgetMs: number,
+  progress: (line: string) => void,
+): Promise<number> {
+  const deadline = Date.now() + budgetMs;
+  let reached = await count();
+  let said = Date.now();
+  while (reached < target && Date.now() < deadline) {
+    await sleep(250);
+    reached = await count();
+    if (Date.now() - said > 10_000) {
+      progress(`${String(reached)} of ${String(target)} parked`);
+      said = Date.now();
+    }
+  }
+  if (reached < target) progress(`only ${String(reached)} of ${String(target)} parked in time`);
+  return reached;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function recreateDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = target.pathname.slice(1);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unexpected database name ${name}`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const pg = new PgClient({ connectionString: admin.toString() });
+  await pg.connect();
+  try {
+    await pg.query(`drop database if exists ${name} with (force)`);
+    await pg.query(`create database ${name}`);
+  } finally {
+    await pg.end();
+  }
+}
+
+async function waitForPoller(client: Client, taskQueue: string, worker: ChildNode): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (worker.process.exitCode !== null) throw new Error(`${worker.name} exited`);
+    const pollers = await client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if (pollers.pollers.length > 0) return;
+    if (Date.now() > deadline) throw new Error(`${worker.name} never polled ${taskQueue}`);
+    await sleep(200);
+  }
+}
+
+/** The bare side's "connector": takes activity task tokens over HTTP, completes them (or parks them). */
+async function startDriver(client: Client) {
+  const state = { parked: 0 };
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { task_token: string };
+      response.writeHead(204).end();
+      if (request.url === '/parked') {
+        state.parked++;
+        return;
+      }
+      // After the answer: the activity has thrown CompleteAsyncError by the time this arrives, or soon.
+      const token = Buffer.from(body.task_token, 'base64');
+      const complete = async (attempt: number): Promise<void> => {
+        try {
+          await client.activity.complete(token, 1);
+        } catch (error) {
+          if (attempt < 20) {
+            await sleep(20);
+            await complete(attempt + 1);
+          } else throw error;
+        }
+      };
+      void complete(0).catch(() => undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  return {
+    url,
+    get parked() {
+      return state.parked;
+    },
+    set parked(value: number) {
+      state.parked = value;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,256 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { listen } from '../../runtime/http-listener';
+import type { Listener } from '../../runtime/http-listener';
+import { ApiHarness } from '../helpers/api';
+import type { Agent } from '../helpers/api';
+import { freePort } from '../helpers/free-port';
+import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUTPUT = path.join(ROOT, 'test-output', 'console');
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeResult {
+  violations: { id: string; impact: string | null; help: string; nodes: { target: unknown }[] }[];
+}
+
+/**
+ * The browser console in Debian's Chromium, against the real API (served with the console's build,
+ * as `npm start` serves it), a real worker on the Temporal dev server, and connectors over HTTP.
+ * Every page is screenshotted under test-output/console/ and checked by axe-core.
+ */
+describe('the browser console', () => {
+  let api: ApiHarness;
+  let listener: Listener;
+  let browser: Browser;
+  let base: string;
+  const problems: string[] = [];
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    // The build `npm start` serves; made here when missing or stale, as `npm start` and `npm test` make it.
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts/ensure-console.mjs')], { stdio: 'inherit' });
+    mkdirSync(OUTPUT, { recursive: true });
+    const port = await freePort();
+    base = `http://127.0.0.1:${String(port)}`;
+    api = await ApiHarness.start({
+      publicUrl: base,
+      overrides: {
+        consoleRoot: path.join(ROOT, 'dist', 'console'),
+        temporalWorkflowUrl: (workflowId) =>
+          `http://127.0.0.1:8233/namespaces/default/workflows/${workflowId}`,
+      },
+    });
+    listener = await listen(api.app, port, '127.0.0.1');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    // A Vite build may run first (a few seconds; more on a loaded machine).
+  }, 240_000);
+  afterAll(async () => {
+    writeFileSync(path.join(OUTPUT, 'timings.json'), JSON.stringify(timings, null, 2));
+    await browser.close();
+    await listener.close();
+    await api.close();
+  });
+  afterEach(() => {
+    expect(problems.splice(0)).toEqual([]);
+  });
+
+  /** A person's own browser (own cookies), reporting CSP violations, script errors and failed loads. */
+  async function person(width = 1280): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        problems.push(message.text());
+    });
+    page.on('response', (response) => {
+      // 4xx answers the console expects and shows (refusals, a signed-out /auth/me) are not failures.
+      if (response.status() >= 500) problems.push(`${String(response.status())} ${response.url()}`);
+    });
+    await page.addInitScript({
+      content:
+        "document.addEventListener('securitypolicyviolation', (event) => " +
+        'console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`));',
+    });
+    return { context, page };
+  }
+
+  /** axe-core on the page as it is (zero serious or critical violations), and a full-page screenshot. */
+  async function check(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: path.join(OUTPUT, `${name}.png`), fullPage: true });
+    // Evaluated through the debugging protocol, which the page's CSP does not govern.
+    await page.evaluate(AXE);
+    const result = await page.evaluate<AxeResult>('axe.run(document, { resultTypes: ["violations"] })');
+    const serious = result.violations
+      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+      .map(
+        (violation) =>
+          `${name}: ${violation.id} (${violation.help}) at ${JSON.stringify(violation.nodes.map((n) => n.target))}`,
+      );
+    expect(serious).toEqual([]);
+  }
+
+  async function signIn(page: Page, username: string, roles: string[], displayName?: string): Promise<void> {
+    await page.goto(base);
+    await page.getByLabel('User name').fill(username);
+    if (displayName !== undefined) await page.getByLabel('Display name (optional)').fill(displayName);
+    // The form starts with "submitter" ticked.
+    for (const box of await page.getByRole('checkbox').all()) await box.uncheck();
+    for (const role of roles) await page.locator(`input[name="roles"][value="${role}"]`).check();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  }
+
+  async function submitHighRisk(agent: Agent, app: string, evidence = highRiskEvidence()): Promise<string> {
+    const res = await agent.post('/api/v1/deployment-intents').send({
+      app_name: app,
+      version: '1.0',
+      target_ring: 'GLOBAL',
+      connectors: { windows: 'intune' },
+      evidence_pack: evidence,
+    });
+    expect(res.status).toBe(201);
+    return (res.body as { id: string }).id;
+  }
+
+  it('opens on a sign-in page that lists the dev login’s roles, interactive in under a second', async () => {
+    const { context, page } = await person();
+    await page.goto(base);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('User name').focus();
+    // From the navigation's start to a sign-in form that takes input (measured, reported; not asserted).
+    timings.first_page_interactive_ms = await page.evaluate(() => performance.now());
+    expect(await page.getByText('Development only').isVisible()).toBe(true);
+    for (const role of ['Submitter (packager)', 'CAB member', 'Operator', 'Auditor', 'Administrator'])
+      expect(await page.getByLabel(role).count()).toBe(1);
+    await check(page, 'sign-in');
+    await context.close();
+  });
+
+  interface WorkItem {
+    correlation_id: string;
+    intent_id: string;
+    ring: string;
+    action: string;
+    connector_type: string;
+  }
+
+  /** An intune connector over HTTP: reports every ring (deploy or rollback) of one intent as done on 10 devices. */
+  async function connectorCompletes(intentId: string, until: RegExp): Promise<string> {
+    const { agent } = await api.connector('intune');
+    const reader = await api.agent('reader@example.com', ['auditor']);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const intent = await reader.get(`/api/v1/deployment-intents/${intentId}`).expect(200);
+      const status = (intent.body as { status: string }).status;
+      if (until.test(status)) return status;
+      if (Date.now() > deadline) throw new Error(`intent still ${status}`);
+      for (const path of ['/api/v1/connectors/pending-deployments', '/api/v1/connectors/pending-rollbacks']) {
+        const work = await agent.get(path).expect(200);
+        for (const item of work.body as WorkItem[]) {
+          if (item.intent_id !== intentId) continue;
+          await agent.post('/api/v1/connectors/update-deployment-status').send({
+            correlation_id: item.correlation_id,
+            ring: item.ring,
+            connector_type: item.connector_type,
+            action: item.action,
+            success_count: 10,
+            failure_count: 0,
+            final: true,
+          });
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  let approved: string | undefined;
+
+  it('shows a CAB member the queue: their own submission explained, another one approved up to PILOT', async () => {
+    const submitter = await api.agent('packager@example.com', ['submitter']);
+    const member = await api.agent('cab.chair@example.com', ['cab_member', 'submitter']);
+    const theirs = await submitHighRisk(submitter, 'Contoso Agent');
+    const own = await submitHighRisk(member, 'Chair Own Tool');
+    const { context, page } = await person();
+    // Display names can hold markup: the console shows it as text.
+    await signIn(page, 'cab.chair@example.com', ['cab_member', 'submitter'], '<img src=x>Chair <b>Board</b>');
+    expect(await page.getByText('<img src=x>Chair <b>Board</b>').count()).toBe(1);
+    expect(await page.locator('header img, header b').count()).toBe(0);
+    await page.getByRole('heading', { name: 'CAB queue' }).waitFor();
+    const ownCard = page.getByRole('article', { name: 'Chair Own Tool 1.0' });
+    await ownCard.waitFor();
+    expect(await ownCard.getByText('Separation of duties').isVisible()).toBe(true);
+    expect(await ownCard.getByRole('button', { name: 'Record decision' }).count()).toBe(0);
+    const card = page.getByRole('article', { name: 'Contoso Agent 1.0' });
+    await check(page, 'cab-queue');
+    await card.getByLabel('Approve with conditions').check();
+    await card.getByLabel('Stop after ring').selectOption('PILOT');
+    await card.getByLabel('Comment').fill('pilot first, then we look again');
+    await card.getByRole('button', { name: 'Record decision' }).click();
+    await page.getByText('Approved with conditions').waitFor();
+    const intent = await submitter.get(`/api/v1/deployment-intents/${theirs}`).expect(200);
+    expect((intent.body as { cab: { conditions: unknown; approver_id: string } }).cab).toMatchObject({
+      approver_id: 'cab.chair@example.com',
+      conditions: { max_ring: 'PILOT' },
+    });
+    expect(own).toBeDefined();
+    approved = theirs;
+    await context.close();
+  });
+
+  it('shows the submitter the rollout reach COMPLETED at PILOT, ring by ring, while a connector reports', async () => {
+    const id = approved ?? '';
+    const { context, page } = await person();
+    await signIn(page, 'packager@example.com', ['submitter']);
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByLabel('App').fill('Contoso Agent');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('link', { name: 'Contoso Agent 1.0' }).click();
+    await page.getByRole('heading', { name: 'Contoso Agent 1.0' }).waitFor();
+    expect(await connectorCompletes(id, /^COMPLETED$/)).toBe('COMPLETED');
+    // The page refreshes itself: no reload.
+    await page.locator('.status-line').getByText('Completed').waitFor({ timeout: 30_000 });
+    await page.getByText('at PILOT').waitFor();
+    const rings = page.getByRole('list', { name: 'Ring by ring' });
+    expect(await rings.getByText('— done').count()).toBe(3);
+    expect(await rings.getByText('— skipped').count()).toBe(2);
+    expect(await page.getByText('Gate passed').count()).toBe(3);
+    expect(await page.getByRole('link', { name: /in the Temporal UI/ }).getAttribute('href')).toContain(
+      '/workflows/',
+    );
+    await check(page, 'rollout-timeline');
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('table').waitFor();
+    await check(page, 'rollouts');
+    await context.close();
+  }, 180_000);
+
+  it('lets an operator abort another rollout, with a reason and a confirmation, and see it roll back', async () => {
+    const submitter = await api.agent('packager@example.com', ['submitter']);
+    const id = await submitHighRisk(submitter, 'Fabrikam Viewer', lowRiskEvidence());
+    const { context, page } = await person(720);
+    await signIn(page, 'ops@example.com', ['operator']);
+    await page.goto(`${base}/rollouts/${id}`);
+    await page.getByRole('heading', { name: 'Fabrikam Viewer 1.0' }).waitFor();
+    await page.getByRole('button', { name: 'Abort and roll back' }).click();
+    await page.getByLabel('Why abort? (recorded in the audit trail)').fill('wrong build went out');
+    await check(page, 'rollout-abort-confirmation');
+    await page.getByRole('button', { name: 'Yes, abort and roll back' }).click();
+    await page.getByText('accepted; it takes effect between steps').waitFor();
+    const ended = await connectorCompletes(id, /^(ROLLED_BACK|ABORTED)$/);
+    await page
+      .locator('.status-line')
+      .getByText(ended === 'ABORTED' ? 'Aborted' : 'Rolled back')
+      .waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: 'Abort and roll back' }).count()).toBe(0);
+    await page.getByRole('cell', { name: 'ops@example.com' }).first().waitFor();
+    await check(page, 'rollout-aborted');
+    await context.close();
+  }, 180_000);
+});
