@@ -569,6 +569,9 @@ describe('rollout timeline', () => {
       actor: 'workflow',
       payload,
       occurred_at: '2026-11-28T12:00:00Z',
+      seq: 1,
+      prev_hash: '0'.repeat(64),
+      hash: 'a'.repeat(64),
     });
     expect(
       soakEndsAt({

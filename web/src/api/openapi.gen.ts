@@ -586,6 +586,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recompute the tenant’s audit hash chain
+         * @description Walks the caller’s tenant’s events in chain order (`seq`), recomputing each `hash = SHA-256(prev_hash ‖ canonical JSON of the event)` (docs/audit.md), from the first event or from `from_event_id`, and answers how many links hold and the first broken one: an edited row (HASH_MISMATCH), a removed or inserted row (PREV_HASH_MISMATCH, SEQUENCE_GAP), or a chain that stops short of its recorded head (HEAD_MISMATCH).
+         *
+         *     Roles: auditor, admin.
+         */
+        get: operations["verifyAuditChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -956,6 +978,12 @@ export interface components {
                 [key: string]: unknown;
             };
             occurred_at: string;
+            /** @description position in the tenant’s audit hash chain */
+            seq: number;
+            /** @description the previous event’s hash (64 zeros for the first) */
+            prev_hash: string;
+            /** @description SHA-256 of prev_hash ‖ the canonical JSON of the event (docs/audit.md) */
+            hash: string;
         };
         ControlAccepted: {
             /** Format: uuid */
@@ -1711,6 +1739,30 @@ export interface components {
             /** @description pass as `cursor` for the next page; null on the last page */
             next_cursor: string | null;
         };
+        AuditChainVerification: {
+            /** @description every verified link holds and the chain ends at its recorded head */
+            intact: boolean;
+            from_event_id: number | null;
+            /** @description links recomputed and found intact, in seq order */
+            verified: number;
+            last_verified: {
+                seq: number;
+                hash: string;
+                event_id: number;
+            } | null;
+            /** @description the chain head the writers recorded when verification started */
+            head: {
+                seq: number;
+                hash: string;
+            };
+            first_broken_link: {
+                /** @description the event whose link fails (0: none, the chain is empty) */
+                event_id: number;
+                seq: number;
+                /** @enum {string} */
+                reason: "HASH_MISMATCH" | "PREV_HASH_MISMATCH" | "SEQUENCE_GAP" | "HEAD_MISMATCH";
+            } | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1803,6 +1855,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getCurrentActor: {
@@ -1870,9 +1933,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1949,9 +2014,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2029,9 +2096,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2113,9 +2182,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2238,9 +2309,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2326,9 +2399,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2443,9 +2518,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2560,9 +2637,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2677,9 +2756,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2794,9 +2875,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2921,9 +3004,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3009,9 +3094,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3125,9 +3212,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3201,9 +3290,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3317,9 +3408,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3405,9 +3498,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3523,9 +3618,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3602,9 +3699,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3728,9 +3827,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3809,9 +3910,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3890,9 +3993,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4006,9 +4111,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4082,9 +4189,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4187,9 +4296,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4303,9 +4414,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4388,9 +4501,101 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyAuditChain: {
+        parameters: {
+            query?: {
+                /** @description verify from this event (its predecessor’s stored hash is the starting point); whole chain when absent */
+                from_event_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditChainVerification"];
+                };
+            };
+            /** @description The request is not valid; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or another tenant’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (sign-ins, failed API key checks, changes or refused requests); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4464,9 +4669,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
