@@ -7,6 +7,9 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   setupFiles: ['<rootDir>/test/setup-temporal-runtime.ts'],
   testTimeout: 60_000,
+  coverageProvider: 'v8',
+  maxWorkers: 2,
+  workerIdleMemoryLimit: '1500MB',
   collectCoverageFrom: [
     'api/**/*.ts',
     'activities/**/*.ts',
