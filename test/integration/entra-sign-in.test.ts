@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createEntraIdentity } from '../../api/identity/entra';
 import { IssuerUnavailableError } from '../../api/identity/openid-issuer';
 import { createLogger } from '../../runtime/logger';
+import { UNLIMITED } from '../../api/rate-limits';
 import { UNAUTHENTICATED_TENANT, asTenantId } from '../../db/tenant-id';
 import type { TenantId } from '../../db/tenant-id';
 import { ApiHarness } from '../helpers/api';
@@ -515,6 +516,39 @@ describe('GET /auth/options', () => {
   it('offers Entra ID and, outside production, the dev login', async () => {
     const options = await api.anonymous().get('/api/v1/auth/options').expect(200);
     expect(options.body).toEqual({ dev_login: true, entra: { login_url: '/api/v1/auth/login' } });
+  });
+});
+
+describe('the sign-in rate limit', () => {
+  it('counts Entra sign-ins, by redirect and by code redemption, against the per-address budget', async () => {
+    const limited = await ApiHarness.start({
+      overrides: {
+        entra: entra.identity(),
+        rateLimits: { ...UNLIMITED, signIn: { limit: 2, windowMs: 60_000 } },
+        rateLimitPrefix: `eucora-test:${randomUUID()}:rl:`,
+      },
+    });
+    try {
+      const from = (address: string) =>
+        limited.anonymous().get('/api/v1/auth/login').set('X-Forwarded-For', address);
+      await from('203.0.113.60').expect(302);
+      await from('203.0.113.60').expect(302);
+      const refused = await from('203.0.113.60').expect(429);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // Handing a code over is a sign-in attempt too: the same address is refused before any code is redeemed.
+      await limited
+        .anonymous()
+        .post('/api/v1/auth/login')
+        .set('X-Forwarded-For', '203.0.113.60')
+        .send({ code: 'a-code', code_verifier: 'v'.repeat(43), redirect_uri: SPA_REDIRECT })
+        .expect(429);
+      // Another address has its own budget.
+      await from('203.0.113.61').expect(302);
+      expect(limited.contractViolations()).toEqual([]);
+    } finally {
+      await limited.close();
+    }
   });
 });
 
