@@ -81,13 +81,26 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it.each(['SESSION_SECRET', 'POSTGRES_PASSWORD', 'PUBLIC_URL', 'ENTRA_CLIENT_ID', 'ENTRA_TENANTS'])(
+  it.each(['POSTGRES_PASSWORD', 'PUBLIC_URL', 'ENTRA_CLIENT_ID', 'ENTRA_TENANTS'])(
     'refuses to start without %s',
     (name) => {
       const rest = Object.fromEntries(Object.entries(SETTINGS).filter(([key]) => key !== name));
       expect(() => composeWith(rest)).toThrow(new RegExp(`^${name}: set ${name}`));
     },
   );
+
+  it('starts without SESSION_SECRET only when the session secrets come from Key Vault', () => {
+    const { SESSION_SECRET: _omitted, ...rest } = SETTINGS;
+    for (const name of ['api', 'worker']) {
+      // Neither: the container's configuration loader refuses, naming the variable.
+      const bare = composeWith(rest).services[name]?.environment ?? {};
+      expect(() => loadConfig(bare)).toThrow(/SESSION_SECRET/);
+      // From Key Vault: compose and the loader accept it.
+      const vaulted = composeWith({ ...rest, KEY_VAULT_URL: 'https://eucora-kv.vault.azure.net' });
+      const config = loadConfig(vaulted.services[name]?.environment ?? {});
+      expect(config.keyVault).toMatchObject({ url: 'https://eucora-kv.vault.azure.net' });
+    }
+  });
 
   it('has no default for any secret', () => {
     const defaults = [...raw.matchAll(/\$\{([A-Z0-9_]+):-([^}]*)\}/g)];
