@@ -81,6 +81,25 @@ export function isLoopbackHost(host: string): boolean {
  * takes up to its Temporal call timeout (and the client's retry) to start its own: a shorter threshold
  * would "recover" intents whose submitter is still at work.
  */
+/** The worker's bounds: how many workflows it keeps in its sticky cache and how much it runs at once. */
+export interface WorkerLimits {
+  /**
+   * Workflows kept in memory between their tasks. Intents park for days (CAB, soaks), so caching them
+   * buys nothing; an evicted one replays its history on its next task (a few ms). The SDK's default
+   * grows with the heap (about 2,300 for 4 GiB) and held 1.2 GB of RSS with 10,000 parked intents.
+   */
+  readonly maxCachedWorkflows: number;
+  readonly maxConcurrentWorkflowTaskExecutions: number;
+  readonly maxConcurrentActivityTaskExecutions: number;
+}
+
+/** Chosen from `npm run bench -- --compare --parked` (docs/benchmarks.md, "Worker memory"). */
+export const DEFAULT_WORKER_LIMITS: WorkerLimits = {
+  maxCachedWorkflows: 250,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  maxConcurrentActivityTaskExecutions: 100,
+};
+
 const RECONCILER_MIN_THRESHOLD_MS = 10_000;
 
 /** A duration of at least `minimumMs` (a lease or an interval of zero would spin). */
@@ -114,6 +133,24 @@ const environmentSchema = z
     REDIS_URL: optionalString,
     REDIS_TIMEOUT: durationAtLeast(100, '100ms').default(parseDuration('1s')),
     TEMPORAL_CALL_TIMEOUT: durationAtLeast(100, '100ms').default(parseDuration('2s')),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(DEFAULT_WORKER_LIMITS.maxCachedWorkflows),
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(1_000)
+      .default(DEFAULT_WORKER_LIMITS.maxConcurrentWorkflowTaskExecutions),
+    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(DEFAULT_WORKER_LIMITS.maxConcurrentActivityTaskExecutions),
     SESSION_SECRET: optionalString,
 
     ENTRA_CLIENT_ID: optionalString,
@@ -254,6 +291,8 @@ export interface AppConfig {
     /** How long the Temporal calls of one API request may take together before it answers 503. */
     readonly callTimeoutMs: number;
   };
+  /** The worker's memory and concurrency bounds (docs/benchmarks.md says how the defaults were chosen). */
+  readonly worker: WorkerLimits;
   readonly database: {
     readonly url: string | undefined;
     readonly poolSize: number;
@@ -484,6 +523,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
         env.TEMPORAL_WORKFLOW_BUNDLE ??
         (env.NODE_ENV === 'production' ? path.resolve('dist/workflow-bundle.js') : undefined),
       callTimeoutMs: env.TEMPORAL_CALL_TIMEOUT,
+    },
+    worker: {
+      maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
     },
     database: {
       url: env.DATABASE_URL,

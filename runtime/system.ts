@@ -150,6 +150,7 @@ export async function startSystem(
         dependencies: { store, logger },
         reconciler: { client: temporal.client, rolloutPolicy: config.rolloutPolicy },
         workflowBundlePath: config.temporal.workflowBundlePath,
+        workerOptions: { ...config.worker },
       });
       const running = worker.run();
       workerStopped = running.catch((error: unknown) => {

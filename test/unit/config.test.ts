@@ -77,6 +77,31 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('bounds the worker’s cache and concurrency by default, and reads the bounds it is given', () => {
+    expect(loadConfig({}).worker).toEqual({
+      maxCachedWorkflows: 250,
+      maxConcurrentWorkflowTaskExecutions: 40,
+      maxConcurrentActivityTaskExecutions: 100,
+    });
+    expect(
+      loadConfig({
+        WORKER_MAX_CACHED_WORKFLOWS: '0',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8',
+        WORKER_MAX_CONCURRENT_ACTIVITIES: '16',
+      }).worker,
+    ).toEqual({
+      maxCachedWorkflows: 0,
+      maxConcurrentWorkflowTaskExecutions: 8,
+      maxConcurrentActivityTaskExecutions: 16,
+    });
+    expect(
+      problemsOf({ WORKER_MAX_CACHED_WORKFLOWS: '-1', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' }),
+    ).toEqual([
+      'WORKER_MAX_CACHED_WORKFLOWS: Too small: expected number to be >=0',
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: Too small: expected number to be >=2',
+    ]);
+  });
+
   it('refuses a reconciler threshold short enough to recover a submission still at work', () => {
     expect(problemsOf({ RECONCILER_THRESHOLD: '5s' })).toEqual([
       'RECONCILER_THRESHOLD: must be at least 10s',
