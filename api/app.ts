@@ -1,6 +1,7 @@
 import express from 'express';
 import type { Express } from 'express';
 import type { Client, ConnectionLike } from '@temporalio/client';
+import { evidenceBundleEndpoints } from './routes/evidence-bundle';
 import type { DatabaseHandle } from '../db/client';
 import type { DataStore } from '../db/tenant-store';
 import type { RolloutPolicy } from '../policy/rollout-policy';
@@ -107,6 +108,7 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
     ...connectorEndpoints(deps),
     ...connectorCredentialEndpoints(),
     ...eventEndpoints(deps),
+    ...evidenceBundleEndpoints(deps),
     ...metricsEndpoints(deps),
   ];
 }

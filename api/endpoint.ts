@@ -45,6 +45,8 @@ export interface EndpointResponse {
   readonly description: string;
   readonly schema?: z.ZodType;
   readonly contentType?: string;
+  /** The same answer in another media type (e.g. a zip on `?format=zip`). */
+  readonly alternative?: { readonly contentType: string; readonly schema: z.ZodType };
   readonly headers?: Record<string, { description: string; schema: { type: 'string'; enum?: string[] } }>;
 }
 
@@ -377,7 +379,14 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
       ...(Object.keys(headers).length === 0 ? {} : { headers }),
       ...(response.schema === undefined
         ? {}
-        : { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }),
+        : {
+            content: {
+              [response.contentType ?? 'application/json']: { schema: response.schema },
+              ...(response.alternative === undefined
+                ? {}
+                : { [response.alternative.contentType]: { schema: response.alternative.schema } }),
+            },
+          }),
     };
   }
   for (const status of errorStatuses) {

@@ -191,6 +191,24 @@ export class DeploymentEventRepository {
     return rows.length > 0;
   }
 
+  /** Every event of an intent, in chain order (for its evidence bundle). */
+  async allForIntent(intentId: string): Promise<DeploymentEventRow[]> {
+    return this.db
+      .select()
+      .from(deploymentEvents)
+      .where(and(eq(deploymentEvents.tenantId, this.tenantId), eq(deploymentEvents.intentId, intentId)))
+      .orderBy(asc(deploymentEvents.seq));
+  }
+
+  /** The tenant's chain head: the newest chained event's position and hash; undefined before the first. */
+  async chainHead(): Promise<{ seq: number; hash: string } | undefined> {
+    const [head] = await this.db
+      .select({ seq: auditChainHeads.seq, hash: auditChainHeads.hash })
+      .from(auditChainHeads)
+      .where(eq(auditChainHeads.tenantId, this.tenantId));
+    return head;
+  }
+
   /** The newest `limit` events of an intent, returned oldest first. */
   async recentForIntent(intentId: string, limit: number): Promise<DeploymentEventRow[]> {
     const rows = await this.db

@@ -276,6 +276,11 @@ const MATRIX: Record<string, Cell> = {
   },
   listAuditEvents: { expect: readers(['auditor', 'operator', 'cab_member']) },
   verifyAuditChain: { expect: readers(['auditor']) },
+  // The fixture never came before the CAB: a CAB member is refused its bundle (auditors and admins read all).
+  getEvidenceBundle: {
+    params: (f) => ({ id: f.finished.id }),
+    expect: onTenantAResource(['auditor'], 200),
+  },
   getMetrics: { expect: { ...readers(['operator', 'auditor']), metrics: 200 } },
 };
 

@@ -608,6 +608,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployment-intents/{id}/evidence-bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything that proves why each ring was promoted, in one self-contained document
+         * @description The intent, its evidence pack and hash, the risk assessment with its model and every factor’s rationale, the CAB request and decisions with the evidence hash they approved, every ring’s reports, gate inputs and verdict, rollbacks, the intent’s audit events with their chain hashes, and the Temporal workflow history (or why it is no longer held). `npm run verify-bundle -- file` recomputes every hash offline (docs/audit.md). Auditors and admins read every bundle; a CAB member the bundles of intents that came before the CAB.
+         *
+         *     Roles: auditor, admin, cab_member.
+         */
+        get: operations["getEvidenceBundle"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -1762,6 +1784,90 @@ export interface components {
                 /** @enum {string} */
                 reason: "HASH_MISMATCH" | "PREV_HASH_MISMATCH" | "SEQUENCE_GAP" | "HEAD_MISMATCH";
             } | null;
+        };
+        EvidenceBundle: {
+            /** @enum {string} */
+            format: "eucora-evidence-bundle/1";
+            generated_at: string;
+            generated_by: string;
+            tenant_id: string;
+            intent: {
+                [key: string]: unknown;
+            };
+            evidence_pack: {
+                id: string;
+                content_hash: string;
+                content: {
+                    [key: string]: unknown;
+                };
+                created_by: string;
+                created_at: string;
+            };
+            risk_assessment: {
+                [key: string]: unknown;
+            } | null;
+            risk_model: {
+                version: string;
+                definition: {
+                    [key: string]: unknown;
+                };
+            } | null;
+            cab: {
+                request: {
+                    [key: string]: unknown;
+                } | null;
+                decisions: {
+                    event_id: number;
+                    event_type: string;
+                    actor: string;
+                    occurred_at: string;
+                    evidence_hash: string | null;
+                    risk_model_version: string | null;
+                    payload: {
+                        [key: string]: unknown;
+                    };
+                }[];
+            };
+            rings: {
+                [key: string]: unknown;
+            }[];
+            events: {
+                id: number;
+                tenant_id: string;
+                seq: number;
+                event_key: string;
+                event_type: string;
+                intent_id: string | null;
+                correlation_id: string;
+                request_id: string | null;
+                actor: string;
+                payload: {
+                    [key: string]: unknown;
+                };
+                occurred_at: string;
+                prev_hash: string;
+                hash: string;
+            }[];
+            chain_head: {
+                seq: number;
+                hash: string;
+            } | null;
+            workflow_history: {
+                /** @enum {boolean} */
+                available: true;
+                workflow_id: string;
+                event_count: number;
+                sha256: string;
+                history: {
+                    [key: string]: unknown;
+                };
+            } | {
+                /** @enum {boolean} */
+                available: false;
+                workflow_id: string;
+                reason: string;
+            };
+            bundle_sha256: string;
         };
     };
     responses: never;
@@ -4533,6 +4639,100 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditChainVerification"];
+                };
+            };
+            /** @description The request is not valid; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or another tenant’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (sign-ins, failed API key checks, changes or refused requests); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getEvidenceBundle: {
+        parameters: {
+            query?: {
+                /** @description `zip`: the bundle as bundle.json plus the raw Temporal history as workflow-history.json */
+                format?: "json" | "zip";
+            };
+            header?: never;
+            path: {
+                /** @description resource id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evidence bundle (JSON), or with `format=zip` a zip of it and the raw history */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvidenceBundle"];
+                    "application/zip": string;
                 };
             };
             /** @description The request is not valid; `errors` names each bad field */
