@@ -8,7 +8,7 @@ import type { RolloutPolicy } from '../policy/rollout-policy';
 import type { RateLimits } from '../runtime/config';
 import type { Logger } from '../runtime/logger';
 import { temporalHealthy } from '../runtime/temporal';
-import { mountEndpoint } from './endpoint';
+import { mountEndpoint, mountMethodNotAllowed } from './endpoint';
 import type { Endpoint, EndpointContext } from './endpoint';
 import { consoleApp } from './console';
 import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
@@ -171,6 +171,7 @@ export function createApp(deps: ApiDependencies): Express {
       ),
   };
   for (const definition of endpoints) mountEndpoint(api, definition, context);
+  mountMethodNotAllowed(api, endpoints);
   app.use('/api/v1', api);
   if (deps.consoleRoot !== undefined) app.use(consoleApp(deps.consoleRoot));
 

@@ -259,6 +259,26 @@ function requestHeaders(definition: Endpoint): z.ZodType | undefined {
   return definition.idempotency === undefined ? own : withIdempotencyKeyHeader(own);
 }
 
+/**
+ * Answers a method no operation of a known path takes with 405 and `Allow` (RFC 9110 §15.5.6), instead
+ * of the 404 of an unknown path. Mounted after every operation, so only unclaimed methods reach it.
+ */
+export function mountMethodNotAllowed(router: Router, endpoints: readonly Endpoint[]): void {
+  const methodsByPath = new Map<string, Set<string>>();
+  for (const definition of endpoints) {
+    const methods = methodsByPath.get(definition.path) ?? new Set<string>();
+    methods.add(definition.method.toUpperCase());
+    if (definition.method === 'get') methods.add('HEAD');
+    methodsByPath.set(definition.path, methods);
+  }
+  for (const [path, methods] of methodsByPath) {
+    const allowed = [...methods].sort();
+    router.all(path.replace(/\{(\w+)\}/g, ':$1'), (req) => {
+      throw problems.methodNotAllowed(req.method, allowed);
+    });
+  }
+}
+
 export function mountEndpoint(router: Router, definition: Endpoint, context: EndpointContext): void {
   const expressPath = definition.path.replace(/\{(\w+)\}/g, ':$1');
   const headerSchema = requestHeaders(definition);
@@ -281,8 +301,15 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     const query = parsePart(request.query, req.query, 'query', errors) as Record<string, unknown>;
     const headers = parsePart(headerSchema, req.headers, 'header', errors) as Record<string, unknown>;
     const bodySchema = bodySchemaOf(definition);
+    // A body the operation requires is required: a request without one (the JSON parser reads an empty
+    // one as `{}`) is not an empty object.
+    const bodyMissing =
+      request.body !== undefined && (req.body === undefined || req.get('content-length') === '0');
+    if (bodyMissing) errors.push({ field: '(body)', in: 'body', message: 'a JSON body is required' });
     const body: unknown =
-      bodySchema === undefined ? undefined : parsePart(bodySchema, req.body ?? {}, 'body', errors);
+      bodySchema === undefined || bodyMissing
+        ? undefined
+        : parsePart(bodySchema, req.body ?? {}, 'body', errors);
     if (errors.length > 0) throw problems.validation(errors);
 
     const actor = req.actor;
@@ -438,8 +465,9 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
         ? {}
         : {
             body: {
-              // A body-less action still takes `{}` (or at least Content-Type: application/json) from a session.
-              required: request.body !== undefined,
+              // A body-less action still takes `{}` as application/json from a session: documented as
+              // required, which every caller may follow (API key callers may also leave it out).
+              required: true,
               ...(request.body === undefined
                 ? {
                     description:

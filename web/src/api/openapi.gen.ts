@@ -2060,7 +2060,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). API key callers may send no body. */
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
             };
@@ -3631,7 +3631,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). API key callers may send no body. */
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
             };
@@ -4429,7 +4429,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). API key callers may send no body. */
-        requestBody?: {
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
             };
