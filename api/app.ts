@@ -2,6 +2,7 @@ import express from 'express';
 import type { Express } from 'express';
 import type { Client, ConnectionLike } from '@temporalio/client';
 import { evidenceBundleEndpoints } from './routes/evidence-bundle';
+import { mountMethodNotAllowed } from './method-not-allowed';
 import type { DatabaseHandle } from '../db/client';
 import type { DataStore } from '../db/tenant-store';
 import type { RolloutPolicy } from '../policy/rollout-policy';
@@ -171,6 +172,7 @@ export function createApp(deps: ApiDependencies): Express {
       ),
   };
   for (const definition of endpoints) mountEndpoint(api, definition, context);
+  mountMethodNotAllowed(api, endpoints);
   app.use('/api/v1', api);
   if (deps.consoleRoot !== undefined) app.use(consoleApp(deps.consoleRoot));
 

@@ -439,12 +439,12 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
         : {
             body: {
               // A body-less action still takes `{}` (or at least Content-Type: application/json) from a session.
-              required: request.body !== undefined,
+              required: true,
               ...(request.body === undefined
                 ? {
                     description:
                       'Send `{}` as application/json: a session caller’s unsafe request must be JSON ' +
-                      '(cross-site request forgery protection). API key callers may send no body.',
+                      '(cross-site request forgery protection).',
                   }
                 : {}),
               content: { 'application/json': { schema: bodySchema } },

@@ -125,7 +125,7 @@ export const deploymentStatusReportSchema = z
       .string()
       .min(1)
       .max(256)
-      .regex(/^\P{Cc}+$/u, 'no control characters')
+      .regex(/^[^\u0000-\u001F\u007F-\u009F]+$/u, 'no control characters')
       .optional()
       .describe('the execution plane’s id of this deployment (assignment, policy, job id)'),
     success_count: deviceCount,

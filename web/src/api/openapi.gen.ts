@@ -2059,8 +2059,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). API key callers may send no body. */
-        requestBody?: {
+        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
             };
@@ -3630,8 +3630,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). API key callers may send no body. */
-        requestBody?: {
+        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
             };
@@ -4428,8 +4428,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). API key callers may send no body. */
-        requestBody?: {
+        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
             };
