@@ -259,26 +259,6 @@ function requestHeaders(definition: Endpoint): z.ZodType | undefined {
   return definition.idempotency === undefined ? own : withIdempotencyKeyHeader(own);
 }
 
-/**
- * Answers a method no operation of a known path takes with 405 and `Allow` (RFC 9110 §15.5.6), instead
- * of the 404 of an unknown path. Mounted after every operation, so only unclaimed methods reach it.
- */
-export function mountMethodNotAllowed(router: Router, endpoints: readonly Endpoint[]): void {
-  const methodsByPath = new Map<string, Set<string>>();
-  for (const definition of endpoints) {
-    const methods = methodsByPath.get(definition.path) ?? new Set<string>();
-    methods.add(definition.method.toUpperCase());
-    if (definition.method === 'get') methods.add('HEAD');
-    methodsByPath.set(definition.path, methods);
-  }
-  for (const [path, methods] of methodsByPath) {
-    const allowed = [...methods].sort();
-    router.all(path.replace(/\{(\w+)\}/g, ':$1'), (req) => {
-      throw problems.methodNotAllowed(req.method, allowed);
-    });
-  }
-}
-
 export function mountEndpoint(router: Router, definition: Endpoint, context: EndpointContext): void {
   const expressPath = definition.path.replace(/\{(\w+)\}/g, ':$1');
   const headerSchema = requestHeaders(definition);
@@ -465,14 +445,13 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
         ? {}
         : {
             body: {
-              // A body-less action still takes `{}` as application/json from a session: documented as
-              // required, which every caller may follow (API key callers may also leave it out).
+              // A body-less action still takes `{}` (or at least Content-Type: application/json) from a session.
               required: true,
               ...(request.body === undefined
                 ? {
                     description:
                       'Send `{}` as application/json: a session caller’s unsafe request must be JSON ' +
-                      '(cross-site request forgery protection). API key callers may send no body.',
+                      '(cross-site request forgery protection).',
                   }
                 : {}),
               content: { 'application/json': { schema: bodySchema } },

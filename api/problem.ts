@@ -84,16 +84,6 @@ export const problems = {
       'Retry-After': String(retryAfterSeconds),
     }),
   notFound: (what: string) => new ProblemError(404, 'not-found', 'Not found', `${what} was not found`),
-  /** 405: the path exists, the method does not; `Allow` lists the ones it answers. */
-  methodNotAllowed: (method: string, allowed: readonly string[]) =>
-    new ProblemError(
-      405,
-      'method-not-allowed',
-      'Method not allowed',
-      `${method} is not allowed here; use ${allowed.join(', ')}`,
-      undefined,
-      { Allow: allowed.join(', ') },
-    ),
   conflict: (type: string, detail: string) => new ProblemError(409, type, 'Conflict', detail),
   unsupportedMediaType: () =>
     new ProblemError(

@@ -125,9 +125,8 @@ export const deploymentStatusReportSchema = z
       .string()
       .min(1)
       .max(256)
-      // The C0 and C1 control characters (\p{Cc}) spelled as a class: generators and validators of the
-      // document (schemathesis among them) cannot build strings from a negated Unicode property.
-      // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+      // A control-character class spelled out (generators cannot build \P{Cc}); matching them is the point.
+      // eslint-disable-next-line no-control-regex
       .regex(/^[^\u0000-\u001F\u007F-\u009F]+$/u, 'no control characters')
       .optional()
       .describe('the execution plane’s id of this deployment (assignment, policy, job id)'),

@@ -130,6 +130,36 @@ describe('input the database cannot store, and malformed requests', () => {
     expect((await auditor.get('/api/v1/events').query({ cursor: eventsCursor })).status).toBe(400);
   });
 
+  it('answers a method a known path does not serve 405 with Allow, and an unknown path 404', async () => {
+    const trace = await submitter.trace('/api/v1/deployment-intents');
+    expect(trace.status).toBe(405);
+    expect(trace.headers.allow).toBe('GET, HEAD, POST');
+    expect(trace.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const put = await submitter
+      .put('/api/v1/deployment-intents/00000000-0000-4000-8000-000000000000')
+      .send({});
+    expect(put.status).toBe(405);
+    expect(put.headers.allow).toBe('GET, HEAD');
+    const patch = await api.anonymous().patch('/api/v1/health');
+    expect(patch.status).toBe(405);
+    expect(patch.headers.allow).toBe('GET, HEAD');
+    expect((await submitter.get('/api/v1/no-such-thing')).status).toBe(404);
+  });
+
+  it('documents every request body as required, as a session caller must send one', () => {
+    const document = api.document as {
+      paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+    };
+    const optional = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(
+          ([, operation]) => operation.requestBody !== undefined && operation.requestBody.required !== true,
+        )
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(optional).toEqual([]);
+  });
+
   it('serves only patterns that compile with the u flag and mean what the server checks', () => {
     const patterns = new Map<string, string>();
     const walk = (node: unknown, path: string): void => {
