@@ -12,10 +12,10 @@ interface Operation {
   parameters?: { name: string; in: string; schema?: Schema }[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
 }
-type Document = {
+interface Document {
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, Schema> };
-};
+}
 
 function resolve(document: Document, schema: Schema): Schema {
   const ref = schema.$ref;
