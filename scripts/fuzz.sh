@@ -25,7 +25,7 @@ rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 
 # The one-command start on its embedded defaults (PGlite, a Temporal dev server, in-process sessions, the
 # dev login), on free ports and a fresh data directory, with budgets the fuzzer does not exhaust.
-export PORT PUBLIC_URL="$BASE" DATA_DIR="$WORK/data" LOG_LEVEL=warn
+export PORT PUBLIC_URL="$BASE" DATA_DIR="$WORK/data" LOG_LEVEL=info
 export TEMPORAL_DEV_PORT="$(free_port)" TEMPORAL_UI_PORT="$(free_port)"
 for limit in SIGN_IN FAILED_KEYS WRITES REFUSALS ANONYMOUS_REFUSALS; do export "RATE_LIMIT_${limit}=1000000/1m"; done
 node scripts/start.mjs >"$REPORTS/server.log" 2>&1 &
