@@ -280,8 +280,15 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     const query = parsePart(request.query, req.query, 'query', errors) as Record<string, unknown>;
     const headers = parsePart(headerSchema, req.headers, 'header', errors) as Record<string, unknown>;
     const bodySchema = bodySchemaOf(definition);
+    // A body the operation requires is required: a request without one (the JSON parser reads an empty
+    // one as `{}`) is not an empty object.
+    const bodyMissing =
+      request.body !== undefined && (req.body === undefined || req.get('content-length') === '0');
+    if (bodyMissing) errors.push({ field: '(body)', in: 'body', message: 'a JSON body is required' });
     const body: unknown =
-      bodySchema === undefined ? undefined : parsePart(bodySchema, req.body ?? {}, 'body', errors);
+      bodySchema === undefined || bodyMissing
+        ? undefined
+        : parsePart(bodySchema, req.body ?? {}, 'body', errors);
     if (errors.length > 0) throw problems.validation(errors);
 
     const actor = req.actor;
