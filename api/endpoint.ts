@@ -217,11 +217,10 @@ function refuseForgery(req: Request, publicOrigin: string): void {
 }
 
 function refuseMediaType(req: Request, definition: Endpoint): void {
-  const contentType = req.get('content-type');
-  const sessionWrite = isUnsafeMethod(req.method) && mayCarrySessionCookie(req);
-  // API key callers may omit the body (and its type); when they send one it must be JSON all the same.
-  const keyCallerBody = definition.request?.body !== undefined && contentType !== undefined;
-  if ((sessionWrite || keyCallerBody) && !isJsonContentType(contentType)) {
+  // Every operation that takes a body takes it as JSON, from every caller: `{}` for an action with nothing
+  // to say. One rule, as the document states it (the body is required); for session callers it is also
+  // the cross-site request forgery protection (a form or a text/plain post cannot be JSON).
+  if (bodySchemaOf(definition) !== undefined && !isJsonContentType(req.get('content-type'))) {
     throw problems.unsupportedMediaType();
   }
 }
@@ -281,8 +280,15 @@ export function mountEndpoint(router: Router, definition: Endpoint, context: End
     const query = parsePart(request.query, req.query, 'query', errors) as Record<string, unknown>;
     const headers = parsePart(headerSchema, req.headers, 'header', errors) as Record<string, unknown>;
     const bodySchema = bodySchemaOf(definition);
+    // A body the operation requires is required: a request without one (the JSON parser reads an empty
+    // one as `{}`) is not an empty object.
+    const bodyMissing =
+      request.body !== undefined && (req.body === undefined || req.get('content-length') === '0');
+    if (bodyMissing) errors.push({ field: '(body)', in: 'body', message: 'a JSON body is required' });
     const body: unknown =
-      bodySchema === undefined ? undefined : parsePart(bodySchema, req.body ?? {}, 'body', errors);
+      bodySchema === undefined || bodyMissing
+        ? undefined
+        : parsePart(bodySchema, req.body ?? {}, 'body', errors);
     if (errors.length > 0) throw problems.validation(errors);
 
     const actor = req.actor;
@@ -443,8 +449,8 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
               ...(request.body === undefined
                 ? {
                     description:
-                      'Send `{}` as application/json: a session caller’s unsafe request must be JSON ' +
-                      '(cross-site request forgery protection).',
+                      'Send `{}` as application/json: every unsafe request carries a JSON body (for a ' +
+                      'session caller, that is also the cross-site request forgery protection).',
                   }
                 : {}),
               content: { 'application/json': { schema: bodySchema } },

@@ -7,7 +7,7 @@ import type {
 } from '../db/repositories/idempotency-keys';
 import type { TenantStore } from '../db/tenant-store';
 import { canonicalJson } from '../policy/canonical-json';
-import { text } from '../policy/text';
+import { textMatching } from '../policy/text';
 import type { Logger } from '../runtime/logger';
 import { ProblemError, problems } from './problem';
 
@@ -66,8 +66,10 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 export const idempotencyKeyHeaderShape = {
-  [IDEMPOTENCY_KEY_HEADER]: text()
-    .regex(/^[A-Za-z0-9_.:-]{1,200}$/, '1 to 200 of letters, digits and _ . : -')
+  [IDEMPOTENCY_KEY_HEADER]: textMatching(
+    /^[A-Za-z0-9_.:-]{1,200}$/,
+    '1 to 200 of letters, digits and _ . : -',
+  )
     .optional()
     .describe(
       'makes the request safe to retry: a retry with the same key (for 24 hours, per tenant) answers the ' +

@@ -40,3 +40,12 @@ export function unstorableTextPaths(value: unknown, path: readonly string[] = []
       : [[...path, JSON.stringify(key)].join('.')],
   );
 }
+
+/**
+ * A string that must match `pattern` (anchored, with its own message), and be storable. The pattern is
+ * the one rule the document shows: zod-to-openapi writes a single `pattern` per string, so `text().regex()`
+ * would document only the storable-text rule and a client following the document would be refused.
+ */
+export function textMatching(pattern: RegExp, message: string): z.ZodString {
+  return z.string().regex(pattern, message).refine(isStorableText, STORABLE_TEXT_MESSAGE);
+}

@@ -35,6 +35,7 @@ export const cabDecisionBodySchema = z
         extra_soak: z
           .string()
           .max(32)
+          .regex(/^(?:[0-9]+(?:ms|s|m|h|d))+$/, 'a duration such as 2h, 30m or 1h30m, at most 30d')
           .refine((text) => extraSoakMs(text) !== undefined, {
             error: 'a duration such as 2h, 30m or 1h30m, at most 30d',
           })
