@@ -217,11 +217,10 @@ function refuseForgery(req: Request, publicOrigin: string): void {
 }
 
 function refuseMediaType(req: Request, definition: Endpoint): void {
-  const contentType = req.get('content-type');
-  const sessionWrite = isUnsafeMethod(req.method) && mayCarrySessionCookie(req);
-  // API key callers may omit the body (and its type); when they send one it must be JSON all the same.
-  const keyCallerBody = definition.request?.body !== undefined && contentType !== undefined;
-  if ((sessionWrite || keyCallerBody) && !isJsonContentType(contentType)) {
+  // Every operation that takes a body takes it as JSON, from every caller: `{}` for an action with nothing
+  // to say. One rule, as the document states it (the body is required); for session callers it is also
+  // the cross-site request forgery protection (a form or a text/plain post cannot be JSON).
+  if (bodySchemaOf(definition) !== undefined && !isJsonContentType(req.get('content-type'))) {
     throw problems.unsupportedMediaType();
   }
 }
@@ -450,8 +449,8 @@ export function registerEndpoint(registry: OpenAPIRegistry, definition: Endpoint
               ...(request.body === undefined
                 ? {
                     description:
-                      'Send `{}` as application/json: a session caller’s unsafe request must be JSON ' +
-                      '(cross-site request forgery protection).',
+                      'Send `{}` as application/json: every unsafe request carries a JSON body (for a ' +
+                      'session caller, that is also the cross-site request forgery protection).',
                   }
                 : {}),
               content: { 'application/json': { schema: bodySchema } },

@@ -23,6 +23,16 @@ import {
 import { availableActions, cabDecisionPermission, hasRole } from '../../web/src/lib/permissions';
 import { homeFor, navigationFor, parseRoute, pathOf } from '../../web/src/lib/routes';
 import {
+  EMPTY_SUBMIT_FORM,
+  EVIDENCE_TEMPLATE,
+  formFieldOf,
+  missingInWords,
+  parseEvidence,
+  problemsByField,
+  riskRequest,
+  submission,
+} from '../../web/src/lib/submit-form';
+import {
   finalRing,
   gateCheckInWords,
   refreshInterval,
@@ -371,6 +381,16 @@ describe('console routes', () => {
       'Rollouts',
     ]);
     expect(homeFor(actor('c', ['cab_member']))).toEqual({ page: 'cab' });
+    expect(navigationFor(actor('s', ['submitter'])).map((item) => item.label)).toEqual([
+      'Rollouts',
+      'Submit',
+    ]);
+    expect(navigationFor(actor('a', ['admin'])).map((item) => item.label)).toEqual([
+      'CAB queue',
+      'Rollouts',
+      'Submit',
+      'Credentials',
+    ]);
     expect(homeFor(actor('m', ['metrics_reader']))).toBeUndefined();
   });
 });
@@ -600,5 +620,69 @@ describe('rollout timeline', () => {
     });
     expect(gateCheckInWords({ rule: 'min_devices', actual: 3, required: 1 }).required).toBe('at least 1');
     expect(gateCheckInWords({ rule: 'new_rule', actual: 1, required: 2 }).rule).toBe('new_rule');
+  });
+});
+
+describe('submit form', () => {
+  const filled = {
+    ...EMPTY_SUBMIT_FORM,
+    appName: ' Contoso Agent ',
+    version: '2.1 ',
+    evidence: '{"artifact_hash":"abc"}',
+  };
+
+  it('builds the intent, or names the first field to fix', () => {
+    expect(submission(filled)).toEqual({
+      request: {
+        app_name: 'Contoso Agent',
+        version: '2.1',
+        target_ring: 'GLOBAL',
+        connectors: { windows: 'intune' },
+        evidence_pack: { artifact_hash: 'abc' },
+      },
+    });
+    expect(submission({ ...filled, appName: ' ' })).toMatchObject({ field: 'app_name' });
+    expect(submission({ ...filled, version: '' })).toMatchObject({ field: 'version' });
+    expect(submission({ ...filled, connectors: {} })).toMatchObject({ field: 'connectors' });
+    expect(submission({ ...filled, evidence: '{' })).toMatchObject({
+      field: 'evidence_pack',
+      message: expect.stringContaining('not valid JSON') as unknown,
+    });
+    expect(submission({ ...filled, evidence: '[1]' })).toEqual({
+      field: 'evidence_pack',
+      message: 'The evidence must be a JSON object ({ … }).',
+    });
+  });
+
+  it('asks for a dry-run only when the evidence parses and a connector is chosen', () => {
+    expect(riskRequest({ ...filled, connectors: { macos: 'jamf', linux: 'ansible' } })).toEqual({
+      evidence_pack: { artifact_hash: 'abc' },
+      target_ring: 'GLOBAL',
+      connectors: { macos: 'jamf', linux: 'ansible' },
+    });
+    expect(riskRequest({ ...filled, evidence: 'null' })).toBeUndefined();
+    expect(riskRequest({ ...filled, connectors: {} })).toBeUndefined();
+    expect(parseEvidence(EVIDENCE_TEMPLATE)).toHaveProperty('pack.rollback_plan');
+  });
+
+  it('puts the API’s field problems next to the form field they belong to', () => {
+    expect(formFieldOf('app_name')).toBe('app_name');
+    expect(formFieldOf('connectors.windows')).toBe('connectors');
+    expect(formFieldOf('evidence_pack.sbom.complete')).toBe('evidence_pack');
+    expect(formFieldOf('target_device_count')).toBe('evidence_pack');
+    expect(
+      problemsByField([
+        { field: 'version', message: 'too long' },
+        { field: 'evidence_pack.sbom', message: 'required' },
+        { field: 'evidence_pack.rollback_plan', message: 'required' },
+      ]),
+    ).toEqual({
+      version: 'too long',
+      evidence_pack: 'evidence_pack.sbom: required; evidence_pack.rollback_plan: required',
+    });
+    expect(missingInWords([])).toBeUndefined();
+    expect(missingInWords(['sbom', 'rollback_plan'])).toBe(
+      'The pack lacks sbom, rollback plan: the API refuses the intent until they are given.',
+    );
   });
 });

@@ -4,6 +4,7 @@ import { messageOf } from './api/problem';
 import { api } from './api';
 import { Alert } from './components/common';
 import { roleLabel } from './lib/format';
+import { hasRole } from './lib/permissions';
 import { homeFor, navigationFor, pathOf } from './lib/routes';
 import type { Route } from './lib/routes';
 import { Link, NavigationProvider, useRouter } from './navigation';
@@ -11,6 +12,8 @@ import { CabQueue } from './pages/CabQueue';
 import { RolloutDetail } from './pages/RolloutDetail';
 import { Rollouts } from './pages/Rollouts';
 import { SignIn } from './pages/SignIn';
+import { Submit } from './pages/Submit';
+import { Credentials } from './pages/Credentials';
 
 type Session =
   | { readonly state: 'loading' }
@@ -114,6 +117,14 @@ function Page(props: { route: Route; actor: Actor }) {
       return <Rollouts key={pathOf(props.route)} actor={props.actor} filters={props.route.filters} />;
     case 'rollout':
       return <RolloutDetail key={props.route.id} actor={props.actor} id={props.route.id} />;
+    case 'submit':
+      return hasRole(props.actor, 'submitter') ? <Submit /> : <NotYours what="submit intents" />;
+    case 'credentials':
+      return props.actor.roles.includes('admin') ? (
+        <Credentials />
+      ) : (
+        <NotYours what="manage connector credentials" />
+      );
     case 'home':
       return (
         <main id="main">
@@ -129,4 +140,13 @@ function Page(props: { route: Route; actor: Actor }) {
         </main>
       );
   }
+}
+
+function NotYours(props: { what: string }) {
+  return (
+    <main id="main">
+      <h1>Not for your roles</h1>
+      <p>Your roles do not let you {props.what}.</p>
+    </main>
+  );
 }

@@ -79,6 +79,10 @@ export function navigationFor(actor: Actor): NavItem[] {
     ...(hasRole(actor, 'submitter', 'cab_member', 'operator', 'auditor')
       ? [{ label: 'Rollouts', route: { page: 'rollouts', filters: {} } as const }]
       : []),
+    ...(hasRole(actor, 'submitter') ? [{ label: 'Submit', route: { page: 'submit' } as const }] : []),
+    ...(actor.roles.includes('admin')
+      ? [{ label: 'Credentials', route: { page: 'credentials' } as const }]
+      : []),
   ];
 }
 
