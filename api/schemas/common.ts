@@ -11,7 +11,6 @@ import type { CabConditions } from '../../policy/cab-decision';
 
 export const uuid = z.uuid();
 
-
 /** The connectors that can reach `platform` (CONNECTOR_PLATFORMS), as the enum the document shows. */
 function connectorFor(platform: Platform) {
   const reaching = CONNECTOR_TYPES.filter((type) => CONNECTOR_PLATFORMS[type].includes(platform));
