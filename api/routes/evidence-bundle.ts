@@ -15,7 +15,8 @@ import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
-import { idParams, isoDate, requireActor } from '../schemas/common';
+import { idParams, isoDate, requireActor, riskSummaryBody } from '../schemas/common';
+import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import type { RouteDependencies } from './dependencies';
 
 const bundleQuery = z.strictObject({
@@ -263,12 +264,7 @@ export function evidenceBundleEndpoints(deps: RouteDependencies): Endpoint[] {
             assessment === undefined
               ? null
               : {
-                  model_version: assessment.modelVersion,
-                  score: assessment.score,
-                  threshold: assessment.threshold,
-                  requires_cab: assessment.requiresCab,
-                  auto_approval_blockers: [...assessment.autoApprovalBlockers],
-                  factors: assessment.factors.map((factor) => ({ ...factor })),
+                  ...riskSummaryBody(riskSummaryOf(assessment)),
                   evidence_hash: assessment.evidenceHash,
                   assessed_at: assessment.assessedAt.toISOString(),
                 },

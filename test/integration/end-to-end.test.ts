@@ -1,9 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { runConnector } from '../../connector/reference-connector';
 import { RINGS } from '../../policy/rings';
 import { ApiHarness } from '../helpers/api';
+import { serveOnLoopback } from '../helpers/loopback-server';
+import type { LoopbackServer } from '../helpers/loopback-server';
 import type { Agent } from '../helpers/api';
 import { eventually } from '../helpers/harness';
 import { highRiskEvidence } from '../fixtures/evidence';
@@ -39,22 +39,16 @@ const intentRequest = {
 
 describe('end to end over HTTP', () => {
   let api: ApiHarness;
-  let server: http.Server;
+  let server: LoopbackServer;
   let baseUrl: string;
 
   beforeAll(async () => {
     api = await ApiHarness.start();
-    server = http.createServer(api.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+    server = await serveOnLoopback(api.app);
+    baseUrl = server.baseUrl;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => {
-        resolve();
-      });
-      server.closeAllConnections();
-    });
+    await server.close();
     await api.close();
   });
   afterEach(() => {

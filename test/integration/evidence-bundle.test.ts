@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +9,8 @@ import { verifyBundle } from '../../policy/evidence-bundle';
 import type { EvidenceBundle } from '../../policy/evidence-bundle';
 import { verifyBundleFile } from '../../scripts/verify-bundle';
 import { ApiHarness } from '../helpers/api';
+import { serveOnLoopback } from '../helpers/loopback-server';
+import type { LoopbackServer } from '../helpers/loopback-server';
 import type { Agent } from '../helpers/api';
 import { eventually } from '../helpers/harness';
 import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
@@ -20,7 +20,7 @@ import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
  * offline verifier (`npm run verify-bundle`), and a tampered one refused by it.
  */
 let api: ApiHarness;
-let server: http.Server;
+let server: LoopbackServer;
 let baseUrl: string;
 let submitter: Agent;
 let cab: Agent;
@@ -31,9 +31,8 @@ const output = mkdtempSync(path.join(os.tmpdir(), 'eucora-bundles-'));
 
 beforeAll(async () => {
   api = await ApiHarness.start();
-  server = http.createServer(api.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  server = await serveOnLoopback(api.app);
+  baseUrl = server.baseUrl;
   submitter = await api.agent('packager@example.com', ['submitter']);
   cab = await api.agent('cab.chair@example.com', ['cab_member']);
   operator = await api.agent('ops@example.com', ['operator']);
@@ -44,12 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const connector of connectors) connector.stop.abort();
   await Promise.allSettled(connectors.map((connector) => connector.done));
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-    server.closeAllConnections();
-  });
+  await server.close();
   await api.close();
 });
 
