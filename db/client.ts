@@ -58,8 +58,13 @@ export interface DatabaseOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
-/** How much longer than the server's statement_timeout the client waits before it gives up on it. */
-const CLIENT_GRACE_MS = 1_000;
+/**
+ * How much longer than the server's statement_timeout the client waits before it gives up on it (a
+ * server that stopped answering): a quarter of the timeout, at most a second.
+ */
+function clientGraceMs(statementTimeoutMs: number): number {
+  return Math.min(1_000, Math.ceil(statementTimeoutMs / 4));
+}
 
 /**
  * A pool whose failures to hand out a connection say they are the database's: pg reports a refused
@@ -120,7 +125,7 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     // Bounded waits: a database that refuses, drops or stops answering is a 503 in seconds, not a hang.
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     statement_timeout: statementTimeoutMs,
-    query_timeout: statementTimeoutMs + CLIENT_GRACE_MS,
+    query_timeout: statementTimeoutMs + clientGraceMs(statementTimeoutMs),
   };
   const pool = new DatabasePool(poolConfig);
   const lost = (error: unknown) => {

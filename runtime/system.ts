@@ -94,6 +94,17 @@ async function synchroniseTenants(config: AppConfig, store: DataStore, logger: L
 }
 
 /**
+ * An API process waits on a statement at most 2 s (plus the client's grace, 0.5 s): a database that
+ * stops answering mid-statement is a 503 within 3 s. Workers (and a combined process) keep the
+ * configured timeout, their activities are retried anyway.
+ */
+export const API_STATEMENT_TIMEOUT_MS = 2_000;
+
+export function statementTimeoutFor(role: ProcessRole, configuredMs: number): number {
+  return role === 'api' ? Math.min(configuredMs, API_STATEMENT_TIMEOUT_MS) : configuredMs;
+}
+
+/**
  * Starts what this process runs: the database (migrated), Temporal (a dev server when no address is
  * configured), the worker and/or the HTTP API. `stop()` undoes it in reverse order.
  */
@@ -117,7 +128,7 @@ export async function startSystem(
       pgliteDataDir: path.join(config.dataDir, 'pglite'),
       poolSize: config.database.poolSize,
       connectTimeoutMs: config.database.connectTimeoutMs,
-      statementTimeoutMs: config.database.statementTimeoutMs,
+      statementTimeoutMs: statementTimeoutFor(role, config.database.statementTimeoutMs),
       logger,
       ...(secrets.current().databasePassword === undefined
         ? {}

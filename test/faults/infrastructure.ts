@@ -109,6 +109,30 @@ export class PostgresCluster {
     await Promise.resolve();
   }
 
+  /**
+   * An outage as a hang: every process of the cluster stopped (SIGSTOP), so connections stay open and
+   * statements already sent never answer; `thaw()` lets them carry on.
+   */
+  async freeze(): Promise<void> {
+    for (const pid of this.processes()) process.kill(pid, 'SIGSTOP');
+    await Promise.resolve();
+  }
+
+  async thaw(): Promise<void> {
+    for (const pid of this.processes()) process.kill(pid, 'SIGCONT');
+    await Promise.resolve();
+  }
+
+  /** The postmaster (first line of postmaster.pid) and its children. */
+  private processes(): number[] {
+    const postmaster = Number(readFileSync(path.join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((line) => line.trim() !== '')
+      .map(Number);
+    return [postmaster, ...children];
+  }
+
   async createDatabase(name: string): Promise<void> {
     const client = new pg.Client({ connectionString: this.url('postgres') });
     await client.connect();

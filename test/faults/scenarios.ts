@@ -76,6 +76,25 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     },
   },
   {
+    name: 'postgres-hang',
+    async run(s) {
+      // The database stops answering mid-statement (frozen, connections open): every request that
+      // waits on it must still be a 503 within 3 s, not a wait for the statement timeout.
+      await s.submit(plans(2, low));
+      s.connector.hold();
+      await s.waitForOpenRings(2);
+      s.connector.resume();
+      void s.submit(plans(3, low));
+      await delay(200);
+      await s.outage(
+        'postgres',
+        () => s.stack.postgres.freeze(),
+        () => s.stack.postgres.thaw(),
+        5_000,
+      );
+    },
+  },
+  {
     name: 'redis-outage',
     async run(s) {
       await s.submit(plans(2, low));

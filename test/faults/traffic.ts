@@ -204,7 +204,6 @@ export async function retrying<T>(
 /** Answers a client retries with the same request: the server is (or was) unavailable. */
 export function retryable(answer: Answer): boolean {
   if (answer.status === 0 || answer.status === 503) return true;
-  if (answer.status === 401) return true; // the session store was down when the session was read
   const type = (answer.body as { type?: string } | undefined)?.type ?? '';
   return answer.status === 409 && type.endsWith('idempotency-key-in-progress');
 }
