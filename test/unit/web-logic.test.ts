@@ -145,6 +145,10 @@ describe('API problems in plain words', () => {
     );
     expect(problemFrom(403, {}, null, NOW).message).toBe('You may not do this.');
     expect(problemFrom(418, 'teapot', null, NOW).message).toBe('The server answered 418.');
+    expect(
+      problemFrom(400, { errors: [{ field: 'name', message: 'letters, digits and . _ - only' }] }, null, NOW)
+        .message,
+    ).toBe('Some of what you entered is not in a form EUCORA accepts. name: letters, digits and . _ - only.');
     expect(problemFrom(503, { detail: 'temporal is down' }, '5', NOW).message).toBe(
       'A service EUCORA depends on is not answering right now. Temporal is down. Try again in 5 seconds.',
     );

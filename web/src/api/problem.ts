@@ -63,6 +63,7 @@ export function waitInWords(seconds: number): string {
 }
 
 const PLAIN_WORDS: Readonly<Record<number, string>> = {
+  400: 'Some of what you entered is not in a form EUCORA accepts.',
   401: 'You are not signed in (or your session ended). Sign in again.',
   403: 'You may not do this.',
   404: 'It does not exist (any more), or you may not see it.',
@@ -92,6 +93,9 @@ export function problemFrom(
   } else {
     const base = PLAIN_WORDS[status] ?? `The server answered ${String(status)}.`;
     message = detail === undefined ? base : `${base} ${capitalise(detail)}.`;
+    const fields = fieldsOf(document);
+    if ((status === 400 || status === 422) && fields.length > 0)
+      message += ` ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}.`;
     if (status === 503 && wait !== undefined) message += ` Try again ${waitInWords(wait)}.`;
   }
   return new ApiProblem(status, slug, message.replace(/\.\.$/, '.'), fieldsOf(document), wait);

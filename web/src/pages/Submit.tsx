@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { ConnectorType, Platform, Ring, Schemas } from '../api/model';
 import { CONNECTOR_TYPES, PLATFORMS, RINGS } from '../api/model';
@@ -31,6 +31,8 @@ export function Submit() {
   const [failure, setFailure] = useState<string>();
   const [created, setCreated] = useState<{ id: string; name: string; status: string }>();
   const [busy, setBusy] = useState(false);
+  // A second click before React re-renders the disabled button still sends nothing.
+  const inFlight = useRef(false);
   const update = (change: Partial<SubmitForm>) => {
     setForm((current) => ({ ...current, ...change }));
   };
@@ -63,12 +65,13 @@ export function Submit() {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (busy) return;
+    if (inFlight.current) return;
     const built = submission(form);
     if (!('request' in built)) {
       setProblems({ [built.field]: built.message });
       return;
     }
+    inFlight.current = true;
     setBusy(true);
     setProblems({});
     setFailure(undefined);
@@ -88,6 +91,7 @@ export function Submit() {
         setFailure(messageOf(error));
       })
       .finally(() => {
+        inFlight.current = false;
         setBusy(false);
       });
   };
