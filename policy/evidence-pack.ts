@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text } from './text';
+import { nonBlankText } from './text';
 import { PLATFORMS } from './connectors';
 
 /**
@@ -8,7 +8,7 @@ import { PLATFORMS } from './connectors';
  * complete enough to deploy (the API answers 422 naming every missing part).
  */
 
-const shortText = (max = 200) => text().trim().min(1).max(max);
+const shortText = (max = 200) => nonBlankText(max);
 const count = z.number().int().min(0).max(10_000_000);
 const sha256 = z
   .string()

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { text } from './text';
-import { RINGS } from './rings';
+import { nonBlankText } from './text';
 
 /**
  * A risk model is versioned data: weighted factors, each with a rubric whose parameters live here
@@ -29,7 +28,7 @@ const deviceCount = z.number().int().min(0).max(10_000_000);
 function factorSchema<const Id extends RiskFactorId, Rubric extends z.ZodType>(id: Id, rubric: Rubric) {
   return z.strictObject({
     id: z.literal(id),
-    name: text().trim().min(1).max(100),
+    name: nonBlankText(100),
     weight: weight.describe("the factor's share of the total score; a model's weights sum to 1"),
     rubric,
   });
@@ -50,7 +49,16 @@ const deviceCountBand = z.strictObject({
 });
 
 const blastRadiusRubric = z.strictObject({
-  ring_scores: z.record(z.enum(RINGS), factorScore).describe('score of each target ring'),
+  // Every ring, spelled out: the document lists all five as required (a record over the enum did not).
+  ring_scores: z
+    .strictObject({
+      LAB: factorScore,
+      CANARY: factorScore,
+      PILOT: factorScore,
+      DEPARTMENT: factorScore,
+      GLOBAL: factorScore,
+    })
+    .describe('score of each target ring'),
   device_count_bands: z
     .array(deviceCountBand)
     .max(10)
@@ -144,7 +152,7 @@ export const riskModelDefinitionSchema = z
       .string()
       .max(32)
       .regex(/^\d+\.\d+(\.\d+)?$/, 'a version such as 1.0 or 1.2.3'),
-    description: text().trim().min(1).max(2000),
+    description: nonBlankText(2000),
     threshold: z
       .number()
       .int()

@@ -49,3 +49,25 @@ export function unstorableTextPaths(value: unknown, path: readonly string[] = []
 export function textMatching(pattern: RegExp, message: string): z.ZodString {
   return z.string().regex(pattern, message).refine(isStorableText, STORABLE_TEXT_MESSAGE);
 }
+
+/**
+ * Matches text with at least one non-blank character (JavaScript's `\s` is exactly what `trim()` removes)
+ * and no NUL. Spelled without surrogate ranges so that document generators can build from it; lone
+ * surrogates are refused all the same (the refinement below, and the request boundary).
+ */
+// eslint-disable-next-line no-control-regex -- refusing NUL is the point
+export const NON_BLANK_TEXT_PATTERN = /^[^\u0000]*[^\s\u0000][^\u0000]*$/u;
+
+/**
+ * Free text that must say something, trimmed once accepted. The document states exactly what is
+ * accepted — at most `max` characters as sent, with a non-blank one — where `text().trim().min(1)` let
+ * `"\n"` pass the documented `minLength` and then refused it.
+ */
+export function nonBlankText(max: number): z.ZodString {
+  return z
+    .string()
+    .max(max)
+    .regex(NON_BLANK_TEXT_PATTERN, 'must contain a non-blank character')
+    .refine(isStorableText, STORABLE_TEXT_MESSAGE)
+    .trim();
+}

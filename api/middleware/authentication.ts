@@ -20,6 +20,26 @@ export const KEY_PREFIXES: Record<CredentialScope, string> = {
   metrics: METRICS_KEY_PREFIX,
 };
 
+function operationKey(method: string, path: string): string {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return `${method.toUpperCase()} ${trimmed}`;
+}
+
+/** The keys `authentication` recognises public operations by (HEAD with each GET); paths without parameters. */
+export function publicOperationKeys(
+  operations: readonly { readonly method: string; readonly path: string; readonly public: boolean }[],
+): ReadonlySet<string> {
+  const keys = new Set<string>();
+  for (const operation of operations) {
+    if (!operation.public) continue;
+    if (operation.path.includes('{'))
+      throw new Error(`public operation ${operation.path} has path parameters`);
+    keys.add(operationKey(operation.method, operation.path));
+    if (operation.method.toLowerCase() === 'get') keys.add(operationKey('head', operation.path));
+  }
+  return keys;
+}
+
 export function hashConnectorKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
@@ -47,9 +67,15 @@ export function authentication(
   store: DataStore,
   keyFailures: KeyFailureLimit,
   signIn: SignInService,
+  /** `METHOD /path` (below /api/v1) of the operations anyone may call: see `publicOperationKeys`. */
+  publicOperations: ReadonlySet<string> = new Set(),
 ): RequestHandler {
   return async (req, _res, next) => {
-    const header = req.get('authorization');
+    // A public operation needs no credential, so it reads none: an unrelated Authorization header (a load
+    // balancer's, a gateway's) is neither checked nor counted as a failed key, and cannot turn it into a 401.
+    const header = publicOperations.has(operationKey(req.method, req.path))
+      ? undefined
+      : req.get('authorization');
     if (header !== undefined) {
       const throttled = await keyFailures.refusal(req);
       if (throttled !== undefined) throw throttled;

@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { asTenantId } from '../../db/tenant-id';
 import type { DataStore } from '../../db/tenant-store';
 import { sameOriginPath } from '../../policy/return-to';
-import { text } from '../../policy/text';
+import { nonBlankText, text } from '../../policy/text';
 import { anyAuthenticated, endpoint, publicAccess } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import type { EntraIdentity } from '../identity/entra';
@@ -39,7 +39,7 @@ const devLoginSchema = z
     username: z
       .string()
       .regex(/^[A-Za-z0-9._@+-]{1,128}$/, 'letters, digits and . _ @ + - only, at most 128'),
-    display_name: text().trim().min(1).max(200).optional(),
+    display_name: nonBlankText(200).optional(),
     roles: z
       .array(z.enum(ROLES).exclude(['connector', 'metrics_reader']))
       .min(1)

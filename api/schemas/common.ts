@@ -3,26 +3,40 @@ import type { Actor } from '../request-context';
 import { problems } from '../problem';
 import type { RiskSummary } from '../../workflows/definitions';
 import { RISK_FACTOR_IDS } from '../../policy/risk-model';
-import { CONNECTOR_TYPES } from '../../policy/connectors';
+import { CONNECTOR_PLATFORMS, CONNECTOR_TYPES } from '../../policy/connectors';
+import type { Platform } from '../../policy/connectors';
 import type { CabConditions } from '../../policy/cab-decision';
 
 /** Shared request and response pieces; the schemas named with `.meta({ id })` become OpenAPI components. */
 
 export const uuid = z.uuid();
 
-const connectorType = z.enum(CONNECTOR_TYPES);
+/** The connectors that can reach `platform` (CONNECTOR_PLATFORMS), as the enum the document shows. */
+function connectorFor(platform: Platform) {
+  const reaching = CONNECTOR_TYPES.filter((type) => CONNECTOR_PLATFORMS[type].includes(platform));
+  const [first, ...rest] = reaching;
+  if (first === undefined) throw new Error(`no connector reaches ${platform}`);
+  return z.enum([first, ...rest]);
+}
 
 export const connectorMapSchema = z
   .strictObject({
-    windows: connectorType.optional(),
-    macos: connectorType.optional(),
-    linux: connectorType.optional(),
+    windows: connectorFor('windows').optional(),
+    macos: connectorFor('macos').optional(),
+    linux: connectorFor('linux').optional(),
   })
   .refine((map) => Object.keys(map).length > 0, { error: 'name a connector for at least one platform' })
   .describe(
-    'the connector that deploys to each target platform, e.g. { "windows": "intune", "macos": "jamf" }',
+    'the connector that deploys to each target platform, e.g. { "windows": "intune", "macos": "jamf" }; ' +
+      'each platform lists the connectors that can reach it',
   )
-  .meta({ id: 'ConnectorMap' });
+  // The refinement above, as the document states it.
+  .meta({ id: 'ConnectorMap', minProperties: 1 });
+
+/** `exactlyOneEvidenceSource` as the document states it. */
+export const EXACTLY_ONE_EVIDENCE_SOURCE = {
+  oneOf: [{ required: ['evidence_pack'] }, { required: ['evidence_pack_id'] }],
+};
 
 export const idParams = z.strictObject({ id: z.uuid().describe('resource id') });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text } from '../../policy/text';
+import { nonBlankText, text } from '../../policy/text';
 import { CONNECTOR_TYPES, PLATFORMS } from '../../policy/connectors';
 import { evidencePackSchema } from '../../policy/evidence-pack';
 import { INTENT_STATUSES } from '../../policy/intent-status';
@@ -7,21 +7,23 @@ import { RINGS } from '../../policy/rings';
 import {
   auditEventSchema,
   connectorMapSchema,
+  EXACTLY_ONE_EVIDENCE_SOURCE,
   exactlyOneEvidenceSource,
   pageOf,
   pageQuery,
   riskSummarySchema,
 } from './common';
 
+// No trimming: what the document's pattern accepts is exactly what is stored (no leading or trailing space).
 const appName = z
   .string()
-  .trim()
-  .min(1)
   .max(200)
-  .regex(/^[\p{L}\p{N} ._+()-]+$/u, 'letters, digits, spaces and . _ + ( ) - only');
+  .regex(
+    /^[\p{L}\p{N}._+()-](?:[\p{L}\p{N} ._+()-]*[\p{L}\p{N}._+()-])?$/u,
+    'letters, digits, spaces and . _ + ( ) - only, not starting or ending with a space',
+  );
 const appVersion = z
   .string()
-  .trim()
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9._+-]+$/, 'letters, digits and . _ + - only');
@@ -37,7 +39,7 @@ export const createIntentSchema = z
     target_device_count: z.number().int().min(1).max(10_000_000).optional(),
   })
   .superRefine(exactlyOneEvidenceSource)
-  .meta({ id: 'CreateDeploymentIntent' });
+  .meta({ id: 'CreateDeploymentIntent', ...EXACTLY_ONE_EVIDENCE_SOURCE });
 
 export const intentCreatedSchema = z
   .object({
@@ -150,7 +152,7 @@ export const intentDetailSchema = intentSummarySchema
   .meta({ id: 'DeploymentIntent' });
 
 export const controlBodySchema = z
-  .strictObject({ reason: text().trim().min(1).max(1000).optional() })
+  .strictObject({ reason: nonBlankText(1000).optional() })
   .meta({ id: 'ControlRequest' });
 
 export const promoteBodySchema = z
@@ -159,7 +161,7 @@ export const promoteBodySchema = z
       .enum(RINGS)
       .optional()
       .describe('the ring waiting for promotion; defaults to the one waiting now'),
-    reason: text().trim().min(1).max(1000).optional(),
+    reason: nonBlankText(1000).optional(),
   })
   .meta({ id: 'PromoteRequest' });
 

@@ -3,7 +3,13 @@ import type { RiskModelRow } from '../../db/repositories/risk-models';
 import { evidencePackSchema } from '../../policy/evidence-pack';
 import { RINGS } from '../../policy/rings';
 import { RISK_FACTOR_IDS, riskModelDefinitionSchema } from '../../policy/risk-model';
-import { connectorMapSchema, exactlyOneEvidenceSource, isoDate, riskSummarySchema } from './common';
+import {
+  EXACTLY_ONE_EVIDENCE_SOURCE,
+  connectorMapSchema,
+  exactlyOneEvidenceSource,
+  isoDate,
+  riskSummarySchema,
+} from './common';
 import { missingEvidenceSchema } from './evidence-packs';
 
 const modelVersion = riskModelDefinitionSchema.shape.version;
@@ -22,7 +28,7 @@ export const riskEvaluationRequestSchema = z
     model_version: modelVersion.optional().describe('score with this version instead of the active one'),
   })
   .superRefine(exactlyOneEvidenceSource)
-  .meta({ id: 'RiskEvaluationRequest' });
+  .meta({ id: 'RiskEvaluationRequest', ...EXACTLY_ONE_EVIDENCE_SOURCE });
 
 export const riskEvaluationSchema = riskSummarySchema
   .extend({

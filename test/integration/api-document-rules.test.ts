@@ -78,4 +78,72 @@ describe('the document states what the server enforces', () => {
     const text = JSON.stringify(document);
     expect(text).not.toContain('\\\\P{');
   });
+
+  it('states the connector map, evidence source and ring score rules as JSON Schema', () => {
+    const schemas = document.components.schemas;
+    const map = schemas.ConnectorMap ?? {};
+    expect(map.minProperties).toBe(1);
+    const platforms = map.properties as Record<string, Schema>;
+    expect(platforms.windows?.enum).toEqual(['intune', 'sccm', 'ansible']);
+    expect(platforms.macos?.enum).toEqual(['intune', 'jamf']);
+    expect(platforms.linux?.enum).toEqual(['landscape', 'ansible']);
+    const oneOf = [{ required: ['evidence_pack'] }, { required: ['evidence_pack_id'] }];
+    expect(schemas.CreateDeploymentIntent?.oneOf).toEqual(oneOf);
+    expect(schemas.RiskEvaluationRequest?.oneOf).toEqual(oneOf);
+    const text = JSON.stringify(document);
+    const ringScores = /"ring_scores":(\{[^{}]*"properties":\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}[^{}]*\})/.exec(
+      text,
+    );
+    const parsed = JSON.parse(ringScores?.[1] ?? '{}') as Schema;
+    expect(parsed.required).toEqual(['LAB', 'CANARY', 'PILOT', 'DEPARTMENT', 'GLOBAL']);
+  });
+
+  it('documents non-blank free text with a pattern that refuses what the server refuses', async () => {
+    const devLogin = resolve(
+      document,
+      document.paths['/api/v1/auth/dev-login']?.post?.requestBody?.content['application/json']?.schema ?? {},
+    );
+    const displayName = (devLogin.properties as Record<string, Schema>).display_name ?? {};
+    const pattern = new RegExp(String(displayName.pattern), 'u');
+    for (const blank of ['\n', '  ', '']) {
+      expect(pattern.test(blank)).toBe(false);
+      const response = await api
+        .anonymous()
+        .post('/api/v1/auth/dev-login')
+        .send({ username: 'blank', roles: ['submitter'], display_name: blank });
+      expect(response.status).toBe(400);
+    }
+    expect(pattern.test(' Ada ')).toBe(true);
+    const accepted = await api
+      .anonymous()
+      .post('/api/v1/auth/dev-login')
+      .send({ username: 'ada', roles: ['submitter'], display_name: ' Ada ' });
+    expect(accepted.status).toBe(200);
+    expect((accepted.body as { display_name: string }).display_name).toBe('Ada');
+  });
+
+  it('lets public operations ignore an unrelated Authorization header', async () => {
+    for (const authorization of [
+      'Basic bG9hZDpiYWxhbmNlcg==',
+      'Bearer not-a-key',
+      'Bearer eucora_ck_forged',
+    ]) {
+      const health = await api.anonymous().get('/api/v1/health').set('Authorization', authorization);
+      expect(health.status).toBe(200);
+      const options = await api.anonymous().get('/api/v1/auth/options').set('Authorization', authorization);
+      expect(options.status).toBe(200);
+      const login = await api
+        .anonymous()
+        .post('/api/v1/auth/dev-login')
+        .set('Authorization', authorization)
+        .send({ username: 'lb-user', roles: ['submitter'] });
+      expect(login.status).toBe(200);
+    }
+    // An operation that needs a credential still refuses a bad one.
+    const intents = await api
+      .anonymous()
+      .get('/api/v1/deployment-intents')
+      .set('Authorization', 'Bearer not-a-key');
+    expect(intents.status).toBe(401);
+  });
 });

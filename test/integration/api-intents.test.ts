@@ -159,11 +159,11 @@ describe('deployment intents API', () => {
       expect((await api.tenant().intents.list({}, { limit: 200 })).items).toHaveLength(before);
     });
 
-    it('answers 422 for a connector that cannot reach its platform and for an unknown evidence pack id', async () => {
+    it('answers 400 for a connector that cannot reach its platform (the document lists the ones that can), 422 for an unknown evidence pack id', async () => {
       const unsupported = await submitter
         .post('/api/v1/deployment-intents')
         .send(body({ connectors: { linux: 'jamf' } }))
-        .expect(422);
+        .expect(400);
       expect((unsupported.body as Problem).errors?.map((e) => e.field)).toEqual(['connectors.linux']);
       const unknown = await submitter
         .post('/api/v1/deployment-intents')

@@ -289,7 +289,7 @@ describe('risk API', () => {
       }
     });
 
-    it('answers 422 naming each platform a connector cannot reach', async () => {
+    it('answers 400 naming each platform a connector cannot reach (the document lists the ones that can)', async () => {
       const res = await submitter
         .post('/api/v1/risk/evaluate')
         .send({
@@ -297,8 +297,7 @@ describe('risk API', () => {
           connectors: { windows: 'jamf', macos: 'intune', linux: 'sccm' },
           evidence_pack: lowRiskEvidence(),
         })
-        .expect(422);
-      expect(res.body).toMatchObject({ type: expect.stringContaining('unsupported-connector') as string });
+        .expect(400);
       expect(fieldsOf(res.body)).toEqual(['connectors.windows', 'connectors.linux']);
     });
 

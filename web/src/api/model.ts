@@ -18,7 +18,7 @@ export type CabQueueItem = Schemas['CabQueueItem'];
 export type CabDecisionRequest = Schemas['CabDecisionRequest'];
 export type CreateIntent = Schemas['CreateDeploymentIntent'];
 export type EvidencePack = NonNullable<CreateIntent['evidence_pack']>;
-export type ConnectorType = NonNullable<Schemas['ConnectorMap']['windows']>;
+export type ConnectorType = NonNullable<Schemas['ConnectorMap'][keyof Schemas['ConnectorMap']]>;
 export type Platform = keyof Schemas['ConnectorMap'];
 
 /**

@@ -761,15 +761,15 @@ export interface components {
             /** Format: uuid */
             evidence_pack_id?: string;
             target_device_count?: number;
-        };
-        /** @description the connector that deploys to each target platform, e.g. { "windows": "intune", "macos": "jamf" } */
+        } & (unknown | unknown);
+        /** @description the connector that deploys to each target platform, e.g. { "windows": "intune", "macos": "jamf" }; each platform lists the connectors that can reach it */
         ConnectorMap: {
             /** @enum {string} */
-            windows?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
+            windows?: "intune" | "sccm" | "ansible";
             /** @enum {string} */
-            macos?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
+            macos?: "intune" | "jamf";
             /** @enum {string} */
-            linux?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
+            linux?: "landscape" | "ansible";
         };
         EvidencePack: {
             artifact_hash?: string;
@@ -1066,7 +1066,7 @@ export interface components {
             target_device_count?: number;
             /** @description score with this version instead of the active one */
             model_version?: string;
-        };
+        } & (unknown | unknown);
         RiskModelList: {
             /** @description newest first */
             items: components["schemas"]["RiskModelSummary"][];
@@ -1126,15 +1126,15 @@ export interface components {
                     /** @description score of each target ring */
                     ring_scores: {
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        LAB?: number;
+                        LAB: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        CANARY?: number;
+                        CANARY: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        PILOT?: number;
+                        PILOT: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        DEPARTMENT?: number;
+                        DEPARTMENT: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        GLOBAL?: number;
+                        GLOBAL: number;
                     };
                     /** @description the highest band whose min_devices the target device count reaches; can only raise the ring score */
                     device_count_bands: {
@@ -1290,15 +1290,15 @@ export interface components {
                     /** @description score of each target ring */
                     ring_scores: {
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        LAB?: number;
+                        LAB: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        CANARY?: number;
+                        CANARY: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        PILOT?: number;
+                        PILOT: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        DEPARTMENT?: number;
+                        DEPARTMENT: number;
                         /** @description factor score, 0 (no risk) to 1 (worst case) */
-                        GLOBAL?: number;
+                        GLOBAL: number;
                     };
                     /** @description the highest band whose min_devices the target device count reaches; can only raise the ring score */
                     device_count_bands: {

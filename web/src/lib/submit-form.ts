@@ -57,12 +57,14 @@ export function parseEvidence(text: string): { pack: EvidencePack } | FormProble
 }
 
 function connectorsOf(form: SubmitForm): Schemas['ConnectorMap'] {
-  const map: Schemas['ConnectorMap'] = {};
+  // The document lists each platform's reachable connectors; the form may hold any, and the API names
+  // a platform whose connector cannot reach it (400, field connectors.<platform>), which the form shows.
+  const map: Partial<Record<Platform, ConnectorType>> = {};
   for (const platform of ['windows', 'macos', 'linux'] as const) {
     const type = form.connectors[platform];
     if (type !== undefined) map[platform] = type;
   }
-  return map;
+  return map as Schemas['ConnectorMap'];
 }
 
 /** The dry-run request for the risk score as the form stands, or undefined while the evidence does not parse. */
