@@ -2059,7 +2059,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        /** @description Send `{}` as application/json: every unsafe request carries a JSON body (for a session caller, that is also the cross-site request forgery protection). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
@@ -3630,7 +3630,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        /** @description Send `{}` as application/json: every unsafe request carries a JSON body (for a session caller, that is also the cross-site request forgery protection). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
@@ -4428,7 +4428,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        /** @description Send `{}` as application/json: every unsafe request carries a JSON body (for a session caller, that is also the cross-site request forgery protection). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
