@@ -209,6 +209,7 @@ describe('the browser console', () => {
     const labScore = await dryRun.locator('.risk').textContent();
     await page.getByLabel('Target ring').selectOption('GLOBAL');
     await dryRun.locator('.risk', { hasNotText: labScore ?? '' }).waitFor();
+    expect(await page.locator('#evidence_pack-error').count()).toBe(0);
     await check(page, 'submit');
     await page.getByRole('button', { name: 'Submit intent' }).dblclick();
     await page.getByText('Submitted:').waitFor();
