@@ -1720,7 +1720,13 @@ export interface components {
              * @description when the key stops working (answered 401 like a revoked one); absent: until revoked
              */
             expires_at?: string;
-        };
+        } & ({
+            /** @constant */
+            scope: "metrics";
+        } | {
+            /** @constant */
+            scope?: "connector";
+        });
         ConnectorCredentialList: {
             items: components["schemas"]["ConnectorCredential"][];
         };
