@@ -24,7 +24,7 @@ function option(name, fallback) {
   return index >= 0 && args[index + 1] !== undefined ? args[index + 1] : fallback;
 }
 const maxExamples = Number(option('--max-examples', ci ? '12' : '100'));
-const maxTime = Number(option('--max-time', ci ? '30' : '240'));
+const maxTime = Number(option('--max-time', ci ? '25' : '240'));
 const onlyCallers = args.flatMap((arg, index) => (args[index - 1] === '--caller' ? [arg] : []));
 const keep = process.env.FUZZ_KEEP === '1';
 
