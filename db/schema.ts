@@ -294,6 +294,39 @@ export const auditChainHeads = pgTable('audit_chain_heads', {
   hash: text('hash').notNull(),
 });
 
+/**
+ * The SIEM outbox (docs/audit.md, "SIEM forwarding"): one row per privileged audit event, written in the
+ * transaction that appends the event (only when a SIEM is configured), and one chain anchor per tenant
+ * and day. The worker's forwarder sends unsent rows in `id` order per tenant and marks them sent; a row
+ * that failed waits until `next_attempt_at` and holds back its tenant's later rows.
+ */
+export const siemOutbox = pgTable(
+  'siem_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: tenantId(),
+    /** Stable across resends (the event id, or the tenant and day of an anchor): the SIEM recognises a repeat. */
+    recordId: text('record_id').notNull(),
+    /** The audit event forwarded; null for a chain anchor. */
+    eventId: bigint('event_id', { mode: 'number' }),
+    /** The record sent to the Logs Ingestion stream, as built when it was queued. */
+    record: jsonb('record').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date', precision: 3 })
+      .notNull()
+      .defaultNow(),
+    lastError: text('last_error'),
+    sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date', precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('siem_outbox_record_uq').on(t.tenantId, t.recordId),
+    index('siem_outbox_unsent_idx')
+      .on(t.tenantId, t.id)
+      .where(sql`${t.sentAt} is null`),
+  ],
+);
+
 export const IDEMPOTENCY_STATES = ['IN_PROGRESS', 'COMPLETED'] as const;
 export type IdempotencyState = (typeof IDEMPOTENCY_STATES)[number];
 
@@ -396,6 +429,7 @@ export const schema = {
   ringDeployments,
   deploymentEvents,
   auditChainHeads,
+  siemOutbox,
   connectorCredentials,
   idempotencyKeys,
 };

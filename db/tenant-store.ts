@@ -60,6 +60,7 @@ export class TenantStore {
   constructor(
     private readonly executor: DatabaseExecutor,
     readonly tenantId: TenantId,
+    private readonly siemOutbox = false,
   ) {
     this.intents = new DeploymentIntentRepository(executor, tenantId);
     this.evidencePacks = new EvidencePackRepository(executor, tenantId);
@@ -67,7 +68,7 @@ export class TenantStore {
     this.riskAssessments = new RiskAssessmentRepository(executor, tenantId);
     this.cabApprovals = new CabApprovalRepository(executor, tenantId);
     this.ringDeployments = new RingDeploymentRepository(executor, tenantId);
-    this.events = new DeploymentEventRepository(executor, tenantId);
+    this.events = new DeploymentEventRepository(executor, tenantId, siemOutbox);
     this.users = new UserRepository(executor, tenantId);
     this.connectorCredentials = new ConnectorCredentialRepository(executor, tenantId);
     this.idempotencyKeys = new IdempotencyKeyRepository(executor, tenantId);
@@ -75,7 +76,7 @@ export class TenantStore {
 
   /** Runs `work` in one transaction; every repository it receives writes through that transaction. */
   async transaction<T>(work: (store: TenantStore) => Promise<T>): Promise<T> {
-    return this.executor.transaction((tx) => work(new TenantStore(tx, this.tenantId)));
+    return this.executor.transaction((tx) => work(new TenantStore(tx, this.tenantId, this.siemOutbox)));
   }
 }
 
@@ -83,12 +84,16 @@ export class DataStore {
   /** Tenants and their Entra ID directories: read before the tenant is known. */
   readonly tenants: TenantDirectory;
 
-  constructor(private readonly db: Database) {
+  /** `options.siemOutbox`: a SIEM is configured; privileged audit events are queued for it as they are appended. */
+  constructor(
+    private readonly db: Database,
+    private readonly options: { readonly siemOutbox?: boolean } = {},
+  ) {
     this.tenants = new TenantDirectory(db);
   }
 
   forTenant(tenantId: TenantId): TenantStore {
-    return new TenantStore(this.db, tenantId);
+    return new TenantStore(this.db, tenantId, this.options.siemOutbox ?? false);
   }
 
   /**

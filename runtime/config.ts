@@ -164,6 +164,9 @@ const environmentSchema = z
 
     KEY_VAULT_URL: optionalString.pipe(httpsUrl.optional()),
     KEY_VAULT_REFRESH: duration.default(parseDuration('5m')),
+    SIEM_INGESTION_ENDPOINT: optionalString.pipe(httpsUrl.optional()),
+    SIEM_RULE_ID: optionalString,
+    SIEM_STREAM: optionalString,
     SESSION_IDLE_TIMEOUT: duration.default(parseDuration('30m')),
     SESSION_ABSOLUTE_TIMEOUT: duration.default(parseDuration('8h')),
     TRUST_PROXY: trustProxy.default('loopback'),
@@ -192,6 +195,14 @@ const environmentSchema = z
     ROLLOUT_POLICY: optionalString,
   })
   .superRefine((env, ctx) => {
+    const siem = [env.SIEM_INGESTION_ENDPOINT, env.SIEM_RULE_ID, env.SIEM_STREAM];
+    if (siem.some((value) => value !== undefined) && siem.some((value) => value === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SIEM_INGESTION_ENDPOINT'],
+        message: 'SIEM_INGESTION_ENDPOINT, SIEM_RULE_ID and SIEM_STREAM are set together, or none of them',
+      });
+    }
     if (env.ENTRA_CLIENT_ID !== undefined) {
       if (env.ENTRA_TENANTS === undefined) {
         ctx.addIssue({
@@ -325,6 +336,9 @@ export interface AppConfig {
   readonly entraCredentials: { readonly clientSecret?: string; readonly clientCertificate?: string };
   /** Secrets from Azure Key Vault instead of the environment; undefined when KEY_VAULT_URL is unset. */
   readonly keyVault: { readonly url: string; readonly refreshMs: number } | undefined;
+  /** Azure Monitor Logs Ingestion (Sentinel); undefined when SIEM_INGESTION_ENDPOINT is unset. */
+  readonly siem:
+    { readonly ingestionEndpoint: string; readonly ruleId: string; readonly stream: string } | undefined;
   readonly defaultTenantId: string;
   readonly devLogin: boolean;
   readonly rolloutPolicy: RolloutPolicy;
@@ -564,6 +578,16 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
       env.KEY_VAULT_URL === undefined
         ? undefined
         : { url: env.KEY_VAULT_URL, refreshMs: env.KEY_VAULT_REFRESH },
+    siem:
+      env.SIEM_INGESTION_ENDPOINT === undefined ||
+      env.SIEM_RULE_ID === undefined ||
+      env.SIEM_STREAM === undefined
+        ? undefined
+        : {
+            ingestionEndpoint: env.SIEM_INGESTION_ENDPOINT,
+            ruleId: env.SIEM_RULE_ID,
+            stream: env.SIEM_STREAM,
+          },
     defaultTenantId: env.DEFAULT_TENANT_ID,
     devLogin: env.DEV_LOGIN ?? false,
     rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT),

@@ -136,7 +136,7 @@ export async function startSystem(
     });
     cleanups.push(() => database.close());
     await database.migrate();
-    const store = new DataStore(database.db);
+    const store = new DataStore(database.db, { siemOutbox: config.siem !== undefined });
     await store
       .forTenant(asTenantId(config.defaultTenantId))
       .riskModels.activeOrInstall(RISK_MODEL_V1, new Date());

@@ -24,7 +24,7 @@ function option(name, fallback) {
   return index >= 0 && args[index + 1] !== undefined ? args[index + 1] : fallback;
 }
 const maxExamples = Number(option('--max-examples', ci ? '12' : '100'));
-const maxTime = Number(option('--max-time', ci ? '30' : '240'));
+const maxTime = Number(option('--max-time', ci ? '25' : '240'));
 const onlyCallers = args.flatMap((arg, index) => (args[index - 1] === '--caller' ? [arg] : []));
 const keep = process.env.FUZZ_KEEP === '1';
 
@@ -134,6 +134,13 @@ function runSchemathesis(binary, schemaUrl, caller, reportDir) {
     schemaUrl,
     '--checks',
     'all',
+    // Every check but one: positive_data_acceptance expects every schema-valid request to succeed, but
+    // validity here also depends on state and time, which JSON Schema cannot state: a cursor this API never
+    // issued, an evidence_pack_id that names no pack, an expires_at already past, risk-model weights that do
+    // not sum to 1, an extra_soak beyond 30 days. The server answers those with the documented 400/404/409/
+    // 422; every answer is still checked against the document (status, content type, headers, schema).
+    '--exclude-checks',
+    'positive_data_acceptance',
     '--phases',
     'examples,coverage,fuzzing,stateful',
     '--max-examples',

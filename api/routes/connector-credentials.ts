@@ -42,7 +42,18 @@ const issueCredentialSchema = z
       });
     }
   })
-  .meta({ id: 'ConnectorCredentialRequest' });
+  // The refinement above, as the document states it (scope defaults to connector).
+  .meta({
+    id: 'ConnectorCredentialRequest',
+    oneOf: [
+      {
+        properties: { scope: { const: 'metrics' } },
+        required: ['scope'],
+        not: { required: ['connector_type'] },
+      },
+      { properties: { scope: { const: 'connector' } }, required: ['connector_type'] },
+    ],
+  });
 
 const credentialFields = {
   id: z.uuid(),

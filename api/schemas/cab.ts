@@ -35,7 +35,11 @@ export const cabDecisionBodySchema = z
         extra_soak: z
           .string()
           .max(32)
-          .regex(/^(?:[0-9]+(?:ms|s|m|h|d))+$/, 'a duration such as 2h, 30m or 1h30m, at most 30d')
+          // A malformed duration is one problem, not two: the range check runs only on a well-formed one.
+          .regex(/^(?:[0-9]+(?:ms|s|m|h|d))+$/, {
+            error: 'a duration such as 2h, 30m or 1h30m, at most 30d',
+            abort: true,
+          })
           .refine((text) => extraSoakMs(text) !== undefined, {
             error: 'a duration such as 2h, 30m or 1h30m, at most 30d',
           })

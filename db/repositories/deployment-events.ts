@@ -3,9 +3,10 @@ import type { SQL } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { DatabaseExecutor, Transaction } from '../client';
 import type { TenantId } from '../tenant-id';
-import { auditChainHeads, deploymentEvents } from '../schema';
+import { auditChainHeads, deploymentEvents, siemOutbox } from '../schema';
 import { ChainWalker, GENESIS_HASH, chainHash, storedPayload } from '../../policy/audit-chain';
 import type { BrokenLink } from '../../policy/audit-chain';
+import { isSiemForwarded, siemEventRecordId } from '../../policy/siem-events';
 import { decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
 
@@ -38,10 +39,49 @@ export interface ChainVerification {
 
 const VERIFY_BATCH = 1000;
 
+/** One audit event as the SIEM receives it: the stored row, with a stable `RecordId` for recognising a resend. */
+export function siemEventRecord(
+  eventId: number,
+  row: {
+    tenantId: string;
+    seq: number;
+    eventKey: string;
+    eventType: string;
+    intentId: string | null;
+    correlationId: string;
+    requestId: string | null;
+    actor: string;
+    payload: Record<string, unknown>;
+    occurredAt: Date;
+    prevHash: string;
+    hash: string;
+  },
+): Record<string, unknown> {
+  return {
+    TimeGenerated: row.occurredAt.toISOString(),
+    RecordId: siemEventRecordId(row.tenantId, eventId),
+    RecordKind: 'AUDIT_EVENT',
+    TenantId: row.tenantId,
+    EventId: eventId,
+    Seq: row.seq,
+    EventKey: row.eventKey,
+    EventType: row.eventType,
+    IntentId: row.intentId,
+    CorrelationId: row.correlationId,
+    RequestId: row.requestId,
+    Actor: row.actor,
+    Payload: row.payload,
+    PrevHash: row.prevHash,
+    Hash: row.hash,
+  };
+}
+
 export class DeploymentEventRepository {
+  /** `siemOutbox`: a SIEM is configured, so privileged events are also queued for it (policy/siem-events.ts). */
   constructor(
     private readonly db: DatabaseExecutor,
     private readonly tenantId: TenantId,
+    private readonly siemOutbox = false,
   ) {}
 
   /**
@@ -85,7 +125,20 @@ export class DeploymentEventRepository {
       prevHash: head.hash,
     };
     const hash = chainHash(head.hash, row);
-    await tx.insert(deploymentEvents).values({ ...row, hash });
+    const [inserted] = await tx
+      .insert(deploymentEvents)
+      .values({ ...row, hash })
+      .returning({ id: deploymentEvents.id });
+    if (inserted === undefined) throw new Error('the audit event insert returned no row');
+    if (this.siemOutbox && isSiemForwarded(row.eventType)) {
+      // Same transaction as the event: the event and its SIEM record are durable together or not at all.
+      await tx.insert(siemOutbox).values({
+        tenantId: this.tenantId,
+        recordId: siemEventRecordId(this.tenantId, inserted.id),
+        eventId: inserted.id,
+        record: siemEventRecord(inserted.id, { ...row, hash }),
+      });
+    }
     await tx
       .update(auditChainHeads)
       .set({ seq: row.seq, hash })

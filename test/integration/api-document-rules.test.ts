@@ -90,6 +90,14 @@ describe('the document states what the server enforces', () => {
     const oneOf = [{ required: ['evidence_pack'] }, { required: ['evidence_pack_id'] }];
     expect(schemas.CreateDeploymentIntent?.oneOf).toEqual(oneOf);
     expect(schemas.RiskEvaluationRequest?.oneOf).toEqual(oneOf);
+    expect(schemas.ConnectorCredentialRequest?.oneOf).toEqual([
+      {
+        properties: { scope: { const: 'metrics' } },
+        required: ['scope'],
+        not: { required: ['connector_type'] },
+      },
+      { properties: { scope: { const: 'connector' } }, required: ['connector_type'] },
+    ]);
     const text = JSON.stringify(document);
     const ringScores = /"ring_scores":(\{[^{}]*"properties":\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}[^{}]*\})/.exec(
       text,

@@ -209,6 +209,7 @@ describe('the browser console', () => {
     const labScore = await dryRun.locator('.risk').textContent();
     await page.getByLabel('Target ring').selectOption('GLOBAL');
     await dryRun.locator('.risk', { hasNotText: labScore ?? '' }).waitFor();
+    expect(await page.locator('#evidence_pack-error').count()).toBe(0);
     await check(page, 'submit');
     await page.getByRole('button', { name: 'Submit intent' }).dblclick();
     await page.getByText('Submitted:').waitFor();
@@ -242,11 +243,23 @@ describe('the browser console', () => {
     expect(await ownCard.getByRole('button', { name: 'Record decision' }).count()).toBe(0);
     const card = page.getByRole('article', { name: 'Contoso Agent 1.0' });
     await check(page, 'cab-queue');
+    // The same queue in a second tab, left open while the first tab decides.
+    const stale = await context.newPage();
+    await stale.goto(`${base}/cab`);
+    const staleCard = stale.getByRole('article', { name: 'Contoso Agent 1.0' });
+    await staleCard.waitFor();
     await card.getByLabel('Approve with conditions').check();
     await card.getByLabel('Stop after ring').selectOption('PILOT');
     await card.getByLabel('Comment').fill('pilot first, then we look again');
     await card.getByRole('button', { name: 'Record decision' }).click();
     await page.getByText('Approved with conditions').waitFor();
+    // The stale tab's decision comes too late: the API's 409, in plain words.
+    await staleCard.getByRole('button', { name: 'Record decision' }).click();
+    await staleCard
+      .getByRole('alert')
+      .getByText(/conflicts with the current state/)
+      .waitFor();
+    await stale.close();
     const after = await submitter.get(`/api/v1/deployment-intents/${theirs}`).expect(200);
     if ((after.body as { status: string }).status === 'AWAITING_CAB') {
       // A quorum of two CAB approvals (high scores): a second member approves the same conditions.
@@ -290,6 +303,21 @@ describe('the browser console', () => {
     await page.getByRole('link', { name: 'Rollouts' }).click();
     await page.getByRole('table').waitFor();
     await check(page, 'rollouts');
+    // Filters: status, ring, submitter (app is used above); each in the address bar.
+    await page.getByLabel('App').fill('');
+    await page.getByLabel('Status').selectOption('COMPLETED');
+    await page.getByLabel('Current ring').selectOption('PILOT');
+    await page.getByLabel('Submitter').fill('packager@example.com');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/status=COMPLETED.*ring=PILOT.*submitter=packager/);
+    await page.getByRole('link', { name: 'Contoso Agent 1.0' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Chair Own Tool 1.0' }).count()).toBe(0);
+    await page.getByLabel('Status').selectOption('AWAITING_CAB');
+    await page.getByLabel('Current ring').selectOption('');
+    await page.getByLabel('Submitter').fill('cab.chair@example.com');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('link', { name: 'Chair Own Tool 1.0' }).waitFor();
+    expect(await page.getByRole('link', { name: 'Contoso Agent 1.0' }).count()).toBe(0);
     await context.close();
   }, 180_000);
 

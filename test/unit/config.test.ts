@@ -338,6 +338,20 @@ describe('loadConfig', () => {
       ['an unknown role', { ...entra, ENTRA_APP_ROLES: '{"X":"root"}' }, 'ENTRA_APP_ROLES.X'],
       ['an authority over http', { ...entra, ENTRA_AUTHORITY: 'http://idp.example/' }, 'ENTRA_AUTHORITY'],
       ['a Key Vault over http', { KEY_VAULT_URL: 'http://vault.example/' }, 'KEY_VAULT_URL'],
+      [
+        'a SIEM endpoint without rule and stream',
+        { SIEM_INGESTION_ENDPOINT: 'https://dce.example/' },
+        'SIEM_INGESTION_ENDPOINT',
+      ],
+      [
+        'a SIEM endpoint over http',
+        {
+          SIEM_INGESTION_ENDPOINT: 'http://dce.example/',
+          SIEM_RULE_ID: 'dcr-1',
+          SIEM_STREAM: 'Custom-Eucora',
+        },
+        'SIEM_INGESTION_ENDPOINT',
+      ],
       ['the reserved tenant as default', { DEFAULT_TENANT_ID: '_unauthenticated' }, 'DEFAULT_TENANT_ID'],
     ])('stops start-up on %s, naming the setting', (_case, environment, setting) => {
       const problems = problemsOf(environment);
@@ -368,6 +382,21 @@ describe('loadConfig', () => {
       });
       expect(vaulted.keyVault).toEqual({ url: 'https://eucora.vault.azure.net/', refreshMs: 300_000 });
       expect(vaulted.entra).toBeDefined();
+    });
+  });
+
+  it('forwards to the SIEM only when endpoint, rule and stream are all configured', () => {
+    expect(loadConfig({}).siem).toBeUndefined();
+    expect(
+      loadConfig({
+        SIEM_INGESTION_ENDPOINT: 'https://dce.westeurope.ingest.monitor.azure.com',
+        SIEM_RULE_ID: 'dcr-00000000000000000000000000000000',
+        SIEM_STREAM: 'Custom-EucoraAudit_CL',
+      }).siem,
+    ).toEqual({
+      ingestionEndpoint: 'https://dce.westeurope.ingest.monitor.azure.com',
+      ruleId: 'dcr-00000000000000000000000000000000',
+      stream: 'Custom-EucoraAudit_CL',
     });
   });
 });

@@ -1720,7 +1720,13 @@ export interface components {
              * @description when the key stops working (answered 401 like a revoked one); absent: until revoked
              */
             expires_at?: string;
-        };
+        } & ({
+            /** @constant */
+            scope: "metrics";
+        } | {
+            /** @constant */
+            scope?: "connector";
+        });
         ConnectorCredentialList: {
             items: components["schemas"]["ConnectorCredential"][];
         };
@@ -2059,7 +2065,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        /** @description Send `{}` as application/json: every unsafe request carries a JSON body (for a session caller, that is also the cross-site request forgery protection). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
@@ -3630,7 +3636,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        /** @description Send `{}` as application/json: every unsafe request carries a JSON body (for a session caller, that is also the cross-site request forgery protection). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];
@@ -4428,7 +4434,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Send `{}` as application/json: a session caller’s unsafe request must be JSON (cross-site request forgery protection). */
+        /** @description Send `{}` as application/json: every unsafe request carries a JSON body (for a session caller, that is also the cross-site request forgery protection). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["EmptyBody"];

@@ -31,30 +31,34 @@ export function RiskScore(props: { risk: RiskSummary | null }) {
 /** Each factor's share of the score, largest first, with its rationale. */
 export function RiskFactors(props: { factors: readonly FactorScore[]; caption?: string }) {
   const factors = [...props.factors].sort((a, b) => b.contribution - a.contribution);
+  const caption = props.caption ?? 'Risk factors';
+  // Scrolls sideways in a narrow column (the Submit page's dry-run, a half-screen laptop) instead of overflowing.
   return (
-    <table className="factors">
-      <caption>{props.caption ?? 'Risk factors'}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Factor</th>
-          <th scope="col">Score</th>
-          <th scope="col">Weight</th>
-          <th scope="col">Points</th>
-          <th scope="col">Why</th>
-        </tr>
-      </thead>
-      <tbody>
-        {factors.map((factor) => (
-          <tr key={factor.factor}>
-            <th scope="row">{factor.name}</th>
-            <td>{percent(factor.score)}</td>
-            <td>{percent(factor.weight)}</td>
-            <td>{Math.round(factor.contribution * 10) / 10}</td>
-            <td>{factor.rationale}</td>
+    <div className="table-scroll" role="region" aria-label={caption} tabIndex={0}>
+      <table className="factors">
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Factor</th>
+            <th scope="col">Score</th>
+            <th scope="col">Weight</th>
+            <th scope="col">Points</th>
+            <th scope="col">Why</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {factors.map((factor) => (
+            <tr key={factor.factor}>
+              <th scope="row">{factor.name}</th>
+              <td>{percent(factor.score)}</td>
+              <td>{percent(factor.weight)}</td>
+              <td>{Math.round(factor.contribution * 10) / 10}</td>
+              <td>{factor.rationale}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 

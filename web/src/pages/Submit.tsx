@@ -33,8 +33,11 @@ export function Submit() {
   const [busy, setBusy] = useState(false);
   // A second click before React re-renders the disabled button still sends nothing.
   const inFlight = useRef(false);
+  // An edit answers the problems shown: they go until the next attempt.
   const update = (change: Partial<SubmitForm>) => {
     setForm((current) => ({ ...current, ...change }));
+    setProblems({});
+    setFailure(undefined);
   };
 
   // The live dry-run: the score and its factors as the form changes (the latest request wins).

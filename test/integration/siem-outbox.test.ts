@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { asc, eq } from 'drizzle-orm';
+import { DataStore } from '../../db/tenant-store';
+import { asTenantId } from '../../db/tenant-id';
+import { deploymentEvents, siemOutbox } from '../../db/schema';
+import { createTestDatabase, databaseKinds } from '../helpers/database';
+import type { TestDatabase } from '../helpers/database';
+
+const TENANT = asTenantId('tenant-siem');
+
+function event(eventType: string, key: string = randomUUID()) {
+  return {
+    eventKey: `test:${key}`,
+    eventType,
+    intentId: null,
+    correlationId: randomUUID(),
+    requestId: 'req-1',
+    actor: 'alice@example.com',
+    payload: { note: 'x' },
+  };
+}
+
+describe.each(databaseKinds())('the SIEM outbox (%s)', (kind) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('queues a privileged event with its chained row and a stable record id, and skips the others', async () => {
+    const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(TENANT);
+    await store.events.append(event('INTENT_CREATED'));
+    await store.events.append(event('CAB_DECIDED', 'cab-1'));
+    // A retried write of the same key queues nothing more.
+    expect(await store.events.append(event('CAB_DECIDED', 'cab-1'))).toBe(false);
+    const [cab] = await db.handle.db
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.eventKey, 'test:cab-1'));
+    const rows = await db.handle.db.select().from(siemOutbox).where(eq(siemOutbox.tenantId, TENANT));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      recordId: `${TENANT}:event:${String(cab?.id)}`,
+      eventId: cab?.id,
+      sentAt: null,
+      attempts: 0,
+      record: {
+        RecordId: `${TENANT}:event:${String(cab?.id)}`,
+        EventType: 'CAB_DECIDED',
+        Seq: cab?.seq,
+        Hash: cab?.hash,
+        PrevHash: cab?.prevHash,
+        Actor: 'alice@example.com',
+        RequestId: 'req-1',
+        TimeGenerated: cab?.occurredAt.toISOString(),
+      },
+    });
+  });
+
+  it('writes nothing to the outbox when no SIEM is configured', async () => {
+    const tenant = asTenantId('tenant-no-siem');
+    await new DataStore(db.handle.db).forTenant(tenant).events.append(event('AUTHZ_DENIED'));
+    expect(await db.handle.db.select().from(siemOutbox).where(eq(siemOutbox.tenantId, tenant))).toEqual([]);
+  });
+
+  it('rolls the outbox row back with the event when the transaction fails', async () => {
+    const tenant = asTenantId('tenant-rollback');
+    const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(tenant);
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.events.append(event('RISK_MODEL_ACTIVATED'));
+        throw new Error('the caller fails after the append');
+      }),
+    ).rejects.toThrow('the caller fails after the append');
+    expect(await db.handle.db.select().from(siemOutbox).where(eq(siemOutbox.tenantId, tenant))).toEqual([]);
+    await store.transaction(async (tx) => {
+      await tx.events.append(event('RISK_MODEL_ACTIVATED'));
+      await tx.events.append(event('CONNECTOR_CREDENTIAL_REVOKED'));
+    });
+    const rows = await db.handle.db
+      .select()
+      .from(siemOutbox)
+      .where(eq(siemOutbox.tenantId, tenant))
+      .orderBy(asc(siemOutbox.id));
+    expect(rows.map((row) => row.record.EventType)).toEqual([
+      'RISK_MODEL_ACTIVATED',
+      'CONNECTOR_CREDENTIAL_REVOKED',
+    ]);
+  });
+});
