@@ -80,7 +80,9 @@ describePostgres('a lock wait bounded by lock_timeout (PostgreSQL)', () => {
       });
       const app = express();
       app.post('/waits', (_req, _res, next) => {
-        waitForLockedRow().then(() => next(new Error('the lock was never held')), next);
+        waitForLockedRow().then(() => {
+          next(new Error('the lock was never held'));
+        }, next);
       });
       app.use(problemHandler(createLogger({ level: 'info', destination })));
       const answerStarted = Date.now();
