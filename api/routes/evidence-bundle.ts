@@ -15,7 +15,7 @@ import { endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
-import { idParams, isoDate, requireActor, riskSummaryBody } from '../schemas/common';
+import { auditEventBody, idParams, isoDate, requireActor, riskSummaryBody } from '../schemas/common';
 import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import type { RouteDependencies } from './dependencies';
 
@@ -95,21 +95,7 @@ export const evidenceBundleSchema = z
 const CAB_DECISION_EVENTS = new Set(['CAB_DECIDED', 'CAB_APPROVAL_RECORDED']);
 
 function bundleEvent(row: DeploymentEventRow): BundleEvent {
-  return {
-    id: row.id,
-    tenant_id: row.tenantId,
-    seq: row.seq,
-    event_key: row.eventKey,
-    event_type: row.eventType,
-    intent_id: row.intentId,
-    correlation_id: row.correlationId,
-    request_id: row.requestId,
-    actor: row.actor,
-    payload: row.payload,
-    occurred_at: row.occurredAt.toISOString(),
-    prev_hash: row.prevHash,
-    hash: row.hash,
-  };
+  return { ...auditEventBody(row), tenant_id: row.tenantId, event_key: row.eventKey };
 }
 
 function cabDecision(row: DeploymentEventRow): BundleCabDecision {

@@ -42,20 +42,7 @@ const VERIFY_BATCH = 1000;
 /** One audit event as the SIEM receives it: the stored row, with a stable `RecordId` for recognising a resend. */
 export function siemEventRecord(
   eventId: number,
-  row: {
-    tenantId: string;
-    seq: number;
-    eventKey: string;
-    eventType: string;
-    intentId: string | null;
-    correlationId: string;
-    requestId: string | null;
-    actor: string;
-    payload: Record<string, unknown>;
-    occurredAt: Date;
-    prevHash: string;
-    hash: string;
-  },
+  row: Omit<DeploymentEventRow, 'id'>,
 ): Record<string, unknown> {
   return {
     TimeGenerated: row.occurredAt.toISOString(),
