@@ -7,6 +7,7 @@ import type { AppConfig } from './config';
 import type { Logger } from './logger';
 import type { CustomSearchAttribute } from '../workflows/search-attributes';
 import { findTemporalCli } from './temporal-cli';
+import { deadlineAwareRetryInterceptor } from './temporal-retry';
 import { startDevServer } from './temporal-dev-server';
 import type { DevServer } from './temporal-dev-server';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -66,6 +67,7 @@ export async function startTemporal(config: AppConfig, logger: Logger): Promise<
       address,
       tls: config.temporal.tls ? {} : undefined,
       apiKey: config.temporal.apiKey,
+      interceptors: [deadlineAwareRetryInterceptor()],
     });
     await ensureSearchAttributes(connection, config.temporal.namespace, CUSTOM_SEARCH_ATTRIBUTES, logger);
     const client = new Client({ connection, namespace: config.temporal.namespace });
