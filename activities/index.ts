@@ -1,7 +1,12 @@
 import { ApplicationFailure, CompleteAsyncError, Context } from '@temporalio/activity';
 import type { DataStore, TenantStore } from '../db/tenant-store';
 import { asTenantId } from '../db/tenant-id';
-import type { RingDeploymentKind, RingDeploymentOutcome, RingDeploymentStatus } from '../db/schema';
+import type {
+  CabApprovalEntry,
+  RingDeploymentKind,
+  RingDeploymentOutcome,
+  RingDeploymentStatus,
+} from '../db/schema';
 import type { CabOutcome } from '../db/repositories/cab-approvals';
 import { riskSummaryOf } from '../db/repositories/risk-assessments';
 import { permanentDataError } from '../db/sql-state';
@@ -246,11 +251,32 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       );
     },
 
-    async requestCab(record: TransitionRecord & { readonly deadlineAt: string }): Promise<void> {
+    async requestCab(
+      record: TransitionRecord & { readonly deadlineAt: string; readonly requiredApprovals?: number },
+    ): Promise<void> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
-            await tx.cabApprovals.request(record.intentId, new Date(record.at), new Date(record.deadlineAt));
+            await tx.cabApprovals.request(
+              record.intentId,
+              new Date(record.at),
+              new Date(record.deadlineAt),
+              record.requiredApprovals,
+            );
+            await appendTransition(tx, record);
+          }),
+        ),
+      );
+    },
+
+    /** One approval towards a CAB quorum: the read model's list of approvals and its event, together. */
+    async recordCabApproval(
+      record: TransitionRecord & { readonly approval: CabApprovalEntry },
+    ): Promise<void> {
+      await runWithCorrelationId(record.correlationId, () =>
+        refusingPermanentDataErrors(() =>
+          tenant(record).transaction(async (tx) => {
+            await tx.cabApprovals.addApproval(record.intentId, record.approval);
             await appendTransition(tx, record);
           }),
         ),

@@ -163,6 +163,15 @@ export const riskAssessments = pgTable(
   ],
 );
 
+/** One member's approval towards a CAB quorum, as the read model keeps it. */
+export interface CabApprovalEntry {
+  readonly approverId: string;
+  readonly decision: 'APPROVED' | 'CONDITIONAL';
+  readonly comments?: string;
+  readonly conditions?: CabConditions;
+  readonly at: string;
+}
+
 export const cabApprovals = pgTable(
   'cab_approvals',
   {
@@ -181,6 +190,14 @@ export const cabApprovals = pgTable(
     comments: text('comments'),
     conditions: jsonb('conditions').$type<CabConditions>(),
     decidedAt: timestamp('decided_at', { withTimezone: true, mode: 'date', precision: 3 }),
+    /** Distinct approvals the intent needs (N of the N-of-M quorum); 1 below the quorum's risk threshold. */
+    requiredApprovals: integer('required_approvals').notNull().default(1),
+    /** Approvals taken so far, in order: each member once. */
+    approvals: jsonb('approvals').$type<readonly CabApprovalEntry[]>().notNull().default([]),
+    /** SHA-256 of the evidence pack the decision was made on. */
+    evidenceHash: text('evidence_hash'),
+    /** Version of the risk model whose assessment the decision was made on. */
+    riskModelVersion: text('risk_model_version'),
   },
   (t) => [
     uniqueIndex('cab_approvals_intent_uq').on(t.intentId),

@@ -25,6 +25,7 @@ export interface CabDecision {
 export type CabDecisionRefusal =
   | { readonly type: 'NotAwaitingCab'; readonly message: string }
   | { readonly type: 'SelfApprovalForbidden'; readonly message: string }
+  | { readonly type: 'AlreadyApproved'; readonly message: string }
   | { readonly type: 'InvalidCabDecision'; readonly message: string };
 
 /**
@@ -33,13 +34,25 @@ export type CabDecisionRefusal =
  */
 export function refuseCabDecision(
   decision: CabDecision,
-  context: { readonly awaitingCab: boolean; readonly submitterId: string; readonly targetRing: Ring },
+  context: {
+    readonly awaitingCab: boolean;
+    readonly submitterId: string;
+    readonly targetRing: Ring;
+    /** Members whose approval towards a quorum is already counted. */
+    readonly approvedBy?: readonly string[];
+  },
 ): CabDecisionRefusal | undefined {
   if (!context.awaitingCab) {
     return { type: 'NotAwaitingCab', message: 'the intent is not awaiting a CAB decision' };
   }
   const duties = separationOfDuties('decide_cab', decision.approverId, context);
   if (!duties.allowed) return { type: 'SelfApprovalForbidden', message: duties.reason };
+  if (decision.decision !== 'REJECTED' && context.approvedBy?.includes(decision.approverId) === true) {
+    return {
+      type: 'AlreadyApproved',
+      message: 'you have already approved this intent; its quorum needs approvals from other CAB members',
+    };
+  }
   const conditions = decision.conditions;
   const hasConditions =
     conditions !== undefined &&

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULT_CAB_QUORUM_RULE } from './cab-quorum';
+import type { CabQuorumRule } from './cab-quorum';
 import { RINGS } from './rings';
 import type { Ring } from './rings';
 
@@ -22,6 +24,11 @@ export interface RolloutPolicy {
   /** A connector must report (heartbeat) at least this often while a ring is pending; null disables the check. */
   readonly heartbeatTimeoutMs: number | null;
   readonly rollback: { readonly minSuccessRate: number; readonly reportDeadlineMs: number };
+  /**
+   * N-of-M CAB quorum: from this risk score an intent needs this many distinct approvals. Absent from
+   * policies snapshotted before the quorum existed: those intents need one approval, as they did then.
+   */
+  readonly cabQuorum?: CabQuorumRule;
 }
 
 const HOUR = 3_600_000;
@@ -69,6 +76,7 @@ export function defaultRolloutPolicy(): RolloutPolicy {
     },
     heartbeatTimeoutMs: HOUR,
     rollback: { minSuccessRate: 0.99, reportDeadlineMs: 2 * DAY },
+    cabQuorum: DEFAULT_CAB_QUORUM_RULE,
   };
 }
 
@@ -91,6 +99,12 @@ export const rolloutPolicyOverridesSchema = z.strictObject({
   rollback: z
     .strictObject({ minSuccessRate: rate.optional(), reportDeadlineMs: millis.min(1).optional() })
     .optional(),
+  cabQuorum: z
+    .strictObject({
+      riskThreshold: z.number().int().min(0).max(100).optional(),
+      approvals: z.number().int().min(1).max(100).optional(),
+    })
+    .optional(),
 });
 export type RolloutPolicyOverrides = z.infer<typeof rolloutPolicyOverridesSchema>;
 
@@ -104,6 +118,14 @@ export function mergeRolloutPolicy(base: RolloutPolicy, overrides: RolloutPolicy
     heartbeatTimeoutMs:
       overrides.heartbeatTimeoutMs === undefined ? base.heartbeatTimeoutMs : overrides.heartbeatTimeoutMs,
     rollback: { ...base.rollback, ...stripUndefined(overrides.rollback ?? {}) },
+    ...(base.cabQuorum === undefined && overrides.cabQuorum === undefined
+      ? {}
+      : {
+          cabQuorum: {
+            ...(base.cabQuorum ?? DEFAULT_CAB_QUORUM_RULE),
+            ...stripUndefined(overrides.cabQuorum ?? {}),
+          },
+        }),
   };
 }
 

@@ -1,3 +1,5 @@
+import { parseCabQuorumRule } from '../policy/cab-quorum';
+import type { CabQuorumRule } from '../policy/cab-quorum';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
@@ -483,8 +485,21 @@ export class ConfigError extends Error {
   }
 }
 
-function parseRolloutPolicy(raw: string | undefined, cabTimeoutMs: number): RolloutPolicy {
-  const base = { ...defaultRolloutPolicy(), cabTimeoutMs };
+/** CAB_QUORUM_RISK_THRESHOLD and CAB_QUORUM_APPROVALS, as the rollout policy's quorum rule. */
+function parseCabQuorum(environment: NodeJS.ProcessEnv): CabQuorumRule {
+  try {
+    return parseCabQuorumRule(environment);
+  } catch (error) {
+    throw new ConfigError([error instanceof Error ? error.message : String(error)]);
+  }
+}
+
+function parseRolloutPolicy(
+  raw: string | undefined,
+  cabTimeoutMs: number,
+  cabQuorum: CabQuorumRule,
+): RolloutPolicy {
+  const base = { ...defaultRolloutPolicy(), cabTimeoutMs, cabQuorum };
   if (raw === undefined) return base;
   let json: unknown;
   try {
@@ -590,7 +605,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
           },
     defaultTenantId: env.DEFAULT_TENANT_ID,
     devLogin: env.DEV_LOGIN ?? false,
-    rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT),
+    rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT, parseCabQuorum(environment)),
     idempotency: { ttlMs: env.IDEMPOTENCY_KEY_TTL, leaseMs: env.IDEMPOTENCY_LEASE },
     reconciler: {
       intervalMs: env.RECONCILER_INTERVAL,

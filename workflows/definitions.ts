@@ -49,12 +49,25 @@ export interface RiskSummary {
 export type CabState =
   'NOT_REQUIRED' | 'PENDING' | 'APPROVED' | 'REJECTED' | 'CONDITIONAL' | 'EXPIRED' | 'CANCELLED';
 
+/** One CAB member's approval of an intent that needs a quorum, as the workflow took it. */
+export interface CabApproval {
+  readonly approverId: string;
+  readonly decision: Exclude<CabDecisionKind, 'REJECTED'>;
+  readonly comments?: string;
+  readonly conditions?: CabConditions;
+  readonly at: string;
+}
+
 export interface CabProgress {
   readonly state: CabState;
   readonly requestedAt?: string;
   readonly deadlineAt?: string;
   readonly decision?: CabDecision;
   readonly decidedAt?: string;
+  /** Distinct approvals the intent needs (runs from the quorum patch on; absent: one). */
+  readonly requiredApprovals?: number;
+  /** Approvals taken so far, in order (runs from the quorum patch on). */
+  readonly approvals?: readonly CabApproval[];
 }
 
 /** What one connector reported for one ring, as the connector completed its activity. */
@@ -116,9 +129,13 @@ export interface ControlRequest {
 }
 
 export interface CabVerdict {
+  /** AWAITING_CAB while a quorum still lacks approvals; else what the decision led to. */
   readonly status: IntentStatus;
   readonly decision: CabDecisionKind;
   readonly conditions?: CabConditions;
+  /** Runs from the quorum patch on: the distinct approvers so far, and how many the intent needs. */
+  readonly approvers?: readonly string[];
+  readonly requiredApprovals?: number;
 }
 
 /** Answers once the risk assessment is done (null if it failed): lets the API return the risk with a new intent. */
@@ -133,6 +150,13 @@ export const WITHHOLD_UNSTORABLE_MESSAGE_PATCH = 'withhold-unstorable-message';
 
 /** Workflow versioning marker: a control request's event records its request key (`request_key`). */
 export const RECORD_REQUEST_KEY_PATCH = 'record-control-request-key';
+
+/**
+ * Workflow versioning marker: N-of-M CAB quorum. An intent whose risk reaches the policy's quorum
+ * threshold waits for that many distinct approvals (each recorded as CAB_APPROVAL_RECORDED; any rejection
+ * ends it); every CAB decision records the evidence hash and risk model version it was made on.
+ */
+export const CAB_QUORUM_PATCH = 'cab-quorum';
 
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {
@@ -153,6 +177,8 @@ export const intentStateQuery = defineQuery<IntentState>('intentState');
 export const FailureTypes = {
   NotAwaitingCab: 'NotAwaitingCab',
   SelfApprovalForbidden: 'SelfApprovalForbidden',
+  /** The member already approved this intent; a quorum counts each member once. */
+  AlreadyApproved: 'AlreadyApproved',
   InvalidCabDecision: 'InvalidCabDecision',
   IntentNotFound: 'IntentNotFound',
   EvidencePackNotFound: 'EvidencePackNotFound',

@@ -17,6 +17,7 @@ import type { RingSettlement, TransitionRecord } from '../activities';
 import type { RingDeploymentStatus } from '../db/schema';
 import type { CabConditions, CabDecision } from '../policy/cab-decision';
 import { refuseCabDecision } from '../policy/cab-decision';
+import { requiredCabApprovals, tallyCabQuorum } from '../policy/cab-quorum';
 import type { ConnectorAssignment, ConnectorType } from '../policy/connectors';
 import { isTerminal } from '../policy/intent-status';
 import type { IntentStatus } from '../policy/intent-status';
@@ -26,6 +27,7 @@ import { lowerRing, ringsThrough } from '../policy/rings';
 import type { Ring } from '../policy/rings';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  CAB_QUORUM_PATCH,
   CONTROL_REQUEST_EVENTS,
   FailureTypes,
   RECORD_REQUEST_KEY_PATCH,
@@ -41,7 +43,9 @@ import {
   WORKFLOW_ACTOR,
 } from './definitions';
 import type {
+  CabApproval,
   CabProgress,
+  CabVerdict,
   ConnectorReport,
   ControlRequest,
   DeploymentIntentInput,
@@ -56,11 +60,17 @@ import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from './sear
 type Activities = ReturnType<typeof activities.createActivities>;
 
 /** Bookkeeping writes: quick, and retried until the database answers. */
-const { assessRisk, recordTransition, requestCab, recordCabOutcome, recordRingSettlement } =
-  proxyActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-  });
+const {
+  assessRisk,
+  recordTransition,
+  requestCab,
+  recordCabApproval,
+  recordCabOutcome,
+  recordRingSettlement,
+} = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 /**
  * One deployment intent, start to end: risk → CAB (when required) → ring by ring through the
@@ -108,6 +118,10 @@ class IntentRun {
   private withholdUnstorableMessages = false;
   /** From this patch on, a control request's event carries its request key. */
   private recordRequestKeys = false;
+  /** From this patch on, a high-risk intent waits for an N-of-M quorum of distinct CAB approvals. */
+  private cabQuorum = false;
+  private requiredApprovals = 1;
+  private readonly approvals: CabApproval[] = [];
   private conditions: CabConditions = {};
   private readonly rings: RingProgress[] = [];
   private paused = false;
@@ -150,6 +164,7 @@ class IntentRun {
     setHandler(
       cabDecisionUpdate,
       async (decision) => {
+        if (this.cabQuorum) return this.takeQuorumDecision(decision);
         this.cabDecision = decision;
         await condition(() => this.cabRecorded);
         // The status the decision led to, not wherever the rollout has moved on to since.
@@ -166,6 +181,7 @@ class IntentRun {
             awaitingCab: this.status === 'AWAITING_CAB' && this.cabDecision === undefined,
             submitterId: this.input.submitterId,
             targetRing: this.input.targetRing,
+            approvedBy: this.approvals.map((approval) => approval.approverId),
           });
           if (refusal !== undefined) throw ApplicationFailure.nonRetryable(refusal.message, refusal.type);
         },
@@ -177,6 +193,7 @@ class IntentRun {
     this.answerRiskAfterDecision = patched(ANSWER_RISK_AFTER_DECISION_PATCH);
     this.withholdUnstorableMessages = patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
     this.recordRequestKeys = patched(RECORD_REQUEST_KEY_PATCH);
+    this.cabQuorum = patched(CAB_QUORUM_PATCH);
     upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
     this.setStatus('SUBMITTED');
 
@@ -227,11 +244,22 @@ class IntentRun {
   private async awaitCab(): Promise<IntentOutcome | undefined> {
     const requestedAt = this.now();
     const deadlineAt = new Date(Date.now() + this.input.policy.cabTimeoutMs).toISOString();
-    this.cab = { state: 'PENDING', requestedAt, deadlineAt };
+    if (this.cabQuorum) {
+      const rule = this.input.policy.cabQuorum;
+      this.requiredApprovals = rule === undefined ? 1 : requiredCabApprovals(this.risk?.score ?? 0, rule);
+      this.cab = { state: 'PENDING', requestedAt, deadlineAt, requiredApprovals: this.requiredApprovals };
+    } else {
+      this.cab = { state: 'PENDING', requestedAt, deadlineAt };
+    }
     this.setStatus('AWAITING_CAB');
     await requestCab({
-      ...this.transitionRecord('CAB_REQUESTED', { score: this.risk?.score ?? null, deadlineAt }),
+      ...this.transitionRecord('CAB_REQUESTED', {
+        score: this.risk?.score ?? null,
+        deadlineAt,
+        ...(this.cabQuorum ? { required_approvals: this.requiredApprovals } : {}),
+      }),
       deadlineAt,
+      ...(this.cabQuorum ? { requiredApprovals: this.requiredApprovals } : {}),
     });
     this.riskSettled = true;
 
@@ -266,7 +294,12 @@ class IntentRun {
       recordCabOutcome({
         ...this.transitionRecord(
           'CAB_DECIDED',
-          { decision: state, comments: text ?? null, conditions: this.conditions },
+          {
+            decision: state,
+            comments: text ?? null,
+            conditions: this.conditions,
+            ...this.decisionBasis(),
+          },
           decision.approverId,
         ),
         outcome: {
@@ -274,12 +307,120 @@ class IntentRun {
           approverId: decision.approverId,
           comments: text,
           conditions: decision.conditions,
+          ...(this.cabQuorum
+            ? {
+                // The deciding approval's comment as the trail holds it (withheld when unstorable).
+                approvals: this.approvals.map((approval) =>
+                  approval.approverId === decision.approverId && state !== 'REJECTED'
+                    ? withComments(approval, text)
+                    : approval,
+                ),
+                evidenceHash: this.risk?.evidenceHash,
+                riskModelVersion: this.risk?.modelVersion,
+              }
+            : {}),
         },
       }),
     );
     if (comments !== decision.comments) this.cab = { ...this.cab, decision: { ...decision, comments } };
     this.cabRecorded = true;
     return state === 'REJECTED' ? this.outcome([], []) : undefined;
+  }
+
+  /**
+   * What a CAB decision was made on (runs from the quorum patch on): the evidence pack's hash and the risk
+   * model version of the assessment the member saw, and the quorum's approvers.
+   */
+  private decisionBasis(): Record<string, unknown> {
+    if (!this.cabQuorum) return {};
+    return {
+      evidence_hash: this.risk?.evidenceHash ?? null,
+      risk_model_version: this.risk?.modelVersion ?? null,
+      required_approvals: this.requiredApprovals,
+      approvers: this.approvals.map((approval) => approval.approverId),
+    };
+  }
+
+  /**
+   * A decision under the quorum patch. A rejection, or the approval that completes the quorum, is the
+   * CAB's decision (recorded by awaitCab as CAB_DECIDED, with the most restrictive of every approver's
+   * conditions); an approval short of the quorum is recorded as CAB_APPROVAL_RECORDED and the intent
+   * keeps waiting. The validator has already refused a second approval by the same member.
+   */
+  private async takeQuorumDecision(decision: CabDecision): Promise<CabVerdict> {
+    if (decision.decision !== 'REJECTED') {
+      // Taken synchronously, before any await: a concurrent approval's validator already counts it.
+      const approval: CabApproval = {
+        approverId: decision.approverId,
+        decision: decision.decision,
+        ...(decision.comments === undefined ? {} : { comments: decision.comments }),
+        ...(decision.conditions === undefined ? {} : { conditions: decision.conditions }),
+        at: this.now(),
+      };
+      this.approvals.push(approval);
+      const tally = tallyCabQuorum(this.approvals, this.requiredApprovals);
+      this.cab = { ...this.cab, approvals: [...this.approvals] };
+      if (tally.state === 'PENDING') {
+        await this.recordApproval(approval, this.approvals.length);
+        return {
+          status: 'AWAITING_CAB',
+          decision: decision.decision,
+          ...(decision.conditions === undefined ? {} : { conditions: decision.conditions }),
+          approvers: tally.approvers,
+          requiredApprovals: this.requiredApprovals,
+        };
+      }
+      const conditional = tally.state === 'CONDITIONAL';
+      this.cabDecision = {
+        decision: conditional ? 'CONDITIONAL' : 'APPROVED',
+        approverId: decision.approverId,
+        ...(decision.comments === undefined ? {} : { comments: decision.comments }),
+        ...(conditional ? { conditions: tally.conditions } : {}),
+      };
+    } else {
+      this.cabDecision = decision;
+    }
+    const final = this.cabDecision;
+    await condition(() => this.cabRecorded);
+    return {
+      status: final.decision === 'REJECTED' ? 'REJECTED' : 'APPROVED',
+      decision: final.decision,
+      ...(final.conditions === undefined ? {} : { conditions: final.conditions }),
+      approvers: this.approvals.map((approval) => approval.approverId),
+      requiredApprovals: this.requiredApprovals,
+    };
+  }
+
+  /** Records one approval short of the quorum: the trail and the CAB read model both hold it. */
+  private async recordApproval(approval: CabApproval, count: number): Promise<void> {
+    const comments = await this.recordWithMessage(
+      'CAB_APPROVAL_RECORDED',
+      'comments',
+      approval.comments,
+      (text) =>
+        recordCabApproval({
+          ...this.transitionRecord(
+            'CAB_APPROVAL_RECORDED',
+            {
+              decision: approval.decision,
+              comments: text ?? null,
+              conditions: approval.conditions ?? {},
+              approvals: count,
+              required_approvals: this.requiredApprovals,
+              evidence_hash: this.risk?.evidenceHash ?? null,
+              risk_model_version: this.risk?.modelVersion ?? null,
+            },
+            approval.approverId,
+          ),
+          status: undefined,
+          approval: withComments(approval, text),
+        }),
+    );
+    if (comments !== approval.comments) {
+      const index = this.approvals.indexOf(approval);
+      if (index >= 0) this.approvals[index] = withComments(approval, comments);
+      this.cab = { ...this.cab, approvals: [...this.approvals] };
+    }
   }
 
   // ---- Between rings: pause, manual promotion ----------------------------------------------------
@@ -740,6 +881,18 @@ function sumReports(reports: Partial<Record<ConnectorType, ConnectorReport>>) {
     failureCount += report.failureCount;
   }
   return { successCount, failureCount };
+}
+
+/** The approval with the comment as recorded (none when there was none). */
+function withComments(approval: CabApproval, comments: string | undefined): CabApproval {
+  const { approverId, decision, conditions, at } = approval;
+  return {
+    approverId,
+    decision,
+    ...(comments === undefined ? {} : { comments }),
+    ...(conditions === undefined ? {} : { conditions }),
+    at,
+  };
 }
 
 /** An activity the database refused for the values it was asked to write: retrying cannot help. */

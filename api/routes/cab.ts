@@ -64,6 +64,7 @@ function evidenceSummaryBody({ evidence }: PendingCabRequest) {
   const platforms = new Set<Platform>(steps.map((step) => step.platform));
   return {
     evidence_pack_id: evidence.id,
+    evidence_hash: evidence.contentHash,
     signature_status: pack.signature?.status ?? null,
     scan_decision: decision?.decision ?? null,
     ...(decision?.decision === 'EXCEPTION' ? { exception_expires_at: decision.expires_at } : {}),
@@ -94,6 +95,12 @@ function queueItemBody(request: PendingCabRequest) {
     deadline_at: approval.deadlineAt.toISOString(),
     risk: assessment === null ? null : riskSummaryBody(riskSummaryOf(assessment)),
     evidence_summary: evidenceSummaryBody(request),
+    required_approvals: approval.requiredApprovals,
+    approvals: approval.approvals.map((taken) => ({
+      approver_id: taken.approverId,
+      decision: taken.decision,
+      at: taken.at,
+    })),
   };
 }
 
@@ -105,6 +112,7 @@ function decisionProblem(error: unknown, decision: CabDecision, targetRing: Ring
   if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
     const { type, message } = error.cause;
     if (type === FailureTypes.NotAwaitingCab) return problems.conflict('not-awaiting-cab', message);
+    if (type === FailureTypes.AlreadyApproved) return problems.conflict('already-approved', message);
     // The API refuses this before asking (refuseOwnGate); the workflow's validator stays the backstop.
     if (type === FailureTypes.SelfApprovalForbidden)
       return problems.forbidden(message, 'separation-of-duties');
@@ -158,8 +166,12 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
       description:
         'Delivers the decision to the intent’s workflow, which validates and records it (the audit trail ' +
         'gets a CAB_DECIDED event by the caller) and answers with the intent’s status. 409 when the intent ' +
-        'is not awaiting CAB; 403 for the intent’s own submitter; 422 for a CONDITIONAL decision without ' +
-        'conditions, conditions on another decision, or a max_ring beyond the target ring. With an ' +
+        'is not awaiting CAB, when the member already approved it (a quorum counts each member once), or ' +
+        'when `evidence_hash` is not the hash of the intent’s evidence pack (stale-evidence: withdraw and ' +
+        'resubmit an intent whose evidence changed); 403 for the intent’s own submitter; 422 for a ' +
+        'CONDITIONAL decision without conditions, conditions on another decision, or a max_ring beyond the ' +
+        'target ring. At or above the quorum’s risk score an intent needs approvals from several distinct ' +
+        'members: until then an approval answers AWAITING_CAB with the approvers so far. With an ' +
         'Idempotency-Key, a decision retried after a 503 or a lost answer is delivered once: the workflow ' +
         'knows it by an update id derived from the key.',
       tags: ['CAB'],
@@ -173,6 +185,16 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         const intent = await tenantStore().intents.get(params.intent_id);
         if (intent === undefined) throw problems.notFound(`deployment intent ${params.intent_id}`);
         refuseOwnGate('decide_cab', caller, intent);
+        if (body.evidence_hash !== undefined) {
+          const pack = await tenantStore().evidencePacks.get(intent.evidencePackId);
+          if (pack?.contentHash !== body.evidence_hash) {
+            throw problems.conflict(
+              'stale-evidence',
+              'the evidence you reviewed is not this intent’s evidence pack: reload the intent and review ' +
+                'its evidence before deciding',
+            );
+          }
+        }
 
         const requested = body.conditions;
         const conditions: CabConditions = {
@@ -218,6 +240,9 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
             status: verdict.status,
             decision: verdict.decision,
             conditions: cabConditionsBody(verdict.conditions),
+            // Workflows started before the quorum answer neither: one approval decided them.
+            approvers: verdict.approvers ?? (verdict.decision === 'REJECTED' ? [] : [caller.id]),
+            required_approvals: verdict.requiredApprovals ?? 1,
           },
         };
       },

@@ -49,6 +49,14 @@ export const cabDecisionBodySchema = z
       })
       .optional()
       .describe('only with CONDITIONAL, which needs at least one'),
+    evidence_hash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, { error: 'a SHA-256 in lowercase hex' })
+      .optional()
+      .describe(
+        'the SHA-256 of the evidence pack the member reviewed (the queue’s evidence_summary.evidence_hash): ' +
+          'the decision is refused with 409 stale-evidence when it is not the intent’s',
+      ),
   })
   .meta({ id: 'CabDecisionRequest' });
 
@@ -63,9 +71,20 @@ export const cabConditionsSchema = z
 export const cabVerdictSchema = z
   .object({
     intent_id: z.uuid(),
-    status: z.enum(INTENT_STATUSES).describe('the intent’s status once the workflow recorded the decision'),
+    status: z
+      .enum(INTENT_STATUSES)
+      .describe(
+        'the intent’s status once the workflow recorded the decision: AWAITING_CAB while its quorum still ' +
+          'lacks approvals',
+      ),
     decision: z.enum(CAB_DECISIONS),
     conditions: cabConditionsSchema.nullable(),
+    approvers: z.array(z.string()).describe('the distinct members who have approved so far, in order'),
+    required_approvals: z
+      .number()
+      .int()
+      .min(1)
+      .describe('how many distinct approvals the intent needs (its risk sets the quorum)'),
   })
   .meta({ id: 'CabVerdict' });
 
@@ -78,6 +97,9 @@ const testRunSummarySchema = z.object({
 export const evidenceSummarySchema = z
   .object({
     evidence_pack_id: z.uuid(),
+    evidence_hash: z
+      .string()
+      .describe('SHA-256 of the evidence pack: send it with the decision to bind the decision to it'),
     signature_status: z.enum(['TRUSTED_PUBLISHER', 'UNTRUSTED', 'UNSIGNED']).nullable(),
     scan_decision: z.enum(['PASS', 'FAIL', 'EXCEPTION']).nullable(),
     exception_expires_at: z.string().optional().describe('when the scan exception lapses (EXCEPTION only)'),
@@ -113,6 +135,20 @@ export const cabQueueItemSchema = z
     deadline_at: z.string().describe('the intent expires unless decided by then'),
     risk: riskSummarySchema.nullable(),
     evidence_summary: evidenceSummarySchema,
+    required_approvals: z
+      .number()
+      .int()
+      .min(1)
+      .describe('distinct approvals the intent needs: more than one at or above the quorum’s risk score'),
+    approvals: z
+      .array(
+        z.object({
+          approver_id: z.string(),
+          decision: z.enum(['APPROVED', 'CONDITIONAL']),
+          at: z.string(),
+        }),
+      )
+      .describe('approvals taken so far towards the quorum, oldest first'),
   })
   .meta({ id: 'CabQueueItem' });
 

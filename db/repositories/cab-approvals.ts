@@ -1,8 +1,9 @@
-import { and, asc, count, eq, gt, or } from 'drizzle-orm';
+import { and, asc, count, eq, gt, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { cabApprovals, deploymentIntents, evidencePacks, riskAssessments } from '../schema';
+import type { CabApprovalEntry } from '../schema';
 import type { CabConditions } from '../../policy/cab-decision';
 import { decodeCursor, toPage } from '../pagination';
 import type { Page } from '../pagination';
@@ -19,6 +20,10 @@ export interface CabOutcome {
   readonly comments?: string;
   readonly conditions?: CabConditions;
   readonly decidedAt: Date;
+  /** Every approval of a quorum (the deciding one included); absent for runs before the quorum. */
+  readonly approvals?: readonly CabApprovalEntry[];
+  readonly evidenceHash?: string;
+  readonly riskModelVersion?: string;
 }
 
 /** One entry of the CAB queue: the request, its intent, the risk assessment and the evidence behind it. */
@@ -35,11 +40,38 @@ export class CabApprovalRepository {
     private readonly tenantId: TenantId,
   ) {}
 
-  async request(intentId: string, requestedAt: Date, deadlineAt: Date): Promise<void> {
+  async request(intentId: string, requestedAt: Date, deadlineAt: Date, requiredApprovals = 1): Promise<void> {
     await this.db
       .insert(cabApprovals)
-      .values({ tenantId: this.tenantId, intentId, state: 'PENDING', requestedAt, deadlineAt })
+      .values({
+        tenantId: this.tenantId,
+        intentId,
+        state: 'PENDING',
+        requestedAt,
+        deadlineAt,
+        requiredApprovals,
+      })
       .onConflictDoNothing({ target: cabApprovals.intentId });
+  }
+
+  /**
+   * Adds one approval towards the quorum of a pending request. Once per member: a retried write (or a
+   * member already counted) adds nothing.
+   */
+  async addApproval(intentId: string, approval: CabApprovalEntry): Promise<boolean> {
+    const updated = await this.db
+      .update(cabApprovals)
+      .set({ approvals: sql`${cabApprovals.approvals} || ${JSON.stringify([approval])}::jsonb` })
+      .where(
+        and(
+          eq(cabApprovals.tenantId, this.tenantId),
+          eq(cabApprovals.intentId, intentId),
+          eq(cabApprovals.state, 'PENDING'),
+          sql`not ${cabApprovals.approvals} @> ${JSON.stringify([{ approverId: approval.approverId }])}::jsonb`,
+        ),
+      )
+      .returning({ intentId: cabApprovals.intentId });
+    return updated.length > 0;
   }
 
   async settle(intentId: string, outcome: CabOutcome): Promise<void> {
@@ -51,6 +83,9 @@ export class CabApprovalRepository {
         comments: outcome.comments ?? null,
         conditions: outcome.conditions ?? null,
         decidedAt: outcome.decidedAt,
+        ...(outcome.approvals === undefined ? {} : { approvals: outcome.approvals }),
+        ...(outcome.evidenceHash === undefined ? {} : { evidenceHash: outcome.evidenceHash }),
+        ...(outcome.riskModelVersion === undefined ? {} : { riskModelVersion: outcome.riskModelVersion }),
       })
       .where(and(eq(cabApprovals.tenantId, this.tenantId), eq(cabApprovals.intentId, intentId)));
   }

@@ -3,7 +3,7 @@ import type { IntentService } from '../../api/services/intents';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { Ring } from '../../policy/rings';
 import { intentStateQuery } from '../../workflows/definitions';
-import { highRiskEvidence } from '../fixtures/evidence';
+import { highRiskEvidence, quorumRiskEvidence } from '../fixtures/evidence';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
 import { CAB_MEMBER, SUBMITTER, TENANT_B, eventually, submission } from '../helpers/harness';
@@ -48,12 +48,15 @@ describe('CAB endpoints', () => {
   });
 
   /** Submits a high-risk intent as SUBMITTER and waits until its workflow asks the CAB. */
-  async function awaitingCab(targetRing: Ring = 'GLOBAL'): Promise<DeploymentIntentRow> {
+  async function awaitingCab(
+    targetRing: Ring = 'GLOBAL',
+    evidencePack = highRiskEvidence(),
+  ): Promise<DeploymentIntentRow> {
     const { intent } = await intents.submit(
       api.tenant(),
       SUBMITTER,
       randomUUID(),
-      submission({ evidencePack: highRiskEvidence(), targetRing }),
+      submission({ evidencePack, targetRing }),
       undefined,
     );
     await eventually(
@@ -177,6 +180,71 @@ describe('CAB endpoints', () => {
       expect((await queue(cab)).items.map((item) => item.intent_id)).not.toContain(intent.id);
     });
 
+    it('binds the decision to the evidence: the pack’s hash is accepted, any other is 409 stale-evidence', async () => {
+      const intent = await awaitingCab();
+      const item = (await queue(cab)).items.find((entry) => entry.intent_id === intent.id);
+      const evidenceHash = item?.evidence_summary.evidence_hash as string;
+      expect(evidenceHash).toMatch(/^[0-9a-f]{64}$/);
+      const stale = await decide(cab, intent.id, {
+        decision: 'APPROVED',
+        evidence_hash: 'f'.repeat(64),
+      }).expect(409);
+      expect((stale.body as Problem).type).toContain('stale-evidence');
+      expect(await workflowStatus(intent)).toBe('AWAITING_CAB');
+      const malformed = await decide(cab, intent.id, { decision: 'APPROVED', evidence_hash: 'F00' }).expect(
+        400,
+      );
+      expect((malformed.body as Problem).errors?.map((error) => error.field)).toEqual(['evidence_hash']);
+
+      await decide(cab, intent.id, { decision: 'APPROVED', evidence_hash: evidenceHash }).expect(200);
+      const approval = await api.tenant().cabApprovals.forIntent(intent.id);
+      expect(approval).toMatchObject({ state: 'APPROVED', evidenceHash });
+      expect(approval?.riskModelVersion).toEqual(item?.risk?.model_version);
+      const [decided] = (
+        await api.tenant().events.list({ intentId: intent.id, eventType: 'CAB_DECIDED' }, { limit: 5 })
+      ).items;
+      expect(decided?.payload).toMatchObject({
+        evidence_hash: evidenceHash,
+        risk_model_version: item?.risk?.model_version,
+      });
+    });
+
+    it('waits for a quorum of two distinct members at risk 80 and above, counting a member once', async () => {
+      const deputy = await api.agent('cab.deputy@example.com', ['cab_member']);
+      const intent = await awaitingCab('GLOBAL', quorumRiskEvidence());
+      const listed = (await queue(cab)).items.find((entry) => entry.intent_id === intent.id);
+      expect(listed?.risk?.score).toBeGreaterThanOrEqual(80);
+      expect(listed).toMatchObject({ required_approvals: 2, approvals: [] });
+
+      const first = await decide(cab, intent.id, { decision: 'APPROVED' }).expect(200);
+      expect(first.body).toMatchObject({
+        status: 'AWAITING_CAB',
+        decision: 'APPROVED',
+        approvers: [CAB_MEMBER.id],
+        required_approvals: 2,
+      });
+      const again = await decide(cab, intent.id, { decision: 'APPROVED' }).expect(409);
+      expect((again.body as Problem).type).toContain('already-approved');
+      const waiting = (await queue(cab)).items.find((entry) => entry.intent_id === intent.id);
+      expect(waiting).toMatchObject({
+        required_approvals: 2,
+        approvals: [{ approver_id: CAB_MEMBER.id, decision: 'APPROVED' }],
+      });
+      expect(await workflowStatus(intent)).toBe('AWAITING_CAB');
+
+      const second = await decide(deputy, intent.id, { decision: 'APPROVED' }).expect(200);
+      expect(second.body).toMatchObject({
+        status: 'APPROVED',
+        approvers: [CAB_MEMBER.id, 'cab.deputy@example.com'],
+        required_approvals: 2,
+      });
+      expect((await queue(cab)).items.map((item) => item.intent_id)).not.toContain(intent.id);
+      const types = await api.tenant().events.list({ intentId: intent.id }, { limit: 20 });
+      expect(types.items.map((event) => event.eventType)).toEqual(
+        expect.arrayContaining(['CAB_APPROVAL_RECORDED', 'CAB_DECIDED']),
+      );
+    });
+
     it('answers 409 to a second decision while the rollout runs', async () => {
       const intent = await awaitingCab();
       await decide(cab, intent.id, { decision: 'APPROVED' }).expect(200);
@@ -195,6 +263,8 @@ describe('CAB endpoints', () => {
         status: 'REJECTED',
         decision: 'REJECTED',
         conditions: null,
+        approvers: [],
+        required_approvals: 1,
       });
       await api.temporal.client.workflow.getHandle(intent.workflowId).result();
       const again = await decide(cab, intent.id, { decision: 'APPROVED' }).expect(409);

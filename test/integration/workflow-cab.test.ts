@@ -3,7 +3,7 @@ import { Harness, SUBMITTER, fastPolicy } from '../helpers/harness';
 import { databaseKinds } from '../helpers/database';
 import { RINGS } from '../../policy/rings';
 import { FailureTypes, WITHHELD_MESSAGE } from '../../workflows/definitions';
-import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
+import { highRiskEvidence, lowRiskEvidence, quorumRiskEvidence } from '../fixtures/evidence';
 
 async function updateFailure(promise: Promise<unknown>): Promise<{ type?: string }> {
   const error = await promise.then(
@@ -32,7 +32,12 @@ describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (k
     expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'PENDING' });
 
     const verdict = await harness.decide(intent.workflowId, { comments: 'exception reviewed' });
-    expect(verdict).toEqual({ status: 'APPROVED', decision: 'APPROVED' });
+    expect(verdict).toEqual({
+      status: 'APPROVED',
+      decision: 'APPROVED',
+      approvers: ['cab.chair@example.com'],
+      requiredApprovals: 1,
+    });
     for (const ring of RINGS) await harness.complete(intent, ring, { success: 1000, failure: 0 });
     expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
     expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({
@@ -170,5 +175,124 @@ describe.each(databaseKinds())('deploymentIntentWorkflow CAB decisions (%s)', (k
       .signal('abort', { by: 'operator@example.com', reason: 'withdrawn' });
     expect((await harness.result(intent.workflowId)).status).toBe('ABORTED');
     expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({ state: 'CANCELLED' });
+  });
+
+  describe('N-of-M quorum (risk at or above 80 needs two distinct approvals)', () => {
+    const SECOND_MEMBER = 'cab.deputy@example.com';
+
+    it('stays AWAITING_CAB after one approval, counts a member once, and approves on the second member', async () => {
+      const { intent, risk } = await harness.submit({ evidencePack: quorumRiskEvidence() });
+      expect(risk?.score).toBeGreaterThanOrEqual(80);
+      const waiting = await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+      expect(waiting.cab).toMatchObject({ state: 'PENDING', requiredApprovals: 2 });
+      expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({
+        state: 'PENDING',
+        requiredApprovals: 2,
+        approvals: [],
+      });
+
+      const first = await harness.decide(intent.workflowId, { comments: 'first look' });
+      expect(first).toEqual({
+        status: 'AWAITING_CAB',
+        decision: 'APPROVED',
+        approvers: ['cab.chair@example.com'],
+        requiredApprovals: 2,
+      });
+      expect((await harness.state(intent.workflowId)).status).toBe('AWAITING_CAB');
+      expect((await harness.tenant.intents.get(intent.id))?.status).toBe('AWAITING_CAB');
+
+      // The same member approving twice counts once: refused, and the intent still waits.
+      const again = await updateFailure(harness.decide(intent.workflowId));
+      expect(again.type).toBe(FailureTypes.AlreadyApproved);
+      expect((await harness.state(intent.workflowId)).cab.approvals).toHaveLength(1);
+
+      const second = await harness.decide(intent.workflowId, {
+        approverId: SECOND_MEMBER,
+        decision: 'CONDITIONAL',
+        conditions: { maxRing: 'CANARY' },
+        comments: 'canary only',
+      });
+      expect(second).toEqual({
+        status: 'APPROVED',
+        decision: 'CONDITIONAL',
+        conditions: { maxRing: 'CANARY' },
+        approvers: ['cab.chair@example.com', SECOND_MEMBER],
+        requiredApprovals: 2,
+      });
+      await harness.complete(intent, 'LAB', { success: 10, failure: 0 });
+      await harness.complete(intent, 'CANARY', { success: 10, failure: 0 });
+      expect(await harness.result(intent.workflowId)).toMatchObject({
+        status: 'COMPLETED',
+        completedRings: ['LAB', 'CANARY'],
+      });
+
+      const row = await harness.tenant.cabApprovals.forIntent(intent.id);
+      expect(row).toMatchObject({
+        state: 'CONDITIONAL',
+        approverId: SECOND_MEMBER,
+        requiredApprovals: 2,
+        evidenceHash: risk?.evidenceHash,
+        riskModelVersion: risk?.modelVersion,
+        conditions: { maxRing: 'CANARY' },
+      });
+      expect(row?.approvals.map((approval) => [approval.approverId, approval.decision])).toEqual([
+        ['cab.chair@example.com', 'APPROVED'],
+        [SECOND_MEMBER, 'CONDITIONAL'],
+      ]);
+      const events = (await harness.tenant.events.list({ intentId: intent.id }, { limit: 50 })).items;
+      expect(events.slice(0, 5).map((event) => [event.eventType, event.actor])).toEqual([
+        ['INTENT_CREATED', SUBMITTER.id],
+        ['RISK_ASSESSED', 'system:workflow'],
+        ['CAB_REQUESTED', 'system:workflow'],
+        ['CAB_APPROVAL_RECORDED', 'cab.chair@example.com'],
+        ['CAB_DECIDED', SECOND_MEMBER],
+      ]);
+      expect(events[3]?.payload).toMatchObject({
+        decision: 'APPROVED',
+        comments: 'first look',
+        approvals: 1,
+        required_approvals: 2,
+        evidence_hash: risk?.evidenceHash,
+      });
+      expect(events[4]?.payload).toMatchObject({
+        decision: 'CONDITIONAL',
+        approvers: ['cab.chair@example.com', SECOND_MEMBER],
+        evidence_hash: risk?.evidenceHash,
+        risk_model_version: risk?.modelVersion,
+      });
+      harness.recordHistory('high-risk-quorum-approved', intent.workflowId);
+    });
+
+    it('ends REJECTED on a rejection after one approval', async () => {
+      const { intent } = await harness.submit({ evidencePack: quorumRiskEvidence() });
+      await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+      await harness.decide(intent.workflowId);
+      const verdict = await harness.decide(intent.workflowId, {
+        approverId: SECOND_MEMBER,
+        decision: 'REJECTED',
+        comments: 'too risky',
+      });
+      expect(verdict).toMatchObject({ status: 'REJECTED', decision: 'REJECTED' });
+      expect((await harness.result(intent.workflowId)).status).toBe('REJECTED');
+      expect(await harness.tenant.cabApprovals.forIntent(intent.id)).toMatchObject({
+        state: 'REJECTED',
+        approverId: SECOND_MEMBER,
+      });
+      expect(await harness.tenant.ringDeployments.forIntent(intent.id)).toEqual([]);
+      harness.recordHistory('high-risk-quorum-rejected', intent.workflowId);
+    });
+
+    it('needs one approval below the threshold', async () => {
+      const { intent, risk } = await harness.submit({ evidencePack: highRiskEvidence() });
+      expect(risk?.score).toBeLessThan(80);
+      await harness.reachStatus(intent.workflowId, 'AWAITING_CAB');
+      const verdict = await harness.decide(intent.workflowId, {
+        decision: 'CONDITIONAL',
+        conditions: { maxRing: 'LAB' },
+      });
+      expect(verdict).toMatchObject({ status: 'APPROVED', requiredApprovals: 1 });
+      await harness.complete(intent, 'LAB', { success: 10, failure: 0 });
+      expect((await harness.result(intent.workflowId)).status).toBe('COMPLETED');
+    });
   });
 });

@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR } from '../helpers/harness';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  CAB_QUORUM_PATCH,
   RECORD_REQUEST_KEY_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
 } from '../../workflows/definitions';
@@ -51,12 +52,22 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: [...BASE_PATHS, 'cab-comment-withheld'],
     patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH],
   },
+  {
+    dir: 'before-cab-quorum-patch',
+    paths: [...BASE_PATHS, 'cab-comment-withheld'],
+    patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH, RECORD_REQUEST_KEY_PATCH],
+  },
 ];
 
 const CURRENT: Generation = {
   dir: '.',
-  paths: [...BASE_PATHS, 'cab-comment-withheld'],
-  patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH, RECORD_REQUEST_KEY_PATCH],
+  paths: [...BASE_PATHS, 'cab-comment-withheld', 'high-risk-quorum-approved', 'high-risk-quorum-rejected'],
+  patches: [
+    ANSWER_RISK_AFTER_DECISION_PATCH,
+    WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
+    RECORD_REQUEST_KEY_PATCH,
+    CAB_QUORUM_PATCH,
+  ],
 };
 
 const jsonFiles = (dir: string): string[] =>

@@ -150,6 +150,16 @@ describe('refuseCabDecision: refusals', () => {
   ])('$case', ({ cabDecision, intent, refusal }) => {
     expect(refuseCabDecision(cabDecision, intent)).toEqual(refusal);
   });
+  it('refuses a second approval by a member the quorum already counts, but not their rejection', () => {
+    const counted = context({ approvedBy: [APPROVER] });
+    expect(refuseCabDecision(decision(), counted)?.type).toBe('AlreadyApproved');
+    expect(
+      refuseCabDecision(decision({ decision: 'CONDITIONAL', conditions: { maxRing: 'LAB' } }), counted)?.type,
+    ).toBe('AlreadyApproved');
+    expect(refuseCabDecision(decision({ decision: 'REJECTED' }), counted)).toBeUndefined();
+    expect(refuseCabDecision(decision({ approverId: 'carol@example.com' }), counted)).toBeUndefined();
+  });
+
   it('refuses a REJECTED decision that carries a condition, even an extra soak of zero', () => {
     const refusal = refuseCabDecision(
       decision({ decision: 'REJECTED', conditions: { extraSoakMs: 0 } }),

@@ -263,6 +263,25 @@ describe('loadConfig', () => {
     expect(problems.some((p) => p.startsWith('ROLLOUT_POLICY'))).toBe(true);
   });
 
+  it('snapshots the CAB quorum into the rollout policy: CAB_QUORUM_* then ROLLOUT_POLICY', () => {
+    expect(loadConfig({}).rolloutPolicy.cabQuorum).toEqual({ riskThreshold: 80, approvals: 2 });
+    expect(
+      loadConfig({ CAB_QUORUM_RISK_THRESHOLD: '70', CAB_QUORUM_APPROVALS: '3' }).rolloutPolicy.cabQuorum,
+    ).toEqual({ riskThreshold: 70, approvals: 3 });
+    expect(
+      loadConfig({
+        CAB_QUORUM_APPROVALS: '3',
+        ROLLOUT_POLICY: JSON.stringify({ cabQuorum: { riskThreshold: 90 } }),
+      }).rolloutPolicy.cabQuorum,
+    ).toEqual({ riskThreshold: 90, approvals: 3 });
+    expect(problemsOf({ CAB_QUORUM_APPROVALS: '0' })).toEqual([
+      'CAB_QUORUM_APPROVALS must be an integer from 1 to 100, got "0"',
+    ]);
+    expect(problemsOf({ ROLLOUT_POLICY: JSON.stringify({ cabQuorum: { approvals: 0 } }) })).toEqual([
+      expect.stringMatching(/^ROLLOUT_POLICY\.cabQuorum\.approvals: /),
+    ]);
+  });
+
   it('formats every problem in one message', () => {
     expect(() => loadConfig({ PORT: '0', NODE_ENV: 'x' })).toThrow(/Invalid configuration:\n {2}- /);
   });

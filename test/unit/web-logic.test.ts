@@ -442,6 +442,7 @@ describe('CAB decision form', () => {
 describe('evidence summary lines', () => {
   const summary: CabQueueItem['evidence_summary'] = {
     evidence_pack_id: ID,
+    evidence_hash: 'e'.repeat(64),
     signature_status: 'TRUSTED_PUBLISHER',
     scan_decision: 'PASS',
     vulnerabilities: { critical: 0, high: 1, medium: 2 },

@@ -431,7 +431,7 @@ export interface paths {
         put?: never;
         /**
          * Approve, reject or approve with conditions
-         * @description Delivers the decision to the intent’s workflow, which validates and records it (the audit trail gets a CAB_DECIDED event by the caller) and answers with the intent’s status. 409 when the intent is not awaiting CAB; 403 for the intent’s own submitter; 422 for a CONDITIONAL decision without conditions, conditions on another decision, or a max_ring beyond the target ring. With an Idempotency-Key, a decision retried after a 503 or a lost answer is delivered once: the workflow knows it by an update id derived from the key.
+         * @description Delivers the decision to the intent’s workflow, which validates and records it (the audit trail gets a CAB_DECIDED event by the caller) and answers with the intent’s status. 409 when the intent is not awaiting CAB, when the member already approved it (a quorum counts each member once), or when `evidence_hash` is not the hash of the intent’s evidence pack (stale-evidence: withdraw and resubmit an intent whose evidence changed); 403 for the intent’s own submitter; 422 for a CONDITIONAL decision without conditions, conditions on another decision, or a max_ring beyond the target ring. At or above the quorum’s risk score an intent needs approvals from several distinct members: until then an approval answers AWAITING_CAB with the approvers so far. With an Idempotency-Key, a decision retried after a 503 or a lost answer is delivered once: the workflow knows it by an update id derived from the key.
          *
          *     Roles: cab_member, admin.
          *
@@ -1440,10 +1440,21 @@ export interface components {
             deadline_at: string;
             risk: components["schemas"]["RiskSummary"];
             evidence_summary: components["schemas"]["EvidenceSummary"];
+            /** @description distinct approvals the intent needs: more than one at or above the quorum’s risk score */
+            required_approvals: number;
+            /** @description approvals taken so far towards the quorum, oldest first */
+            approvals: {
+                approver_id: string;
+                /** @enum {string} */
+                decision: "APPROVED" | "CONDITIONAL";
+                at: string;
+            }[];
         };
         EvidenceSummary: {
             /** Format: uuid */
             evidence_pack_id: string;
+            /** @description SHA-256 of the evidence pack: send it with the decision to bind the decision to it */
+            evidence_hash: string;
             /** @enum {string|null} */
             signature_status: "TRUSTED_PUBLISHER" | "UNTRUSTED" | "UNSIGNED" | null;
             /** @enum {string|null} */
@@ -1483,13 +1494,17 @@ export interface components {
             /** Format: uuid */
             intent_id: string;
             /**
-             * @description the intent’s status once the workflow recorded the decision
+             * @description the intent’s status once the workflow recorded the decision: AWAITING_CAB while its quorum still lacks approvals
              * @enum {string}
              */
             status: "SUBMITTED" | "AWAITING_CAB" | "APPROVED" | "DEPLOYING" | "SOAKING" | "AWAITING_PROMOTION" | "PAUSED" | "ROLLING_BACK" | "COMPLETED" | "REJECTED" | "EXPIRED" | "ROLLED_BACK" | "FAILED" | "ABORTED";
             /** @enum {string} */
             decision: "APPROVED" | "REJECTED" | "CONDITIONAL";
             conditions: components["schemas"]["CabConditions"];
+            /** @description the distinct members who have approved so far, in order */
+            approvers: string[];
+            /** @description how many distinct approvals the intent needs (its risk sets the quorum) */
+            required_approvals: number;
         };
         CabConditions: {
             /** @enum {string} */
@@ -1513,6 +1528,8 @@ export interface components {
                 /** @description each ring waits for an operator’s promote */
                 manual_promotion?: boolean;
             };
+            /** @description the SHA-256 of the evidence pack the member reviewed (the queue’s evidence_summary.evidence_hash): the decision is refused with 409 stale-evidence when it is not the intent’s */
+            evidence_hash?: string;
         };
         PendingDeploymentList: components["schemas"]["PendingDeployment"][];
         PendingDeployment: {
