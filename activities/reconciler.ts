@@ -1,4 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import type { DeploymentIntentRow } from '../db/repositories/deployment-intents';
 import { asTenantId } from '../db/tenant-id';
@@ -11,7 +14,7 @@ import { runWithCorrelationId } from '../runtime/correlation';
 import { IntentWorkflows } from '../runtime/intent-workflows';
 import type { Logger } from '../runtime/logger';
 import { DEPLOYMENT_INTENT_WORKFLOW, intentStateQuery } from '../workflows/definitions';
-import { READ_MODEL_REPAIRED, RECONCILER_ACTOR } from '../workflows/reconciliation';
+import { READ_MODEL_REPAIRED, RECONCILER_ACTOR, RING_WORK_RELEASED } from '../workflows/reconciliation';
 import type { ReconcileRequest, ReconciliationReport } from '../workflows/reconciliation';
 import { IntentStatusKey } from '../workflows/search-attributes';
 
@@ -36,7 +39,13 @@ interface IntentPosition {
   readonly currentRing: Ring | null;
 }
 
-type Tally = { -readonly [K in keyof Omit<ReconciliationReport, 'idempotencyKeysPurged'>]: number };
+type Tally = { -readonly [K in keyof Omit<ReconciliationReport, 'idempotencyKeysPurged'>]-?: number };
+
+/** The connector activities of a deployment workflow: each attempt records its ring row, then waits. */
+const RING_ACTIVITY_TYPES = new Set(['deployToRing', 'rollbackRing']);
+/** Statuses in which a workflow runs connector activities. */
+const RING_WORK_STATUSES = new Set<IntentStatus>(['DEPLOYING', 'ROLLING_BACK']);
+const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
 /**
  * The reconciler's activities. The workflows are the truth about a running rollout; the read model is
@@ -154,6 +163,88 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
     }
   }
 
+  /**
+   * Connector attempts of this intent's workflow that no connector can see: started before the cutoff
+   * and no ring row of that attempt (the worker ended between Temporal's handing it over and the row's
+   * write). Each is audited, then failed as retryable so that Temporal runs the next attempt. A row
+   * with as many open rings as connectors has nothing lost: the workflow is not even asked.
+   */
+  async function releaseLostRingWork(row: DeploymentIntentRow, cutoff: Date): Promise<number> {
+    const scope = tenant(row);
+    const rings = await scope.ringDeployments.forIntent(row.id);
+    const open = rings.filter((ring) => ring.status === 'PENDING' || ring.status === 'IN_PROGRESS');
+    if (open.length >= row.connectors.length) return 0;
+    const description = await client.workflow.getHandle(row.workflowId).describe();
+    let released = 0;
+    for (const pending of description.raw.pendingActivities ?? []) {
+      const activityId = pending.activityId ?? '';
+      const attempt = pending.attempt ?? 0;
+      const startedMs = optionalTsToMs(pending.lastStartedTime);
+      if (
+        !RING_ACTIVITY_TYPES.has(pending.activityType?.name ?? '') ||
+        pending.state !== STARTED ||
+        startedMs === undefined ||
+        startedMs >= cutoff.getTime() ||
+        rings.some((ring) => ring.activityId === activityId && ring.attempt === attempt)
+      ) {
+        continue;
+      }
+      const startedAt = new Date(startedMs).toISOString();
+      await scope.events.append({
+        eventKey: `${row.id}:0000:${RING_WORK_RELEASED}:${activityId}:${String(attempt)}`,
+        eventType: RING_WORK_RELEASED,
+        intentId: row.id,
+        correlationId: row.correlationId,
+        requestId: null,
+        actor: RECONCILER_ACTOR,
+        payload: {
+          activityId,
+          attempt,
+          startedAt,
+          reason: 'the worker that started this attempt ended before recording its ring',
+        },
+        occurredAt: new Date(),
+      });
+      await client.activity.fail(
+        { workflowId: row.workflowId, runId: description.runId, activityId },
+        ApplicationFailure.retryable(
+          `attempt ${String(attempt)} was lost with its worker before it recorded the ring`,
+          'RingWorkLost',
+        ),
+      );
+      released += 1;
+      logger.warn({ intentId: row.id, activityId, attempt, startedAt }, 'reconciler released lost ring work');
+    }
+    return released;
+  }
+
+  /** Running workflows at a ring, unchanged since before the cutoff: connector attempts lost with a worker. */
+  async function releaseRunning(
+    running: Map<string, string | undefined>,
+    cutoff: Date,
+    batchSize: number,
+    tally: Tally,
+  ): Promise<void> {
+    const ids = [...running.keys()];
+    for (let start = 0; start < ids.length; start += batchSize) {
+      const rows = await store.intentsOfWorkflows(ids.slice(start, start + batchSize));
+      for (const row of rows) {
+        if (!RING_WORK_STATUSES.has(row.status) || row.updatedAt >= cutoff) continue;
+        await runWithCorrelationId(row.correlationId, async () => {
+          try {
+            tally.ringWorkReleased += await releaseLostRingWork(row, cutoff);
+          } catch (error) {
+            tally.unrepairable += 1;
+            logger.error(
+              { err: error, intentId: row.id },
+              'reconciler could not check the ring work of an intent',
+            );
+          }
+        });
+      }
+    }
+  }
+
   /** Where a closed workflow left its intent; an abnormal close (terminated, timed out) is a FAILED one. */
   async function closedPosition(row: DeploymentIntentRow, closedAs: string): Promise<IntentPosition> {
     if (closedAs === 'COMPLETED') return askedState(row);
@@ -195,15 +286,19 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
   }
 
   return {
-    /** Starts orphans, then repairs rows that disagree with running and with closed workflows. */
+    /**
+     * Starts orphans, repairs rows that disagree with running and with closed workflows, and releases
+     * connector attempts lost with their worker.
+     */
     async reconcileIntents(
       request: ReconcileRequest,
     ): Promise<Omit<ReconciliationReport, 'idempotencyKeysPurged'>> {
       const cutoff = new Date(Date.now() - request.thresholdMs);
-      const tally: Tally = { orphansStarted: 0, statusesRepaired: 0, unrepairable: 0 };
+      const tally: Tally = { orphansStarted: 0, statusesRepaired: 0, ringWorkReleased: 0, unrepairable: 0 };
       await startOrphans(cutoff, request.batchSize, tally);
       const running = await runningWorkflows();
       await repairRunning(running, cutoff, request.batchSize, tally);
+      await releaseRunning(running, cutoff, request.batchSize, tally);
       await repairClosed(running, cutoff, request.batchSize, tally);
       logger.info({ ...tally }, 'reconciliation done');
       return tally;

@@ -4,22 +4,28 @@ import type { RingDeploymentKind, RingDeploymentOutcome } from '../db/schema';
 import { INTENT_STATUSES } from '../policy/intent-status';
 import { RINGS } from '../policy/rings';
 import type { RolloutCounts } from '../db/tenant-store';
-import { ORPHAN_RECOVERED, READ_MODEL_REPAIRED, RECONCILER_ACTOR } from '../workflows/reconciliation';
+import {
+  ORPHAN_RECOVERED,
+  READ_MODEL_REPAIRED,
+  RECONCILER_ACTOR,
+  RING_WORK_RELEASED,
+} from '../workflows/reconciliation';
 
 /** What one tenant's scrape reads from the database, at the moment Prometheus asks. */
 export interface TenantRolloutSnapshot {
   readonly counts: RolloutCounts;
   readonly cabQueueDepth: number;
-  /** The tenant's repair events (ORPHAN_RECOVERED, READ_MODEL_REPAIRED) by type and actor. */
+  /** The tenant's repair events (ORPHAN_RECOVERED, READ_MODEL_REPAIRED, RING_WORK_RELEASED) by type and actor. */
   readonly repairs: readonly { readonly eventType: string; readonly actor: string; readonly count: number }[];
 }
 
 /** The audit events that are repairs, as the counter names them, and who may have made each. */
-export const REPAIR_EVENT_TYPES = [ORPHAN_RECOVERED, READ_MODEL_REPAIRED] as const;
+export const REPAIR_EVENT_TYPES = [ORPHAN_RECOVERED, READ_MODEL_REPAIRED, RING_WORK_RELEASED] as const;
 const REPAIR_SERIES = [
   { eventType: ORPHAN_RECOVERED, repair: 'orphan_recovered', by: 'reconciler' },
   { eventType: ORPHAN_RECOVERED, repair: 'orphan_recovered', by: 'retried_submission' },
   { eventType: READ_MODEL_REPAIRED, repair: 'read_model_repaired', by: 'reconciler' },
+  { eventType: RING_WORK_RELEASED, repair: 'ring_work_released', by: 'reconciler' },
 ] as const;
 
 const RING_KINDS: readonly RingDeploymentKind[] = ['DEPLOY', 'ROLLBACK'];
