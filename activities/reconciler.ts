@@ -137,10 +137,11 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
   }
 
   /**
-   * Running workflows whose published status differs from an old row: asked for their state (the
-   * published one may lag), and the row repaired from the answer.
+   * Old rows of running workflows: a row whose published status differs is asked for its workflow's state
+   * (the published one may lag) and repaired from the answer; a row at a ring has its lost connector
+   * attempts released.
    */
-  async function repairRunning(
+  async function reconcileRunning(
     running: Map<string, string | undefined>,
     cutoff: Date,
     batchSize: number,
@@ -150,13 +151,17 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
     for (let start = 0; start < ids.length; start += batchSize) {
       const rows = await store.intentsOfWorkflows(ids.slice(start, start + batchSize));
       for (const row of rows) {
-        if (row.updatedAt >= cutoff || running.get(row.workflowId) === row.status) continue;
+        if (row.updatedAt >= cutoff) continue;
         await runWithCorrelationId(row.correlationId, async () => {
           try {
-            await repair(row, await askedState(row), 'intentState query', tally);
+            if (running.get(row.workflowId) !== row.status) {
+              await repair(row, await askedState(row), 'intentState query', tally);
+            } else if (RING_WORK_STATUSES.has(row.status)) {
+              tally.ringWorkReleased += await releaseLostRingWork(row, cutoff);
+            }
           } catch (error) {
             tally.unrepairable += 1;
-            logger.error({ err: error, intentId: row.id }, 'reconciler could not repair a running intent');
+            logger.error({ err: error, intentId: row.id }, 'reconciler could not reconcile a running intent');
           }
         });
       }
@@ -218,33 +223,6 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
     return released;
   }
 
-  /** Running workflows at a ring, unchanged since before the cutoff: connector attempts lost with a worker. */
-  async function releaseRunning(
-    running: Map<string, string | undefined>,
-    cutoff: Date,
-    batchSize: number,
-    tally: Tally,
-  ): Promise<void> {
-    const ids = [...running.keys()];
-    for (let start = 0; start < ids.length; start += batchSize) {
-      const rows = await store.intentsOfWorkflows(ids.slice(start, start + batchSize));
-      for (const row of rows) {
-        if (!RING_WORK_STATUSES.has(row.status) || row.updatedAt >= cutoff) continue;
-        await runWithCorrelationId(row.correlationId, async () => {
-          try {
-            tally.ringWorkReleased += await releaseLostRingWork(row, cutoff);
-          } catch (error) {
-            tally.unrepairable += 1;
-            logger.error(
-              { err: error, intentId: row.id },
-              'reconciler could not check the ring work of an intent',
-            );
-          }
-        });
-      }
-    }
-  }
-
   /** Where a closed workflow left its intent; an abnormal close (terminated, timed out) is a FAILED one. */
   async function closedPosition(row: DeploymentIntentRow, closedAs: string): Promise<IntentPosition> {
     if (closedAs === 'COMPLETED') return askedState(row);
@@ -297,8 +275,7 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
       const tally: Tally = { orphansStarted: 0, statusesRepaired: 0, ringWorkReleased: 0, unrepairable: 0 };
       await startOrphans(cutoff, request.batchSize, tally);
       const running = await runningWorkflows();
-      await repairRunning(running, cutoff, request.batchSize, tally);
-      await releaseRunning(running, cutoff, request.batchSize, tally);
+      await reconcileRunning(running, cutoff, request.batchSize, tally);
       await repairClosed(running, cutoff, request.batchSize, tally);
       logger.info({ ...tally }, 'reconciliation done');
       return tally;

@@ -50,6 +50,14 @@ interface RingRow {
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /** Events the workflow records at most once per intent. */
+/** How long the checks wait for a workflow whose intent row already ended to close. */
+const WORKFLOW_CLOSE_WAIT_MS = 10_000;
+
+/** Resolves after `ms` without keeping the process alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 const ONCE_PER_INTENT = new Set([
   'INTENT_CREATED',
   'RISK_ASSESSED',
@@ -139,8 +147,11 @@ export async function checkScenario(input: {
     // The intent's workflow, and how it ended.
     let history: HistoryEvent[] = [];
     try {
-      history =
-        (await input.temporal.workflow.getHandle(workflowIdForIntent(intent.id)).fetchHistory()).events ?? [];
+      const handle = input.temporal.workflow.getHandle(workflowIdForIntent(intent.id));
+      // The row's final status is written by the workflow's last activity; the workflow closes on its next
+      // task, moments later (longer under load): a closing workflow is not an unfinished one.
+      await Promise.race([handle.result().catch(() => undefined), delay(WORKFLOW_CLOSE_WAIT_MS)]);
+      history = (await handle.fetchHistory()).events ?? [];
     } catch (error) {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
       lost.push(`${label}: no workflow (an orphan, status ${intent.status})`);
