@@ -8,7 +8,7 @@ import type { Listener } from '../../runtime/http-listener';
 import { ApiHarness } from '../helpers/api';
 import type { Agent } from '../helpers/api';
 import { freePort } from '../helpers/free-port';
-import { highRiskEvidence, lowRiskEvidence } from '../fixtures/evidence';
+import { highRiskEvidence, quorumRiskEvidence } from '../fixtures/evidence';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -147,15 +147,18 @@ describe('the browser console', () => {
     connector_type: string;
   }
 
-  /** An intune connector over HTTP: reports every ring (deploy or rollback) of one intent as done on 10 devices. */
-  async function connectorCompletes(intentId: string, until: RegExp): Promise<string> {
+  /**
+   * An intune connector over HTTP: reports every ring (deploy or rollback) of one intent as done on 10
+   * devices until the intent's status matches (at `ring`, when given).
+   */
+  async function connectorCompletes(intentId: string, until: RegExp, ring?: string): Promise<string> {
     const { agent } = await api.connector('intune');
     const reader = await api.agent('reader@example.com', ['auditor']);
     const deadline = Date.now() + 90_000;
     for (;;) {
       const intent = await reader.get(`/api/v1/deployment-intents/${intentId}`).expect(200);
-      const status = (intent.body as { status: string }).status;
-      if (until.test(status)) return status;
+      const { status, current_ring: at } = intent.body as { status: string; current_ring: string | null };
+      if (until.test(status) && (ring === undefined || at === ring)) return status;
       if (Date.now() > deadline) throw new Error(`intent still ${status}`);
       for (const path of ['/api/v1/connectors/pending-deployments', '/api/v1/connectors/pending-rollbacks']) {
         const work = await agent.get(path).expect(200);
@@ -321,28 +324,112 @@ describe('the browser console', () => {
     await context.close();
   }, 180_000);
 
-  it('lets an operator abort another rollout, with a reason and a confirmation, and see it roll back', async () => {
+  /** Waits until the intent's status matches (the workflow moves on its own). */
+  async function statusOf(intentId: string, until: RegExp): Promise<string> {
+    const reader = await api.agent('reader@example.com', ['auditor']);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const intent = await reader.get(`/api/v1/deployment-intents/${intentId}`).expect(200);
+      const { status } = intent.body as { status: string };
+      if (until.test(status)) return status;
+      if (Date.now() > deadline) throw new Error(`intent still ${status}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  it('shows an operator a live soak countdown, then lets them abort after two rings and see each ring roll back', async () => {
     const submitter = await api.agent('packager@example.com', ['submitter']);
-    const id = await submitHighRisk(submitter, 'Fabrikam Viewer', lowRiskEvidence());
+    const id = await submitHighRisk(submitter, 'Fabrikam Viewer', signedHighRisk());
+    await statusOf(id, /^AWAITING_CAB$/);
+    // Every ring soaks 25 s more than the test policy's none: long enough to watch the timer move.
+    const member = await api.agent('cab.second@example.com', ['cab_member']);
+    await member
+      .post(`/api/v1/cab/${id}/decision`)
+      .send({ decision: 'CONDITIONAL', conditions: { extra_soak: '25s' } })
+      .expect(200);
     const { context, page } = await person(720);
     await signIn(page, 'ops@example.com', ['operator']);
     await page.goto(`${base}/rollouts/${id}`);
     await page.getByRole('heading', { name: 'Fabrikam Viewer 1.0' }).waitFor();
+    await page.evaluate('window.openedOnce = true');
+    expect(await connectorCompletes(id, /^SOAKING$/, 'LAB')).toBe('SOAKING');
+    // The soak timer appears by itself and counts down, to the second, with no reload.
+    const timer = page.getByRole('timer', { name: 'Soak timer' });
+    await timer.getByText(/^Soaking at LAB: \d+ s left \(until \d{4}-\d\d-\d\d [\d:]+ UTC\)$/).waitFor();
+    const secondsLeft = async () => Number(/(\d+) s left/.exec((await timer.textContent()) ?? '')?.[1]);
+    const first = await secondsLeft();
+    await page.waitForTimeout(2_500);
+    const second = await secondsLeft();
+    expect(first).toBeLessThanOrEqual(25);
+    expect(second).toBeLessThan(first);
+    expect(second).toBeGreaterThanOrEqual(first - 4);
+    expect(await page.evaluate('window.openedOnce')).toBe(true);
+    await check(page, 'rollout-soaking');
+    // LAB's soak ends, CANARY deploys and soaks: two rings ran when the operator aborts.
+    expect(await connectorCompletes(id, /^SOAKING$/, 'CANARY')).toBe('SOAKING');
+    await timer.getByText(/^Soaking at CANARY:/).waitFor();
     await page.getByRole('button', { name: 'Abort and roll back' }).click();
     await page.getByLabel('Why abort? (recorded in the audit trail)').fill('wrong build went out');
     await check(page, 'rollout-abort-confirmation');
     await page.getByRole('button', { name: 'Yes, abort and roll back' }).click();
     await page.getByText('accepted; it takes effect between steps').waitFor();
-    const ended = await connectorCompletes(id, /^(ROLLED_BACK|ABORTED)$/);
-    await page
-      .locator('.status-line')
-      .getByText(ended === 'ABORTED' ? 'Aborted' : 'Rolled back')
-      .waitFor({ timeout: 30_000 });
+    expect(await connectorCompletes(id, /^(ROLLED_BACK|ABORTED|FAILED)$/)).toBe('ROLLED_BACK');
+    await page.locator('.status-line').getByText('Rolled back').waitFor({ timeout: 30_000 });
     expect(await page.getByRole('button', { name: 'Abort and roll back' }).count()).toBe(0);
+    expect(await page.getByRole('timer').count()).toBe(0);
+    // Each ring that ran shows its rollback: the connector's report and the plan's steps for its platforms.
+    const rings = page.getByRole('list', { name: 'Ring by ring' });
+    expect(await rings.getByText('— rolled back').count()).toBe(2);
+    for (const ring of ['LAB', 'CANARY']) {
+      const rollback = page.getByRole('region', { name: `Rollback of ${ring}` });
+      await rollback.getByText('Done: 10 devices rolled back, 0 failed').waitFor();
+      const steps = rollback.getByRole('list', { name: `Rollback steps of ${ring}` });
+      expect(await steps.getByRole('listitem').allTextContents()).toEqual([
+        expect.stringMatching(/^windows: .* — .+ \((not )?tested\)$/),
+      ]);
+    }
+    expect(await page.getByRole('region', { name: 'Rollback of PILOT' }).count()).toBe(0);
+    expect(await page.evaluate('window.openedOnce')).toBe(true);
     await page.getByRole('cell', { name: 'ops@example.com' }).first().waitFor();
     await check(page, 'rollout-aborted');
     await context.close();
   }, 180_000);
+
+  it('counts a high-risk intent’s CAB quorum: one member’s approval is recorded, a second member’s decides', async () => {
+    const submitter = await api.agent('packager@example.com', ['submitter']);
+    const id = await submitHighRisk(submitter, 'Litware Suite', quorumRiskEvidence());
+    await statusOf(id, /^AWAITING_CAB$/);
+    const first = await person();
+    await signIn(first.page, 'cab.chair@example.com', ['cab_member']);
+    const card = first.page.getByRole('article', { name: 'Litware Suite 1.0' });
+    await card.getByText('0 of 2 approvals so far').waitFor();
+    await card.getByRole('button', { name: 'Record decision' }).click();
+    await first.page
+      .getByText('Your approval is recorded: 1 of 2 approvals. One more CAB member must approve')
+      .waitFor();
+    // The queue read again: the member's approval counted, and no second one offered to them.
+    await card.getByText('1 of 2 approvals so far: cab.chair@example.com (you)').waitFor();
+    expect(await card.getByRole('button', { name: 'Record decision' }).count()).toBe(0);
+    await card.getByText('You approved this intent already').waitFor();
+    await check(first.page, 'cab-quorum-one-of-two');
+    await first.context.close();
+
+    const second = await person();
+    await signIn(second.page, 'cab.second@example.com', ['cab_member']);
+    const theirCard = second.page.getByRole('article', { name: 'Litware Suite 1.0' });
+    await theirCard.getByText('1 of 2 approvals so far: cab.chair@example.com').waitFor();
+    expect(await theirCard.getByText('(you)').count()).toBe(0);
+    await theirCard.getByRole('button', { name: 'Record decision' }).click();
+    await second.page.getByText(/Litware Suite 1.0: Approved\. The rollout continues/).waitFor();
+    await theirCard.waitFor({ state: 'detached' });
+    expect(await statusOf(id, /^(APPROVED|DEPLOYING|SOAKING|COMPLETED)$/)).toMatch(/^[A-Z]+$/);
+    const intent = await submitter.get(`/api/v1/deployment-intents/${id}`).expect(200);
+    expect((intent.body as { cab: { state: string; approver_id: string } }).cab).toMatchObject({
+      state: 'APPROVED',
+      approver_id: 'cab.second@example.com',
+    });
+    await second.context.close();
+  }, 120_000);
 
   it('lets an admin issue a connector key (shown once, copied) and revoke it', async () => {
     const { context, page } = await person();

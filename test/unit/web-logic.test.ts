@@ -9,9 +9,15 @@ import {
   waitInWords,
 } from '../../web/src/api/problem';
 import { ActionKeys } from '../../web/src/lib/action-keys';
-import { EMPTY_CAB_FORM, cabDecisionRequest, verdictInWords } from '../../web/src/lib/cab-form';
+import {
+  EMPTY_CAB_FORM,
+  cabDecisionRequest,
+  quorumInWords,
+  verdictInWords,
+} from '../../web/src/lib/cab-form';
 import { evidenceLines } from '../../web/src/lib/evidence-summary';
 import {
+  countdownInWords,
   dateTime,
   durationInWords,
   percent,
@@ -35,7 +41,9 @@ import {
 import {
   finalRing,
   gateCheckInWords,
+  planStepsFor,
   refreshInterval,
+  rollbackInWords,
   ringTimeline,
   soakEndsAt,
 } from '../../web/src/lib/timeline';
@@ -332,6 +340,23 @@ describe('permissions', () => {
     expect(cabDecisionPermission(member, { submitter_id: 'cam' }).reason).toMatch(/Separation of duties/);
     expect(cabDecisionPermission(submitter, { submitter_id: 'x' }).allowed).toBe(false);
     expect(cabDecisionPermission(admin, { submitter_id: 'x' }).allowed).toBe(true);
+    // A quorum counts a member once: no second approval offered.
+    const approvals = [{ approver_id: 'cam', decision: 'APPROVED' as const, at: '2026-11-28T12:00:00Z' }];
+    expect(
+      cabDecisionPermission(member, { submitter_id: 'pat', approvals, required_approvals: 2 }).reason,
+    ).toBe(
+      'You approved this intent already; a quorum counts each member once. One more CAB member must approve it.',
+    );
+    expect(
+      cabDecisionPermission(member, { submitter_id: 'pat', approvals, required_approvals: 3 }).reason,
+    ).toMatch(/2 more CAB members must approve it/);
+    expect(
+      cabDecisionPermission(actor('pam', ['cab_member']), {
+        submitter_id: 'pat',
+        approvals,
+        required_approvals: 2,
+      }),
+    ).toEqual({ allowed: true });
     expect(hasRole(admin, 'operator')).toBe(true);
     expect(hasRole(submitter, 'operator')).toBe(false);
   });
@@ -436,6 +461,49 @@ describe('CAB decision form', () => {
     expect(verdictInWords({ decision: 'REJECTED', status: 'REJECTED' })).toBe(
       'Rejected. The intent ends here.',
     );
+  });
+
+  it('words a quorum: an approval short of it, the approvals so far, and the member’s own', () => {
+    expect(
+      verdictInWords({
+        decision: 'APPROVED',
+        status: 'AWAITING_CAB',
+        approvers: ['cam'],
+        required_approvals: 2,
+      }),
+    ).toBe(
+      'Your approval is recorded: 1 of 2 approvals. One more CAB member must approve before the rollout starts.',
+    );
+    expect(
+      verdictInWords({
+        decision: 'CONDITIONAL',
+        status: 'AWAITING_CAB',
+        approvers: ['a'],
+        required_approvals: 3,
+      }),
+    ).toMatch(/1 of 3 approvals\. 2 more CAB members must approve/);
+    expect(
+      verdictInWords({
+        decision: 'APPROVED',
+        status: 'APPROVED',
+        approvers: ['a', 'b'],
+        required_approvals: 2,
+      }),
+    ).toBe('Approved. The rollout continues (approved).');
+    const at = '2026-11-28T12:00:00Z';
+    expect(quorumInWords({ approvals: [], required_approvals: 1 }, 'cam')).toEqual({
+      text: '0 of 1 approval so far',
+      approvedByMember: false,
+    });
+    const one = {
+      approvals: [{ approver_id: 'cam', decision: 'APPROVED' as const, at }],
+      required_approvals: 2,
+    };
+    expect(quorumInWords(one, 'cam')).toEqual({
+      text: '1 of 2 approvals so far: cam (you)',
+      approvedByMember: true,
+    });
+    expect(quorumInWords(one, 'pat').text).toBe('1 of 2 approvals so far: cam');
   });
 });
 
@@ -610,6 +678,37 @@ describe('rollout timeline', () => {
     expect(refreshInterval(undefined)).toBe(2000);
     expect(refreshInterval({ status: 'DEPLOYING' })).toBe(2000);
     expect(refreshInterval({ status: 'COMPLETED' })).toBeUndefined();
+  });
+
+  it('words each ring’s rollback and picks the plan’s steps for the platforms it ran on', () => {
+    const row = deploy('LAB', { action: 'ROLLBACK', gate: null }) as unknown as Detail['rings'][number];
+    expect(rollbackInWords(row)).toBe('Done: 10 devices rolled back, 0 failed');
+    expect(rollbackInWords({ ...row, outcome: 'FAILED', failure_count: 2 })).toBe(
+      'Failed: 10 devices rolled back, 2 failed',
+    );
+    expect(rollbackInWords({ ...row, status: 'TIMED_OUT' })).toBe(
+      'Timed out: 10 devices rolled back, 0 failed',
+    );
+    expect(rollbackInWords({ ...row, status: 'CANCELLED' })).toBe('Cancelled');
+    expect(rollbackInWords({ ...row, status: 'IN_PROGRESS', success_count: 3 })).toBe(
+      'Waiting for intune: 3 devices rolled back, 0 failed so far',
+    );
+    const steps = [
+      { platform: 'windows', instructions: 'uninstall' },
+      { platform: 'macos', instructions: 'remove' },
+      { platform: 'windows', instructions: 'reboot' },
+    ];
+    expect(planStepsFor(row, steps).map((step) => step.instructions)).toEqual(['uninstall', 'reboot']);
+    expect(planStepsFor({ platforms: ['linux'] }, steps)).toEqual([]);
+  });
+
+  it('counts a soak down to the second', () => {
+    expect(countdownInWords(25_000)).toBe('25 s');
+    expect(countdownInWords(24_001)).toBe('25 s');
+    expect(countdownInWords(-5)).toBe('0 s');
+    expect(countdownInWords(4 * 60_000 + 5_000)).toBe('4 min 5 s');
+    expect(countdownInWords(2 * 3_600_000 + 60_000)).toBe('2 h 1 min 0 s');
+    expect(countdownInWords(26 * 3_600_000)).toBe('1 d 2 h');
   });
 
   it('words gate checks as required against actual', () => {

@@ -1,4 +1,4 @@
-import type { CabDecisionRequest, Ring } from '../api/model';
+import type { CabDecisionRequest, CabQueueItem, Ring } from '../api/model';
 
 export type DecisionChoice = 'APPROVED' | 'REJECTED' | 'CONDITIONAL';
 
@@ -41,7 +41,22 @@ export function cabDecisionRequest(
 }
 
 /** What the API's answer to a decision means, in words. */
-export function verdictInWords(verdict: { decision: string; status: string }): string {
+export function verdictInWords(verdict: {
+  decision: string;
+  status: string;
+  approvers?: readonly string[];
+  required_approvals?: number;
+}): string {
+  const approvals = verdict.approvers?.length ?? 0;
+  const required = verdict.required_approvals ?? 1;
+  if (verdict.status === 'AWAITING_CAB' && verdict.decision !== 'REJECTED' && approvals < required) {
+    const missing = required - approvals;
+    return (
+      `Your approval is recorded: ${String(approvals)} of ${String(required)} approvals. ` +
+      `${missing === 1 ? 'One more CAB member' : `${String(missing)} more CAB members`} must approve before ` +
+      'the rollout starts.'
+    );
+  }
   switch (verdict.decision) {
     case 'APPROVED':
       return `Approved. The rollout continues (${verdict.status.toLowerCase().replace(/_/g, ' ')}).`;
@@ -50,4 +65,20 @@ export function verdictInWords(verdict: { decision: string; status: string }): s
     default:
       return 'Rejected. The intent ends here.';
   }
+}
+
+/** How far an intent's quorum is: approvals taken and needed, and whether this member is among them. */
+export function quorumInWords(
+  item: Pick<CabQueueItem, 'approvals' | 'required_approvals'>,
+  memberId: string,
+): { text: string; approvedByMember: boolean } {
+  const approvers = item.approvals.map((approval) => approval.approver_id);
+  const approvedByMember = approvers.includes(memberId);
+  const needed = item.required_approvals;
+  const count = `${String(approvers.length)} of ${String(needed)} approval${needed === 1 ? '' : 's'}`;
+  const names = approvers.map((id) => (id === memberId ? `${id} (you)` : id));
+  return {
+    text: names.length === 0 ? `${count} so far` : `${count} so far: ${names.join(', ')}`,
+    approvedByMember,
+  };
 }

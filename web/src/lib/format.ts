@@ -21,6 +21,18 @@ export function durationInWords(ms: number): string {
   return `${String(Math.floor(total / 1000))} s`;
 }
 
+/** A countdown to the second, for a timer a person watches move: "2 h 5 min 3 s", "4 min 0 s", "45 s". */
+export function countdownInWords(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  if (total * 1000 >= DAY) return durationInWords(total * 1000);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  if (hours > 0) return `${String(hours)} h ${String(minutes)} min ${String(seconds)} s`;
+  if (minutes > 0) return `${String(minutes)} min ${String(seconds)} s`;
+  return `${String(seconds)} s`;
+}
+
 /** Time left before a deadline: "3 h 20 min left", or how long ago it passed. */
 export function timeLeft(deadline: string, now: number): string {
   const remaining = Date.parse(deadline) - now;

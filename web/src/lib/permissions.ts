@@ -15,12 +15,26 @@ export interface Permission {
 const ALLOWED: Permission = { allowed: true };
 
 /** Separation of duties: a CAB member never decides their own submission (the API refuses it too). */
-export function cabDecisionPermission(actor: Actor, item: Pick<CabQueueItem, 'submitter_id'>): Permission {
+export function cabDecisionPermission(
+  actor: Actor,
+  item: Pick<CabQueueItem, 'submitter_id'> & Partial<Pick<CabQueueItem, 'approvals' | 'required_approvals'>>,
+): Permission {
   if (!hasRole(actor, 'cab_member')) return { allowed: false, reason: 'Only CAB members decide.' };
   if (item.submitter_id === actor.id) {
     return {
       allowed: false,
       reason: 'You submitted this intent. Separation of duties: another CAB member must decide it.',
+    };
+  }
+  // A quorum counts each member once: the API refuses a second approval (409 already-approved).
+  const approvals = item.approvals ?? [];
+  if (approvals.some((approval) => approval.approver_id === actor.id)) {
+    const missing = Math.max(1, (item.required_approvals ?? 1) - approvals.length);
+    return {
+      allowed: false,
+      reason:
+        `You approved this intent already; a quorum counts each member once. ` +
+        `${missing === 1 ? 'One more CAB member' : `${String(missing)} more CAB members`} must approve it.`,
     };
   }
   return ALLOWED;

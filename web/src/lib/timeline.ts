@@ -50,6 +50,29 @@ export function soakEndsAt(intent: Pick<IntentDetail, 'status' | 'recent_events'
   return Date.parse(started.occurred_at) + soakMs;
 }
 
+/** A ring's rollback in words: where it stands and what the connector reported. */
+export function rollbackInWords(row: RingDeployment): string {
+  const counts = `${String(row.success_count)} devices rolled back, ${String(row.failure_count)} failed`;
+  switch (row.status) {
+    case 'REPORTED':
+      return `${row.outcome === 'FAILED' ? 'Failed' : 'Done'}: ${counts}`;
+    case 'TIMED_OUT':
+      return `Timed out: ${counts}`;
+    case 'CANCELLED':
+      return 'Cancelled';
+    default:
+      return `Waiting for ${row.connector_type}: ${counts} so far`;
+  }
+}
+
+/** The steps of a rollback plan that apply to a ring's row: those of the platforms it deployed to. */
+export function planStepsFor<Step extends { platform: string }>(
+  row: Pick<RingDeployment, 'platforms'>,
+  steps: readonly Step[],
+): Step[] {
+  return steps.filter((step) => row.platforms.some((platform) => platform === step.platform));
+}
+
 /** How often the detail page asks again: every 2 s while anything can still change, never after. */
 export function refreshInterval(intent: Pick<IntentDetail, 'status'> | undefined): number | undefined {
   if (intent === undefined) return 2000;

@@ -5,7 +5,7 @@ import { RINGS } from '../api/model';
 import { ApiProblem, messageOf } from '../api/problem';
 import { actionKeys, api } from '../api';
 import { Alert, PageHeading, RiskFactors, RiskScore } from '../components/common';
-import { cabDecisionRequest, EMPTY_CAB_FORM, verdictInWords } from '../lib/cab-form';
+import { cabDecisionRequest, EMPTY_CAB_FORM, quorumInWords, verdictInWords } from '../lib/cab-form';
 import type { CabForm } from '../lib/cab-form';
 import { dateTime, statusLabel, timeLeft } from '../lib/format';
 import { cabDecisionPermission } from '../lib/permissions';
@@ -89,6 +89,8 @@ function QueueItem(props: {
         <dd>
           <strong>{timeLeft(item.deadline_at, props.now)}</strong> ({dateTime(item.deadline_at)})
         </dd>
+        <dt>Approvals</dt>
+        <dd>{quorumInWords(item, props.actor.id).text}</dd>
       </dl>
       <h3>Evidence</h3>
       <ul className="evidence">
@@ -143,8 +145,10 @@ function DecisionForm(props: { item: CabQueueItem; onDecided: (message: string) 
     const action = `cab-decision:${item.intent_id}`;
     setBusy(true);
     setProblem(undefined);
+    // Bound to the evidence shown: a pack that changed since is refused (409 stale-evidence), not decided.
+    const request = { ...built.request, evidence_hash: item.evidence_summary.evidence_hash };
     api
-      .decideCab(item.intent_id, built.request, actionKeys.keyFor(action, built.request))
+      .decideCab(item.intent_id, request, actionKeys.keyFor(action, request))
       .then((verdict) => {
         actionKeys.done(action);
         props.onDecided(`${item.app_name} ${item.version}: ${verdictInWords(verdict)}`);

@@ -6,9 +6,17 @@ import { messageOf } from '../api/problem';
 import { actionKeys, api } from '../api';
 import { Alert, PageHeading, RiskFactors, RiskScore, StatusBadge } from '../components/common';
 import { useNow } from '../components/use-now';
-import { dateTime, durationInWords } from '../lib/format';
+import { countdownInWords, dateTime } from '../lib/format';
 import { availableActions } from '../lib/permissions';
-import { finalRing, gateCheckInWords, refreshInterval, ringTimeline, soakEndsAt } from '../lib/timeline';
+import {
+  finalRing,
+  gateCheckInWords,
+  planStepsFor,
+  refreshInterval,
+  rollbackInWords,
+  ringTimeline,
+  soakEndsAt,
+} from '../lib/timeline';
 
 type RollbackStep = NonNullable<Schemas['EvidencePack']['rollback_plan']>['steps'][number];
 
@@ -77,9 +85,10 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
       </p>
       {error !== undefined && <Alert>{error}</Alert>}
       {soakEnd !== undefined && (
-        <p>
-          <strong>Soaking:</strong> {soakEnd > now ? `${durationInWords(soakEnd - now)} left` : 'ending now'}{' '}
-          (until {dateTime(new Date(soakEnd).toISOString())})
+        <p role="timer" aria-label="Soak timer" className="soak">
+          <strong>Soaking at {intent.current_ring}:</strong>{' '}
+          {soakEnd > now ? `${countdownInWords(soakEnd - now)} left` : 'ending now'} (until{' '}
+          {dateTime(new Date(soakEnd).toISOString())})
         </p>
       )}
       <Actions actor={props.actor} intent={intent} onDone={load} />
@@ -157,11 +166,27 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
               </table>
             )}
             {step.rollback !== undefined && (
-              <p>
-                Rolled back: {step.rollback.status.toLowerCase()}
-                {step.rollback.outcome === null ? '' : `, ${step.rollback.outcome.toLowerCase()}`} (
-                {step.rollback.success_count} devices)
-              </p>
+              <section className="rollback-step" aria-label={`Rollback of ${step.ring}`}>
+                <h4>Rollback</h4>
+                <p>
+                  {rollbackInWords(step.rollback)}
+                  <br />
+                  <span className="muted">
+                    {step.rollback.connector_type}, attempt {step.rollback.attempt}, started{' '}
+                    {dateTime(step.rollback.started_at)}
+                    {step.rollback.completed_at === null
+                      ? ''
+                      : `, ended ${dateTime(step.rollback.completed_at)}`}
+                  </span>
+                </p>
+                {rollbackSteps !== undefined && (
+                  <ol aria-label={`Rollback steps of ${step.ring}`}>
+                    {planStepsFor(step.rollback, rollbackSteps).map((planStep, index) => (
+                      <RollbackPlanStep key={index} step={planStep} />
+                    ))}
+                  </ol>
+                )}
+              </section>
             )}
           </li>
         ))}
@@ -174,10 +199,7 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
           ) : (
             <ol>
               {rollbackSteps.map((step, index) => (
-                <li key={index}>
-                  <strong>{step.platform}</strong>: {step.strategy.toLowerCase().replace('_', ' ')} —{' '}
-                  <code>{step.instructions}</code> {step.tested ? '(tested)' : '(not tested)'}
-                </li>
+                <RollbackPlanStep key={index} step={step} />
               ))}
             </ol>
           )}
@@ -216,6 +238,16 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
         </table>
       </div>
     </main>
+  );
+}
+
+function RollbackPlanStep(props: { step: RollbackStep }) {
+  const { step } = props;
+  return (
+    <li>
+      <strong>{step.platform}</strong>: {step.strategy.toLowerCase().replace('_', ' ')} —{' '}
+      <code>{step.instructions}</code> {step.tested ? '(tested)' : '(not tested)'}
+    </li>
   );
 }
 
