@@ -133,7 +133,11 @@ describe('the evidence bundle', () => {
       state: 'APPROVED',
       approver_id: expect.any(String) as string,
     });
-    expect(bundle.cab.decisions.map((decision) => decision.event_type)).toContain('CAB_DECIDED');
+    // The decision names the evidence it approved and the model whose score the member saw.
+    expect(bundle.cab.decisions.map((decision) => [decision.event_type, decision.evidence_hash])).toEqual([
+      ['CAB_DECIDED', bundle.evidence_pack.content_hash],
+    ]);
+    expect(bundle.cab.decisions[0]?.risk_model_version).toBe(bundle.risk_assessment?.model_version);
     expect(bundle.rings.map((ring) => [ring.ring, ring.action, ring.outcome])).toEqual([
       ['LAB', 'DEPLOY', 'SUCCEEDED'],
       ['CANARY', 'DEPLOY', 'SUCCEEDED'],

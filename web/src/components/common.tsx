@@ -28,37 +28,62 @@ export function RiskScore(props: { risk: RiskSummary | null }) {
   );
 }
 
+/**
+ * A table with its caption and column headers. By default it scrolls sideways inside a labelled region
+ * (a narrow column, a half-screen laptop) instead of overflowing; `scroll={false}` for a small table inline.
+ */
+export function DataTable(props: {
+  label: string;
+  columns: readonly string[];
+  caption?: ReactNode;
+  className?: string;
+  scroll?: boolean;
+  children: ReactNode;
+}) {
+  const table = (
+    <table className={props.className}>
+      {props.caption !== undefined && <caption>{props.caption}</caption>}
+      <thead>
+        <tr>
+          {props.columns.map((column) => (
+            <th key={column} scope="col">
+              {column}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+  if (props.scroll === false) return table;
+  return (
+    <div className="table-scroll" role="region" aria-label={props.label} tabIndex={0}>
+      {table}
+    </div>
+  );
+}
+
 /** Each factor's share of the score, largest first, with its rationale. */
 export function RiskFactors(props: { factors: readonly FactorScore[]; caption?: string }) {
   const factors = [...props.factors].sort((a, b) => b.contribution - a.contribution);
   const caption = props.caption ?? 'Risk factors';
-  // Scrolls sideways in a narrow column (the Submit page's dry-run, a half-screen laptop) instead of overflowing.
   return (
-    <div className="table-scroll" role="region" aria-label={caption} tabIndex={0}>
-      <table className="factors">
-        <caption>{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Factor</th>
-            <th scope="col">Score</th>
-            <th scope="col">Weight</th>
-            <th scope="col">Points</th>
-            <th scope="col">Why</th>
-          </tr>
-        </thead>
-        <tbody>
-          {factors.map((factor) => (
-            <tr key={factor.factor}>
-              <th scope="row">{factor.name}</th>
-              <td>{percent(factor.score)}</td>
-              <td>{percent(factor.weight)}</td>
-              <td>{Math.round(factor.contribution * 10) / 10}</td>
-              <td>{factor.rationale}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      label={caption}
+      caption={caption}
+      className="factors"
+      columns={['Factor', 'Score', 'Weight', 'Points', 'Why']}
+    >
+      {factors.map((factor) => (
+        <tr key={factor.factor}>
+          <th scope="row">{factor.name}</th>
+          <td>{percent(factor.score)}</td>
+          <td>{percent(factor.weight)}</td>
+          <td>{Math.round(factor.contribution * 10) / 10}</td>
+          <td>{factor.rationale}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { Actor, CabQueueItem } from '../api/model';
 import { RINGS } from '../api/model';
@@ -11,26 +11,14 @@ import { dateTime, statusLabel, timeLeft } from '../lib/format';
 import { cabDecisionPermission } from '../lib/permissions';
 import { evidenceLines } from '../lib/evidence-summary';
 import { useNow } from '../components/use-now';
+import { useApiResource } from '../components/use-api-resource';
 import { Link } from '../navigation';
 
 export function CabQueue(props: { actor: Actor }) {
-  const [items, setItems] = useState<CabQueueItem[]>();
-  const [error, setError] = useState<string>();
   const [decided, setDecided] = useState<string>();
   const now = useNow(30_000);
-
-  const load = useCallback(() => {
-    api
-      .cabQueue()
-      .then((queue) => {
-        setItems(queue);
-        setError(undefined);
-      })
-      .catch((failure: unknown) => {
-        setError(messageOf(failure));
-      });
-  }, []);
-  useEffect(load, [load]);
+  const read = useCallback(() => api.cabQueue(), []);
+  const { value: items, error, reload: load } = useApiResource(read);
 
   return (
     <main id="main">

@@ -1,32 +1,20 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { ConnectorType, Schemas } from '../api/model';
 import { CONNECTOR_TYPES } from '../api/model';
 import { messageOf } from '../api/problem';
 import { actionKeys, api } from '../api';
-import { Alert, PageHeading } from '../components/common';
+import { Alert, DataTable, PageHeading } from '../components/common';
+import { useApiResource } from '../components/use-api-resource';
 import { dateTime } from '../lib/format';
 
 type Credential = Schemas['ConnectorCredential'];
 
 export function Credentials() {
-  const [items, setItems] = useState<Credential[]>();
-  const [error, setError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  const [notice, setNotice] = useState<{ tone: 'error' | 'success'; text: string }>();
   const [issued, setIssued] = useState<Schemas['IssuedConnectorCredential']>();
-
-  const load = useCallback(() => {
-    api
-      .credentials()
-      .then((list) => {
-        setItems(list);
-        setError(undefined);
-      })
-      .catch((failure: unknown) => {
-        setError(messageOf(failure));
-      });
-  }, []);
-  useEffect(load, [load]);
+  const read = useCallback(() => api.credentials(), []);
+  const { value: items, error, reload: load } = useApiResource(read);
 
   const revoke = (credential: Credential) => {
     const action = `revoke-credential:${credential.id}`;
@@ -35,11 +23,14 @@ export function Credentials() {
       .revokeCredential(credential.id, actionKeys.keyFor(action, credential.id))
       .then(() => {
         actionKeys.done(action);
-        setNotice(`${credential.name} is revoked: its key is refused from now on.`);
+        setNotice({
+          tone: 'success',
+          text: `${credential.name} is revoked: its key is refused from now on.`,
+        });
         load();
       })
       .catch((failure: unknown) => {
-        setError(messageOf(failure));
+        setNotice({ tone: 'error', text: messageOf(failure) });
       });
   };
 
@@ -54,60 +45,49 @@ export function Credentials() {
         }}
       />
       {issued?.api_key !== undefined && <IssuedKey credential={issued} apiKey={issued.api_key} />}
-      {notice !== undefined && <Alert tone="success">{notice}</Alert>}
+      {notice !== undefined && <Alert tone={notice.tone}>{notice.text}</Alert>}
       {error !== undefined && <Alert>{error}</Alert>}
       {items === undefined && error === undefined && <p aria-live="polite">Loading credentials…</p>}
       {items?.length === 0 && <p>No credentials issued yet.</p>}
       {items !== undefined && items.length > 0 && (
-        <div className="table-scroll" role="region" aria-label="Issued credentials" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Fingerprint</th>
-                <th scope="col">Issued</th>
-                <th scope="col">Last used</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((credential) => (
-                <tr key={credential.id}>
-                  <th scope="row">{credential.name}</th>
-                  <td>
-                    {credential.scope}
-                    {credential.connector_type === null ? '' : ` (${credential.connector_type})`}
-                  </td>
-                  <td>
-                    <code>{credential.key_fingerprint}</code>
-                  </td>
-                  <td>
-                    {dateTime(credential.created_at)} by {credential.created_by}
-                  </td>
-                  <td>{credential.last_used_at === null ? 'never' : dateTime(credential.last_used_at)}</td>
-                  <td>
-                    {credential.revoked_at === null ? (
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Revoke ${credential.name}`}
-                        onClick={() => {
-                          if (window.confirm(`Revoke ${credential.name}? Its key stops working at once.`))
-                            revoke(credential);
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    ) : (
-                      `revoked ${dateTime(credential.revoked_at)}`
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Issued credentials"
+          columns={['Name', 'Scope', 'Fingerprint', 'Issued', 'Last used', 'State']}
+        >
+          {items.map((credential) => (
+            <tr key={credential.id}>
+              <th scope="row">{credential.name}</th>
+              <td>
+                {credential.scope}
+                {credential.connector_type === null ? '' : ` (${credential.connector_type})`}
+              </td>
+              <td>
+                <code>{credential.key_fingerprint}</code>
+              </td>
+              <td>
+                {dateTime(credential.created_at)} by {credential.created_by}
+              </td>
+              <td>{credential.last_used_at === null ? 'never' : dateTime(credential.last_used_at)}</td>
+              <td>
+                {credential.revoked_at === null ? (
+                  <button
+                    type="button"
+                    className="danger"
+                    aria-label={`Revoke ${credential.name}`}
+                    onClick={() => {
+                      if (window.confirm(`Revoke ${credential.name}? Its key stops working at once.`))
+                        revoke(credential);
+                    }}
+                  >
+                    Revoke
+                  </button>
+                ) : (
+                  `revoked ${dateTime(credential.revoked_at)}`
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </main>
   );

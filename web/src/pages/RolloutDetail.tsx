@@ -4,7 +4,8 @@ import type { ControlAction } from '../api/client';
 import type { Actor, IntentDetail, Schemas } from '../api/model';
 import { messageOf } from '../api/problem';
 import { actionKeys, api } from '../api';
-import { Alert, PageHeading, RiskFactors, RiskScore, StatusBadge } from '../components/common';
+import { Alert, DataTable, PageHeading, RiskFactors, RiskScore, StatusBadge } from '../components/common';
+import { useApiResource } from '../components/use-api-resource';
 import { useNow } from '../components/use-now';
 import { countdownInWords, dateTime } from '../lib/format';
 import { availableActions } from '../lib/permissions';
@@ -21,23 +22,10 @@ import {
 type RollbackStep = NonNullable<Schemas['EvidencePack']['rollback_plan']>['steps'][number];
 
 export function RolloutDetail(props: { actor: Actor; id: string }) {
-  const [intent, setIntent] = useState<IntentDetail>();
   const [rollbackSteps, setRollbackSteps] = useState<RollbackStep[]>();
-  const [error, setError] = useState<string>();
   const now = useNow(1000);
-
-  const load = useCallback(() => {
-    api
-      .rollout(props.id)
-      .then((detail) => {
-        setIntent(detail);
-        setError(undefined);
-      })
-      .catch((failure: unknown) => {
-        setError(messageOf(failure));
-      });
-  }, [props.id]);
-  useEffect(load, [load]);
+  const read = useCallback(() => api.rollout(props.id), [props.id]);
+  const { value: intent, error, reload: load } = useApiResource(read);
   // Refreshes while the rollout can still change; stops once it ended.
   const interval = refreshInterval(intent);
   useEffect(() => {
@@ -140,30 +128,26 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
               </p>
             )}
             {step.deploy?.gate != null && (
-              <table className="gate">
-                <caption>Gate {step.deploy.gate.passed ? 'passed' : 'failed'}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Check</th>
-                    <th scope="col">Required</th>
-                    <th scope="col">Actual</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {step.deploy.gate.checks.map((check) => {
-                    const words = gateCheckInWords(check);
-                    return (
-                      <tr key={check.rule}>
-                        <th scope="row">
-                          {check.passed ? '✓' : '✗'} {words.rule}
-                        </th>
-                        <td>{words.required}</td>
-                        <td>{words.actual}</td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
+              <DataTable
+                label={`Gate of ${step.ring}`}
+                caption={`Gate ${step.deploy.gate.passed ? 'passed' : 'failed'}`}
+                className="gate"
+                columns={['Check', 'Required', 'Actual']}
+                scroll={false}
+              >
+                {step.deploy.gate.checks.map((check) => {
+                  const words = gateCheckInWords(check);
+                  return (
+                    <tr key={check.rule}>
+                      <th scope="row">
+                        {check.passed ? '✓' : '✗'} {words.rule}
+                      </th>
+                      <td>{words.required}</td>
+                      <td>{words.actual}</td>
+                    </tr>
+                  );
+                })}
+              </DataTable>
             )}
             {step.rollback !== undefined && (
               <section className="rollback-step" aria-label={`Rollback of ${step.ring}`}>
@@ -212,31 +196,22 @@ export function RolloutDetail(props: { actor: Actor; id: string }) {
         )}
       </div>
       <h2>Audit trail</h2>
-      <div className="table-scroll" tabIndex={0} role="region" aria-label="Audit trail">
-        <table>
-          <caption>The newest 50 events, oldest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Event</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {intent.recent_events.map((event) => (
-              <tr key={event.id}>
-                <td>{dateTime(event.occurred_at)}</td>
-                <th scope="row">{event.event_type}</th>
-                <td>{event.actor}</td>
-                <td>
-                  <code>{JSON.stringify(event.payload)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Audit trail"
+        caption="The newest 50 events, oldest first"
+        columns={['When', 'Event', 'Actor', 'Details']}
+      >
+        {intent.recent_events.map((event) => (
+          <tr key={event.id}>
+            <td>{dateTime(event.occurred_at)}</td>
+            <th scope="row">{event.event_type}</th>
+            <td>{event.actor}</td>
+            <td>
+              <code>{JSON.stringify(event.payload)}</code>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </main>
   );
 }
