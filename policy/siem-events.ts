@@ -13,6 +13,7 @@ export const SIEM_FORWARDED_EVENT_TYPES: ReadonlySet<string> = new Set([
   // CAB decisions (and an intent the CAB let expire).
   'CAB_DECIDED',
   'CAB_APPROVAL_RECORDED',
+  'CAB_DECISION_REFUSED',
   'EXPIRED',
   // Risk models.
   'RISK_MODEL_CREATED',

@@ -19,6 +19,8 @@ import { loadSecrets } from './secrets';
 import type { KeyVaultAccess, SecretSource } from './secrets';
 import { ensureReconcilerSchedule } from './reconciler-schedule';
 import { ShutdownStack } from './shutdown-stack';
+import { SiemForwarder, logsIngestionUploader } from './siem-forwarder';
+import type { LogsIngestionAccess } from './siem-forwarder';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
 import type { TemporalRuntime } from './temporal';
@@ -79,6 +81,7 @@ function installTemporalRuntime(logger: Logger): void {
 /** How tests reach stand-ins for Azure: their Key Vault and OpenID Provider trust the test's own CA. */
 export interface SystemOverrides {
   readonly keyVault?: KeyVaultAccess;
+  readonly logsIngestion?: LogsIngestionAccess;
   readonly issuerFetch?: typeof fetch;
 }
 
@@ -114,6 +117,11 @@ async function synchroniseTenants(config: AppConfig, store: DataStore, logger: L
  * configured timeout, their activities are retried anyway.
  */
 export const API_STATEMENT_TIMEOUT_MS = 2_000;
+
+/** Records per upload, the first retry's wait, and how long a claim holds a tenant's records (an upload gets half). */
+const SIEM_BATCH_SIZE = 200;
+const SIEM_RETRY_BASE_MS = 1_000;
+const SIEM_LEASE_MS = 120_000;
 
 export function statementTimeoutFor(role: ProcessRole, configuredMs: number): number {
   return role === 'api' ? Math.min(configuredMs, API_STATEMENT_TIMEOUT_MS) : configuredMs;
@@ -157,6 +165,21 @@ export async function startSystem(
       .riskModels.activeOrInstall(RISK_MODEL_V1, new Date());
     if (role !== 'worker') await synchroniseTenants(config, store, logger);
     logger.info({ database: database.kind }, 'database ready');
+    // Before Temporal: forwarding goes on while Temporal is down (docs/audit.md, "SIEM forwarding").
+    if (role !== 'api' && config.siem !== undefined) {
+      const forwarder = new SiemForwarder({
+        outbox: store.siemOutbox,
+        uploader: logsIngestionUploader(config.siem, overrides.logsIngestion),
+        logger,
+        batchSize: SIEM_BATCH_SIZE,
+        pollIntervalMs: config.siem.pollIntervalMs,
+        retry: { baseMs: SIEM_RETRY_BASE_MS, maxMs: config.siem.retryMaxMs },
+        leaseMs: SIEM_LEASE_MS,
+      });
+      forwarder.start();
+      cleanups.push(() => forwarder.stop());
+      logger.info({ stream: config.siem.stream }, 'SIEM forwarder running');
+    }
 
     const temporal: TemporalRuntime = await startTemporal(config, logger);
     cleanups.push(() => temporal.close());
@@ -251,6 +274,7 @@ export async function startSystem(
           callTimeoutMs: config.temporal.callTimeoutMs,
         },
         rolloutPolicy: config.rolloutPolicy,
+        siem: config.siem,
         idempotency: config.idempotency,
         consoleRoot,
         temporalWorkflowUrl: temporalWorkflowLink(temporal.devServer?.uiUrl, config.temporal.namespace),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   ApplicationFailure,
   ServiceError,
@@ -180,7 +181,7 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { params: cabDecisionParams, body: cabDecisionBodySchema },
       responses: { 200: { description: 'The workflow recorded the decision', schema: cabVerdictSchema } },
       errors: [404, 409, 422, 503],
-      async handle({ actor, params, body, tenantStore, idempotency }) {
+      async handle({ actor, params, body, requestId, tenantStore, idempotency }) {
         const caller = requireActor(actor);
         const intent = await tenantStore().intents.get(params.intent_id);
         if (intent === undefined) throw problems.notFound(`deployment intent ${params.intent_id}`);
@@ -188,6 +189,23 @@ export function cabEndpoints(deps: RouteDependencies): Endpoint[] {
         if (body.evidence_hash !== undefined) {
           const pack = await tenantStore().evidencePacks.get(intent.evidencePackId);
           if (pack?.contentHash !== body.evidence_hash) {
+            // Recorded before it is answered: an auditor sees a decision attempted on other evidence.
+            const refusalId = randomUUID();
+            await tenantStore().events.append({
+              eventKey: `cab-decision-refused:${refusalId}`,
+              eventType: 'CAB_DECISION_REFUSED',
+              intentId: intent.id,
+              correlationId: intent.correlationId,
+              requestId,
+              actor: caller.id,
+              payload: {
+                reason: 'stale-evidence',
+                decision: body.decision,
+                evidence_hash_reviewed: body.evidence_hash,
+                evidence_hash: pack?.contentHash ?? null,
+              },
+              occurredAt: new Date(),
+            });
             throw problems.conflict(
               'stale-evidence',
               'the evidence you reviewed is not this intent’s evidence pack: reload the intent and review ' +

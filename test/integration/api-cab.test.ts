@@ -191,6 +191,20 @@ describe('CAB endpoints', () => {
       }).expect(409);
       expect((stale.body as Problem).type).toContain('stale-evidence');
       expect(await workflowStatus(intent)).toBe('AWAITING_CAB');
+      const refused = await api
+        .tenant()
+        .events.list({ intentId: intent.id, eventType: 'CAB_DECISION_REFUSED' }, { limit: 5 });
+      expect(refused.items.map((event) => [event.actor, event.payload])).toEqual([
+        [
+          CAB_MEMBER.id,
+          {
+            reason: 'stale-evidence',
+            decision: 'APPROVED',
+            evidence_hash_reviewed: 'f'.repeat(64),
+            evidence_hash: evidenceHash,
+          },
+        ],
+      ]);
       const malformed = await decide(cab, intent.id, { decision: 'APPROVED', evidence_hash: 'F00' }).expect(
         400,
       );
