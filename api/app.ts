@@ -66,6 +66,8 @@ export interface ApiDependencies {
     readonly callTimeoutMs?: number;
   };
   readonly rolloutPolicy: RolloutPolicy;
+  /** A SIEM is configured: `/health` and `/metrics` report its backlog (SIEM_DEGRADED_AFTER). */
+  readonly siem?: { readonly degradedAfterMs: number } | undefined;
   /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */
   readonly idempotency?: IdempotencySettings;
   /** The Temporal Web UI's page of a workflow, linked from the console; undefined when no UI is known. */
@@ -93,6 +95,12 @@ export function apiEndpoints(deps: RouteDependencies): Endpoint[] {
         },
       ],
       deps.logger,
+      deps.siem === undefined
+        ? undefined
+        : {
+            degradedAfterMs: deps.siem.degradedAfterMs,
+            backlog: () => deps.store.siemOutbox.backlog(),
+          },
     ),
     ...authEndpoints({
       store: deps.store,

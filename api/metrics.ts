@@ -4,6 +4,7 @@ import type { RingDeploymentKind, RingDeploymentOutcome } from '../db/schema';
 import { INTENT_STATUSES } from '../policy/intent-status';
 import { RINGS } from '../policy/rings';
 import type { RolloutCounts } from '../db/tenant-store';
+import type { SiemBacklog } from '../db/repositories/siem-outbox';
 import {
   ORPHAN_RECOVERED,
   READ_MODEL_REPAIRED,
@@ -17,6 +18,8 @@ export interface TenantRolloutSnapshot {
   readonly cabQueueDepth: number;
   /** The tenant's repair events (ORPHAN_RECOVERED, READ_MODEL_REPAIRED, RING_WORK_RELEASED) by type and actor. */
   readonly repairs: readonly { readonly eventType: string; readonly actor: string; readonly count: number }[];
+  /** The tenant's unsent SIEM records; undefined when no SIEM is configured (the SIEM gauges are left out). */
+  readonly siemBacklog?: SiemBacklog | undefined;
 }
 
 /** The audit events that are repairs, as the counter names them, and who may have made each. */
@@ -149,7 +152,44 @@ export class ApiMetrics {
       },
     });
 
-    return Registry.merge([this.registry, scrape]).metrics();
+    const siemRegistry = new Registry();
+    if ((await current()).siemBacklog !== undefined) {
+      const backlog = async (): Promise<SiemBacklog> => {
+        const value = (await current()).siemBacklog;
+        if (value === undefined) throw new Error('the SIEM backlog vanished from the snapshot');
+        return value;
+      };
+      new Gauge({
+        name: 'eucora_siem_backlog_records',
+        help: 'Audit records (privileged events, chain anchors) queued for the SIEM and not yet accepted by it',
+        labelNames: ['tenant'] as const,
+        registers: [siemRegistry],
+        async collect() {
+          this.set({ tenant }, (await backlog()).records);
+        },
+      });
+      new Gauge({
+        name: 'eucora_siem_oldest_unsent_age_seconds',
+        help: 'Age of the oldest audit record not yet accepted by the SIEM (0 when none waits)',
+        labelNames: ['tenant'] as const,
+        registers: [siemRegistry],
+        async collect() {
+          const oldest = (await backlog()).oldestCreatedAt;
+          this.set({ tenant }, oldest === null ? 0 : Math.max(Date.now() - oldest.getTime(), 0) / 1000);
+        },
+      });
+      new Gauge({
+        name: 'eucora_siem_last_send_failed',
+        help: '1 when the last send of a waiting record to the SIEM failed, else 0',
+        labelNames: ['tenant'] as const,
+        registers: [siemRegistry],
+        async collect() {
+          this.set({ tenant }, (await backlog()).lastSendFailed ? 1 : 0);
+        },
+      });
+    }
+
+    return Registry.merge([this.registry, scrape, siemRegistry]).metrics();
   }
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, count, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { SiemOutboxRepository } from './repositories/siem-outbox';
 import type { SQL } from 'drizzle-orm';
 import type { Database, DatabaseExecutor } from './client';
 import {
@@ -83,6 +84,8 @@ export class TenantStore {
 export class DataStore {
   /** Tenants and their Entra ID directories: read before the tenant is known. */
   readonly tenants: TenantDirectory;
+  /** The SIEM outbox across tenants: the worker's forwarder, the health check and the metrics read it. */
+  readonly siemOutbox: SiemOutboxRepository;
 
   /** `options.siemOutbox`: a SIEM is configured; privileged audit events are queued for it as they are appended. */
   constructor(
@@ -90,6 +93,7 @@ export class DataStore {
     private readonly options: { readonly siemOutbox?: boolean } = {},
   ) {
     this.tenants = new TenantDirectory(db);
+    this.siemOutbox = new SiemOutboxRepository(db);
   }
 
   forTenant(tenantId: TenantId): TenantStore {

@@ -169,6 +169,9 @@ const environmentSchema = z
     SIEM_INGESTION_ENDPOINT: optionalString.pipe(httpsUrl.optional()),
     SIEM_RULE_ID: optionalString,
     SIEM_STREAM: optionalString,
+    SIEM_POLL_INTERVAL: durationAtLeast(100, '100ms').default(parseDuration('5s')),
+    SIEM_RETRY_MAX: durationAtLeast(1_000, '1s').default(parseDuration('5m')),
+    SIEM_DEGRADED_AFTER: durationAtLeast(1_000, '1s').default(parseDuration('15m')),
     SESSION_IDLE_TIMEOUT: duration.default(parseDuration('30m')),
     SESSION_ABSOLUTE_TIMEOUT: duration.default(parseDuration('8h')),
     TRUST_PROXY: trustProxy.default('loopback'),
@@ -339,8 +342,7 @@ export interface AppConfig {
   /** Secrets from Azure Key Vault instead of the environment; undefined when KEY_VAULT_URL is unset. */
   readonly keyVault: { readonly url: string; readonly refreshMs: number } | undefined;
   /** Azure Monitor Logs Ingestion (Sentinel); undefined when SIEM_INGESTION_ENDPOINT is unset. */
-  readonly siem:
-    { readonly ingestionEndpoint: string; readonly ruleId: string; readonly stream: string } | undefined;
+  readonly siem: SiemConfig | undefined;
   readonly defaultTenantId: string;
   readonly devLogin: boolean;
   readonly rolloutPolicy: RolloutPolicy;
@@ -352,6 +354,20 @@ export interface AppConfig {
     readonly thresholdMs: number;
     readonly batchSize: number;
   };
+}
+
+/**
+ * Azure Monitor Logs Ingestion: the data collection endpoint, rule and stream; how often the worker's
+ * forwarder looks for records (SIEM_POLL_INTERVAL), its longest wait between retries (SIEM_RETRY_MAX), and
+ * the age of the oldest unsent record past which `/health` says degraded (SIEM_DEGRADED_AFTER).
+ */
+export interface SiemConfig {
+  readonly ingestionEndpoint: string;
+  readonly ruleId: string;
+  readonly stream: string;
+  readonly pollIntervalMs: number;
+  readonly retryMaxMs: number;
+  readonly degradedAfterMs: number;
 }
 
 export interface RateLimit {
@@ -602,6 +618,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
             ingestionEndpoint: env.SIEM_INGESTION_ENDPOINT,
             ruleId: env.SIEM_RULE_ID,
             stream: env.SIEM_STREAM,
+            pollIntervalMs: env.SIEM_POLL_INTERVAL,
+            retryMaxMs: env.SIEM_RETRY_MAX,
+            degradedAfterMs: env.SIEM_DEGRADED_AFTER,
           },
     defaultTenantId: env.DEFAULT_TENANT_ID,
     devLogin: env.DEV_LOGIN ?? false,

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { consoleBuildDirectory } from '../api/console';
-import { createEntraIdentity } from '../api/identity/entra';
-import { createSessionBackend } from '../api/session';
+import type * as AppModule from '../api/app';
+import type * as ConsoleModule from '../api/console';
+import type * as EntraModule from '../api/identity/entra';
+import type * as SessionModule from '../api/session';
 import type { SessionBackend } from '../api/session';
 import { openDatabase } from '../db/client';
 import type { DatabaseHandle } from '../db/client';
@@ -13,15 +13,32 @@ import { asTenantId } from '../db/tenant-id';
 import { DataStore } from '../db/tenant-store';
 import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
-import { connectWorker, createDeploymentWorker } from './deployment-worker';
+import { connectWorker, createDeploymentWorker, reusableWorkflowBundle } from './deployment-worker';
 import { listen } from './http-listener';
 import { loadSecrets } from './secrets';
 import type { KeyVaultAccess, SecretSource } from './secrets';
 import { ensureReconcilerSchedule } from './reconciler-schedule';
 import { ShutdownStack } from './shutdown-stack';
+import { SiemForwarder, logsIngestionUploader } from './siem-forwarder';
+import type { LogsIngestionAccess } from './siem-forwarder';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
 import type { TemporalRuntime } from './temporal';
+
+/**
+ * The API's modules, required only where the API runs: a worker process never loads express, the
+ * OpenAPI registry, MSAL or the session stores (about 50 MiB of RSS, docs/benchmarks.md).
+ */
+function loadApiModules() {
+  /* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
+  return {
+    ...(require('../api/app') as Pick<typeof AppModule, 'createApp'>),
+    ...(require('../api/console') as Pick<typeof ConsoleModule, 'consoleBuildDirectory'>),
+    ...(require('../api/identity/entra') as Pick<typeof EntraModule, 'createEntraIdentity'>),
+    ...(require('../api/session') as Pick<typeof SessionModule, 'createSessionBackend'>),
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
 
 export type ProcessRole = 'all' | 'api' | 'worker';
 
@@ -64,6 +81,7 @@ function installTemporalRuntime(logger: Logger): void {
 /** How tests reach stand-ins for Azure: their Key Vault and OpenID Provider trust the test's own CA. */
 export interface SystemOverrides {
   readonly keyVault?: KeyVaultAccess;
+  readonly logsIngestion?: LogsIngestionAccess;
   readonly issuerFetch?: typeof fetch;
 }
 
@@ -99,6 +117,11 @@ async function synchroniseTenants(config: AppConfig, store: DataStore, logger: L
  * configured timeout, their activities are retried anyway.
  */
 export const API_STATEMENT_TIMEOUT_MS = 2_000;
+
+/** Records per upload, the first retry's wait, and how long a claim holds a tenant's records (an upload gets half). */
+const SIEM_BATCH_SIZE = 200;
+const SIEM_RETRY_BASE_MS = 1_000;
+const SIEM_LEASE_MS = 120_000;
 
 export function statementTimeoutFor(role: ProcessRole, configuredMs: number): number {
   return role === 'api' ? Math.min(configuredMs, API_STATEMENT_TIMEOUT_MS) : configuredMs;
@@ -142,6 +165,21 @@ export async function startSystem(
       .riskModels.activeOrInstall(RISK_MODEL_V1, new Date());
     if (role !== 'worker') await synchroniseTenants(config, store, logger);
     logger.info({ database: database.kind }, 'database ready');
+    // Before Temporal: forwarding goes on while Temporal is down (docs/audit.md, "SIEM forwarding").
+    if (role !== 'api' && config.siem !== undefined) {
+      const forwarder = new SiemForwarder({
+        outbox: store.siemOutbox,
+        uploader: logsIngestionUploader(config.siem, overrides.logsIngestion),
+        logger,
+        batchSize: SIEM_BATCH_SIZE,
+        pollIntervalMs: config.siem.pollIntervalMs,
+        retry: { baseMs: SIEM_RETRY_BASE_MS, maxMs: config.siem.retryMaxMs },
+        leaseMs: SIEM_LEASE_MS,
+      });
+      forwarder.start();
+      cleanups.push(() => forwarder.stop());
+      logger.info({ stream: config.siem.stream }, 'SIEM forwarder running');
+    }
 
     const temporal: TemporalRuntime = await startTemporal(config, logger);
     cleanups.push(() => temporal.close());
@@ -160,7 +198,9 @@ export async function startSystem(
         taskQueue: config.temporal.taskQueue,
         dependencies: { store, logger },
         reconciler: { client: temporal.client, rolloutPolicy: config.rolloutPolicy },
-        workflowBundlePath: config.temporal.workflowBundlePath,
+        workflowBundlePath:
+          config.temporal.workflowBundlePath ??
+          (await reusableWorkflowBundle(path.join(config.dataDir, 'workflow-bundle'), logger)).codePath,
         workerOptions: { ...config.worker },
       });
       const running = worker.run();
@@ -182,6 +222,8 @@ export async function startSystem(
     let apiUrl: string | undefined;
     let consoleRoot: string | undefined;
     if (role !== 'worker') {
+      const { createApp, consoleBuildDirectory, createEntraIdentity, createSessionBackend } =
+        loadApiModules();
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
         secret: secrets.current().sessionSecrets,
@@ -232,6 +274,7 @@ export async function startSystem(
           callTimeoutMs: config.temporal.callTimeoutMs,
         },
         rolloutPolicy: config.rolloutPolicy,
+        siem: config.siem,
         idempotency: config.idempotency,
         consoleRoot,
         temporalWorkflowUrl: temporalWorkflowLink(temporal.devServer?.uiUrl, config.temporal.namespace),

@@ -18,7 +18,9 @@ export function metricsEndpoints(deps: RouteDependencies): Endpoint[] {
         'whole API process), and for the caller’s tenant, read from the database at scrape time: ' +
         '`eucora_intents{status}`, `eucora_cab_queue_depth` and `eucora_ring_deployments{ring,kind,outcome}` ' +
         '(outcome PENDING until the connector settles the ring), and `eucora_reconciler_repairs_total{repair,by}` ' +
-        '(orphans started late and read-model rows repaired, counted from the audit trail). Prometheus scrapes it with a metrics ' +
+        '(orphans started late and read-model rows repaired, counted from the audit trail); with a SIEM configured, ' +
+        '`eucora_siem_backlog_records`, `eucora_siem_oldest_unsent_age_seconds` and `eucora_siem_last_send_failed` ' +
+        '(the tenant’s audit records not yet accepted by the SIEM). Prometheus scrapes it with a metrics ' +
         'API key (`Authorization: Bearer eucora_mk_…`, issued by an admin at `/connector-credentials` ' +
         'with `scope: metrics`), one per tenant.',
       tags: ['Telemetry'],
@@ -37,6 +39,7 @@ export function metricsEndpoints(deps: RouteDependencies): Endpoint[] {
           counts: await deps.store.rolloutCounts(tenantId),
           cabQueueDepth: await store.cabApprovals.pendingCount(),
           repairs: await deps.store.eventCounts(tenantId, REPAIR_EVENT_TYPES),
+          siemBacklog: deps.siem === undefined ? undefined : await deps.store.siemOutbox.backlog(tenantId),
         }));
         return { status: 200, body: text, contentType: deps.metrics.contentType };
       },

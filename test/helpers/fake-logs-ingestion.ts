@@ -12,13 +12,15 @@ export const FAKE_STREAM = 'Custom-EucoraAudit_CL';
 export type IngestionFault =
   | { readonly status: 413 | 500 | 503 }
   | { readonly status: 429; readonly retryAfterSeconds: number }
-  | { readonly refuse: true };
+  | { readonly refuse: true }
+  /** The records arrive (and count as received) but no answer ever comes: the sender dies or times out waiting. */
+  | { readonly stall: true };
 
 export interface FakeLogsIngestion {
   readonly endpoint: string;
   /** Every record accepted (204), in the order they arrived. */
   readonly received: Record<string, unknown>[];
-  /** Every upload call: the records it carried and the status answered (0: connection refused). */
+  /** Every upload call: the records it carried and the status answered (0: connection refused, -1: no answer). */
   readonly calls: { readonly records: number; readonly status: number }[];
   /** Faults to answer, one per call, before answering normally again. */
   readonly faults: IngestionFault[];
@@ -80,6 +82,11 @@ export async function startFakeLogsIngestion(certificates: TestCertificates): Pr
       if (fault !== undefined && 'refuse' in fault) {
         calls.push({ records: records.length, status: 0 });
         req.socket.destroy();
+        return;
+      }
+      if (fault !== undefined && 'stall' in fault) {
+        calls.push({ records: records.length, status: -1 });
+        received.push(...(records as Record<string, unknown>[]));
         return;
       }
       let status = fault?.status ?? 204;

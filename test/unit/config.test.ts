@@ -416,6 +416,19 @@ describe('loadConfig', () => {
       ingestionEndpoint: 'https://dce.westeurope.ingest.monitor.azure.com',
       ruleId: 'dcr-00000000000000000000000000000000',
       stream: 'Custom-EucoraAudit_CL',
+      pollIntervalMs: 5_000,
+      retryMaxMs: 300_000,
+      degradedAfterMs: 900_000,
     });
+    expect(
+      loadConfig({
+        SIEM_INGESTION_ENDPOINT: 'https://dce.westeurope.ingest.monitor.azure.com',
+        SIEM_RULE_ID: 'dcr-1',
+        SIEM_STREAM: 'Custom-EucoraAudit_CL',
+        SIEM_POLL_INTERVAL: '1s',
+        SIEM_RETRY_MAX: '1m',
+        SIEM_DEGRADED_AFTER: '2m',
+      }).siem,
+    ).toMatchObject({ pollIntervalMs: 1_000, retryMaxMs: 60_000, degradedAfterMs: 120_000 });
   });
 });

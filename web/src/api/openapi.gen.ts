@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Health of the database, the session store and Temporal
+         * Health of the database, the session store and Temporal, and the SIEM backlog
          * @description No authentication.
          */
         get: operations["getHealth"];
@@ -639,7 +639,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Prometheus text exposition (`text/plain; version=0.0.4; charset=utf-8`): `eucora_http_request_duration_seconds` (latency by method, route template and status, for the whole API process), and for the caller’s tenant, read from the database at scrape time: `eucora_intents{status}`, `eucora_cab_queue_depth` and `eucora_ring_deployments{ring,kind,outcome}` (outcome PENDING until the connector settles the ring), and `eucora_reconciler_repairs_total{repair,by}` (orphans started late and read-model rows repaired, counted from the audit trail). Prometheus scrapes it with a metrics API key (`Authorization: Bearer eucora_mk_…`, issued by an admin at `/connector-credentials` with `scope: metrics`), one per tenant.
+         * @description Prometheus text exposition (`text/plain; version=0.0.4; charset=utf-8`): `eucora_http_request_duration_seconds` (latency by method, route template and status, for the whole API process), and for the caller’s tenant, read from the database at scrape time: `eucora_intents{status}`, `eucora_cab_queue_depth` and `eucora_ring_deployments{ring,kind,outcome}` (outcome PENDING until the connector settles the ring), and `eucora_reconciler_repairs_total{repair,by}` (orphans started late and read-model rows repaired, counted from the audit trail); with a SIEM configured, `eucora_siem_backlog_records`, `eucora_siem_oldest_unsent_age_seconds` and `eucora_siem_last_send_failed` (the tenant’s audit records not yet accepted by the SIEM). Prometheus scrapes it with a metrics API key (`Authorization: Bearer eucora_mk_…`, issued by an admin at `/connector-credentials` with `scope: metrics`), one per tenant.
          *
          *     Roles: operator, auditor, metrics_reader, admin.
          */
@@ -677,6 +677,14 @@ export interface components {
                     status: "ok" | "failing";
                     kind: string;
                     latency_ms: number;
+                };
+                /** @description Forwarding of privileged audit events to the SIEM (only when one is configured): degraded when the oldest unsent record is older than SIEM_DEGRADED_AFTER or the last send of one failed. A SIEM outage never makes the API unhealthy (the status stays 200). */
+                siem?: {
+                    /** @enum {string} */
+                    status: "ok" | "degraded" | "unknown";
+                    backlog: number | null;
+                    oldest_unsent_age_seconds: number | null;
+                    last_send_failed: boolean | null;
                 };
             };
         };
@@ -1910,7 +1918,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every dependency answers */
+            /** @description Every dependency answers (status degraded: the SIEM backlog is behind) */
             200: {
                 headers: {
                     [name: string]: unknown;
