@@ -1,5 +1,6 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import type * as AzureIdentity from '@azure/identity';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type * as KeyVaultSecrets from '@azure/keyvault-secrets';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { AppConfig } from './config';
 import type { Logger } from './logger';
@@ -94,11 +95,13 @@ export async function keyVaultSecrets(
   logger: Logger,
   access: KeyVaultAccess = {},
 ): Promise<SecretSource> {
-  const client = new SecretClient(
-    vault.url,
-    access.credential ?? new DefaultAzureCredential(),
-    access.clientOptions,
-  );
+  // Required here, not at the top: a process without Key Vault never loads the Azure SDK (about 30 MiB of RSS).
+  /* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
+  const { SecretClient: KeyVaultClient } = require('@azure/keyvault-secrets') as typeof KeyVaultSecrets;
+  const credential =
+    access.credential ?? new (require('@azure/identity') as typeof AzureIdentity).DefaultAzureCredential();
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const client: SecretClient = new KeyVaultClient(vault.url, credential, access.clientOptions);
 
   const read = async (field: keyof SecretValues): Promise<string | undefined> => {
     const name = KEY_VAULT_SECRET_NAMES[field];

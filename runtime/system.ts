@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { consoleBuildDirectory } from '../api/console';
-import { createEntraIdentity } from '../api/identity/entra';
-import { createSessionBackend } from '../api/session';
+import type * as AppModule from '../api/app';
+import type * as ConsoleModule from '../api/console';
+import type * as EntraModule from '../api/identity/entra';
+import type * as SessionModule from '../api/session';
 import type { SessionBackend } from '../api/session';
 import { openDatabase } from '../db/client';
 import type { DatabaseHandle } from '../db/client';
@@ -13,7 +13,7 @@ import { asTenantId } from '../db/tenant-id';
 import { DataStore } from '../db/tenant-store';
 import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
-import { connectWorker, createDeploymentWorker } from './deployment-worker';
+import { connectWorker, createDeploymentWorker, reusableWorkflowBundle } from './deployment-worker';
 import { listen } from './http-listener';
 import { loadSecrets } from './secrets';
 import type { KeyVaultAccess, SecretSource } from './secrets';
@@ -24,6 +24,21 @@ import type { LogsIngestionAccess } from './siem-forwarder';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
 import type { TemporalRuntime } from './temporal';
+
+/**
+ * The API's modules, required only where the API runs: a worker process never loads express, the
+ * OpenAPI registry, MSAL or the session stores (about 50 MiB of RSS, docs/benchmarks.md).
+ */
+function loadApiModules() {
+  /* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
+  return {
+    ...(require('../api/app') as Pick<typeof AppModule, 'createApp'>),
+    ...(require('../api/console') as Pick<typeof ConsoleModule, 'consoleBuildDirectory'>),
+    ...(require('../api/identity/entra') as Pick<typeof EntraModule, 'createEntraIdentity'>),
+    ...(require('../api/session') as Pick<typeof SessionModule, 'createSessionBackend'>),
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
 
 export type ProcessRole = 'all' | 'api' | 'worker';
 
@@ -183,7 +198,9 @@ export async function startSystem(
         taskQueue: config.temporal.taskQueue,
         dependencies: { store, logger },
         reconciler: { client: temporal.client, rolloutPolicy: config.rolloutPolicy },
-        workflowBundlePath: config.temporal.workflowBundlePath,
+        workflowBundlePath:
+          config.temporal.workflowBundlePath ??
+          (await reusableWorkflowBundle(path.join(config.dataDir, 'workflow-bundle'), logger)).codePath,
         workerOptions: { ...config.worker },
       });
       const running = worker.run();
@@ -205,6 +222,8 @@ export async function startSystem(
     let apiUrl: string | undefined;
     let consoleRoot: string | undefined;
     if (role !== 'worker') {
+      const { createApp, consoleBuildDirectory, createEntraIdentity, createSessionBackend } =
+        loadApiModules();
       const sessions: SessionBackend = await createSessionBackend({
         redisUrl: config.redisUrl,
         secret: secrets.current().sessionSecrets,

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers/free-port';
@@ -128,6 +128,39 @@ describe('the one-command start (npm start)', () => {
     // npm start turns the dev login on, and says so loudly.
     expect(started).toMatch(/DEV LOGIN IS ON/);
   }, 120_000);
+
+  it('bundles the workflows on the first start and reuses that bundle on the next start of the same sources', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eucora-rebundle-'));
+    const startOnce = async () => {
+      const { child, output } = startCommand({
+        DATA_DIR: dataDir,
+        PORT: String(await freePort()),
+        TEMPORAL_DEV_PORT: String(await freePort()),
+        TEMPORAL_UI_PORT: String(await freePort()),
+        LOG_LEVEL: 'info',
+      });
+      const exited = exitOf(child);
+      const deadline = Date.now() + 90_000;
+      while (!output().includes('is running (all)')) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`did not start:\n${output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      return output();
+    };
+
+    const first = await startOnce();
+    const second = await startOnce();
+
+    expect(first).toContain('"msg":"workflows bundled"');
+    expect(second).toContain('"msg":"workflow bundle reused"');
+    expect(second).not.toContain('"msg":"workflows bundled"');
+    expect(readdirSync(path.join(dataDir, 'workflow-bundle'))).toEqual([
+      expect.stringMatching(/^workflow-bundle-[0-9a-f]{32}\.js$/),
+    ]);
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 240_000);
 
   it('stops at once, naming the setting, when the configuration is invalid', async () => {
     const { child, output } = startCommand({
