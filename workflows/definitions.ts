@@ -158,6 +158,12 @@ export const RECORD_REQUEST_KEY_PATCH = 'record-control-request-key';
  */
 export const CAB_QUORUM_PATCH = 'cab-quorum';
 
+/**
+ * Workflow versioning marker: search attributes are upserted only when a value changes, the status and
+ * the ring in one command, and not again for what the start already set (AppName, IntentStatus SUBMITTED).
+ */
+export const UPSERT_ON_CHANGE_PATCH = 'upsert-search-attributes-on-change';
+
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {
   pause: 'PAUSE_REQUESTED',

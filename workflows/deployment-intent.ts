@@ -31,6 +31,7 @@ import {
   CONTROL_REQUEST_EVENTS,
   FailureTypes,
   RECORD_REQUEST_KEY_PATCH,
+  UPSERT_ON_CHANGE_PATCH,
   WITHHELD_MESSAGE,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
   abortSignal,
@@ -122,6 +123,10 @@ class IntentRun {
   private cabQuorum = false;
   private requiredApprovals = 1;
   private readonly approvals: CabApproval[] = [];
+  /** From this patch on, search attributes are upserted only when they change (see the patch's doc). */
+  private upsertOnChange = false;
+  /** What the search attributes say (the start set IntentStatus SUBMITTED and no DeployRing). */
+  private published: { status: IntentStatus; ring: Ring | null } = { status: 'SUBMITTED', ring: null };
   private conditions: CabConditions = {};
   private readonly rings: RingProgress[] = [];
   private paused = false;
@@ -194,8 +199,11 @@ class IntentRun {
     this.withholdUnstorableMessages = patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
     this.recordRequestKeys = patched(RECORD_REQUEST_KEY_PATCH);
     this.cabQuorum = patched(CAB_QUORUM_PATCH);
-    upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
-    this.setStatus('SUBMITTED');
+    this.upsertOnChange = patched(UPSERT_ON_CHANGE_PATCH);
+    if (!this.upsertOnChange) {
+      upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
+      this.setStatus('SUBMITTED');
+    }
 
     try {
       this.risk = await assessRisk({
@@ -724,8 +732,12 @@ class IntentRun {
     payload: Record<string, unknown>,
     actor: string = WORKFLOW_ACTOR,
   ): Promise<void> {
-    if (change.status !== undefined) this.setStatus(change.status);
-    if (change.ring !== undefined) this.setRing(change.ring);
+    if (this.upsertOnChange) {
+      this.publish(change);
+    } else {
+      if (change.status !== undefined) this.setStatus(change.status);
+      if (change.ring !== undefined) this.setRing(change.ring);
+    }
     await recordTransition(this.transitionRecord(eventType, payload, actor));
   }
 
@@ -804,13 +816,37 @@ class IntentRun {
   }
 
   private setStatus(status: IntentStatus): void {
+    if (this.upsertOnChange) {
+      this.publish({ status });
+      return;
+    }
     this.status = status;
     upsertSearchAttributes([{ key: IntentStatusKey, value: status }]);
   }
 
   private setRing(ring: Ring | null): void {
+    if (this.upsertOnChange) {
+      this.publish({ ring });
+      return;
+    }
     this.currentRing = ring;
     upsertSearchAttributes([{ key: DeployRingKey, value: ring }]);
+  }
+
+  /** Moves status and ring; one upsert of what changed since the search attributes last said it, if anything. */
+  private publish(change: { status?: IntentStatus; ring?: Ring | null }): void {
+    if (change.status !== undefined) this.status = change.status;
+    if (change.ring !== undefined) this.currentRing = change.ring;
+    const updates = [];
+    if (this.status !== this.published.status) {
+      updates.push({ key: IntentStatusKey, value: this.status });
+    }
+    if (this.currentRing !== this.published.ring) {
+      updates.push({ key: DeployRingKey, value: this.currentRing });
+    }
+    if (updates.length === 0) return;
+    this.published = { status: this.status, ring: this.currentRing };
+    upsertSearchAttributes(updates);
   }
 
   /** Deterministic per workflow run: replays and retried activities reuse the same keys. */

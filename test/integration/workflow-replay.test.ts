@@ -7,6 +7,7 @@ import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
   CAB_QUORUM_PATCH,
   RECORD_REQUEST_KEY_PATCH,
+  UPSERT_ON_CHANGE_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
 } from '../../workflows/definitions';
 
@@ -29,6 +30,14 @@ const BASE_PATHS = [
   'paused-resumed',
   'pilot-gate-rolled-back',
   'rollback-failed',
+];
+
+/** The main paths since the CAB quorum: the base ones, a withheld CAB comment, and the quorum's two ends. */
+const QUORUM_PATHS = [
+  ...BASE_PATHS,
+  'cab-comment-withheld',
+  'high-risk-quorum-approved',
+  'high-risk-quorum-rejected',
 ];
 
 interface Generation {
@@ -57,16 +66,27 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: [...BASE_PATHS, 'cab-comment-withheld'],
     patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH, RECORD_REQUEST_KEY_PATCH],
   },
+  {
+    dir: 'before-upsert-on-change-patch',
+    paths: QUORUM_PATHS,
+    patches: [
+      ANSWER_RISK_AFTER_DECISION_PATCH,
+      WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
+      RECORD_REQUEST_KEY_PATCH,
+      CAB_QUORUM_PATCH,
+    ],
+  },
 ];
 
 const CURRENT: Generation = {
   dir: '.',
-  paths: [...BASE_PATHS, 'cab-comment-withheld', 'high-risk-quorum-approved', 'high-risk-quorum-rejected'],
+  paths: QUORUM_PATHS,
   patches: [
     ANSWER_RISK_AFTER_DECISION_PATCH,
     WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
     RECORD_REQUEST_KEY_PATCH,
     CAB_QUORUM_PATCH,
+    UPSERT_ON_CHANGE_PATCH,
   ],
 };
 
