@@ -22,6 +22,8 @@ import { RiskAssessmentRepository } from './repositories/risk-assessments';
 import { RiskModelRepository } from './repositories/risk-models';
 import { TenantDirectory } from './repositories/tenants';
 import { UserRepository } from './repositories/users';
+import type { RiskModelRow } from './repositories/risk-models';
+import { DEFAULT_LOOKUP_CACHE_TTL_MS, LookupCache } from './lookup-cache';
 import type { DeploymentIntentRow } from './repositories/deployment-intents';
 import { INTENT_STATUSES, isTerminal } from '../policy/intent-status';
 import type { IntentStatus } from '../policy/intent-status';
@@ -62,10 +64,12 @@ export class TenantStore {
     private readonly executor: DatabaseExecutor,
     readonly tenantId: TenantId,
     private readonly siemOutbox = false,
+    private readonly activeModels?: LookupCache<RiskModelRow>,
+    inTransaction = false,
   ) {
     this.intents = new DeploymentIntentRepository(executor, tenantId);
     this.evidencePacks = new EvidencePackRepository(executor, tenantId);
-    this.riskModels = new RiskModelRepository(executor, tenantId);
+    this.riskModels = new RiskModelRepository(executor, tenantId, activeModels, inTransaction);
     this.riskAssessments = new RiskAssessmentRepository(executor, tenantId);
     this.cabApprovals = new CabApprovalRepository(executor, tenantId);
     this.ringDeployments = new RingDeploymentRepository(executor, tenantId);
@@ -77,7 +81,17 @@ export class TenantStore {
 
   /** Runs `work` in one transaction; every repository it receives writes through that transaction. */
   async transaction<T>(work: (store: TenantStore) => Promise<T>): Promise<T> {
-    return this.executor.transaction((tx) => work(new TenantStore(tx, this.tenantId, this.siemOutbox)));
+    let inner: TenantStore | undefined;
+    try {
+      return await this.executor.transaction((tx) => {
+        inner = new TenantStore(tx, this.tenantId, this.siemOutbox, this.activeModels, true);
+        return work(inner);
+      });
+    } finally {
+      // Again after the commit (or rollback): a read between the activation and the commit may have
+      // cached the model that was active until then.
+      if (inner?.riskModels.activated === true) this.riskModels.forgetActive();
+    }
   }
 }
 
@@ -87,17 +101,29 @@ export class DataStore {
   /** The SIEM outbox across tenants: the worker's forwarder, the health check and the metrics read it. */
   readonly siemOutbox: SiemOutboxRepository;
 
-  /** `options.siemOutbox`: a SIEM is configured; privileged audit events are queued for it as they are appended. */
+  /** Each tenant's active risk model, read by every risk assessment and risk request. */
+  private readonly activeModels: LookupCache<RiskModelRow>;
+
+  /**
+   * `options.siemOutbox`: a SIEM is configured; privileged audit events are queued for it as they are appended.
+   * `options.lookupCacheTtlMs`: how long active risk models and directory links stay cached (0: not at all).
+   */
   constructor(
     private readonly db: Database,
-    private readonly options: { readonly siemOutbox?: boolean } = {},
+    private readonly options: {
+      readonly siemOutbox?: boolean;
+      readonly lookupCacheTtlMs?: number;
+      readonly now?: () => number;
+    } = {},
   ) {
-    this.tenants = new TenantDirectory(db);
+    const ttlMs = options.lookupCacheTtlMs ?? DEFAULT_LOOKUP_CACHE_TTL_MS;
+    this.activeModels = new LookupCache(ttlMs, options.now);
+    this.tenants = new TenantDirectory(db, new LookupCache(ttlMs, options.now));
     this.siemOutbox = new SiemOutboxRepository(db);
   }
 
   forTenant(tenantId: TenantId): TenantStore {
-    return new TenantStore(this.db, tenantId, this.options.siemOutbox ?? false);
+    return new TenantStore(this.db, tenantId, this.options.siemOutbox ?? false, this.activeModels);
   }
 
   /**

@@ -3,13 +3,23 @@ import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { riskModels } from '../schema';
 import type { RiskModelDefinition } from '../../policy/risk-model';
+import type { LookupCache } from '../lookup-cache';
 
 export type RiskModelRow = typeof riskModels.$inferSelect;
 
 export class RiskModelRepository {
+  /** Set once this repository activated a model: its transaction's commit must invalidate the cache again. */
+  activated = false;
+
+  /**
+   * `activeModels`: the process's cache of each tenant's active model, shared by every repository outside
+   * a transaction; inside one (`inTransaction`) reads go to the database and an activation invalidates it.
+   */
   constructor(
     private readonly db: DatabaseExecutor,
     private readonly tenantId: TenantId,
+    private readonly activeModels?: LookupCache<RiskModelRow>,
+    private readonly inTransaction = false,
   ) {}
 
   async list(): Promise<RiskModelRow[]> {
@@ -29,11 +39,19 @@ export class RiskModelRepository {
   }
 
   async active(): Promise<RiskModelRow | undefined> {
+    const cached = this.inTransaction ? undefined : this.activeModels?.get(this.tenantId);
+    if (cached !== undefined) return cached;
     const [row] = await this.db
       .select()
       .from(riskModels)
       .where(and(eq(riskModels.tenantId, this.tenantId), eq(riskModels.active, true)));
+    if (row !== undefined && !this.inTransaction) this.activeModels?.set(this.tenantId, row);
     return row;
+  }
+
+  /** Forgets the cached active model (after an activation commits; TenantStore.transaction calls it). */
+  forgetActive(): void {
+    this.activeModels?.invalidate(this.tenantId);
   }
 
   /** Inserts a new version; undefined when that version already exists (versions are immutable). */
@@ -61,6 +79,8 @@ export class RiskModelRepository {
 
   /** Makes `version` the only active model. Run inside a transaction: the partial unique index allows one. */
   async activate(version: string, at: Date): Promise<RiskModelRow | undefined> {
+    this.activated = true;
+    this.forgetActive();
     await this.db
       .update(riskModels)
       .set({ active: false })
@@ -85,6 +105,7 @@ export class RiskModelRepository {
       .select({ id: riskModels.id })
       .from(riskModels)
       .where(and(eq(riskModels.tenantId, this.tenantId), eq(riskModels.active, true)));
+    this.forgetActive();
     try {
       await this.db
         .update(riskModels)

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../client';
 import { tenants } from '../schema';
+import type { LookupCache } from '../lookup-cache';
 
 export type TenantRow = typeof tenants.$inferSelect;
 
@@ -19,13 +20,18 @@ const DIRECTORY_SYNC_LOCK_KEY = 7_261_530_915;
  * reads it to learn the tenant from a token's `tid`.
  */
 export class TenantDirectory {
-  constructor(private readonly db: Database) {}
+  /** `byDirectory`: found tenants by Entra tenant id; a bearer-token request reads it every time. */
+  constructor(
+    private readonly db: Database,
+    private readonly byDirectory?: LookupCache<TenantRow>,
+  ) {}
 
   async findByEntraTenantId(entraTenantId: string): Promise<TenantRow | undefined> {
-    const [row] = await this.db
-      .select()
-      .from(tenants)
-      .where(eq(tenants.entraTenantId, entraTenantId.toLowerCase()));
+    const key = entraTenantId.toLowerCase();
+    const cached = this.byDirectory?.get(key);
+    if (cached !== undefined) return cached;
+    const [row] = await this.db.select().from(tenants).where(eq(tenants.entraTenantId, key));
+    if (row !== undefined) this.byDirectory?.set(key, row);
     return row;
   }
 
@@ -39,6 +45,20 @@ export class TenantDirectory {
    * link. Several processes may start at once: one synchronises at a time. Returns what changed.
    */
   async synchronise(
+    links: readonly { readonly tenantId: string; readonly entraTenantId: string }[],
+    ensure: readonly string[],
+    at: Date,
+  ): Promise<DirectoryLinkChange[]> {
+    // Links change here only: forget them before and after, so no read during the change stays cached.
+    this.byDirectory?.clear();
+    try {
+      return await this.synchroniseLinks(links, ensure, at);
+    } finally {
+      this.byDirectory?.clear();
+    }
+  }
+
+  private async synchroniseLinks(
     links: readonly { readonly tenantId: string; readonly entraTenantId: string }[],
     ensure: readonly string[],
     at: Date,
