@@ -159,6 +159,7 @@ export class SiemForwarder {
     const claimed = await this.options.outbox.claim(tenantId, this.options.batchSize, this.options.leaseMs);
     if (claimed.length === 0) return 0;
     const batch = fittingPrefix(claimed);
+    await this.options.outbox.release(claimed.slice(batch.length).map((row) => row.id));
     const headAttempts = claimed[0]?.attempts ?? 0;
     return this.send(tenantId, batch, headAttempts);
   }

@@ -64,12 +64,28 @@ export class SiemOutboxRepository {
         .where(and(eq(siemOutbox.tenantId, tenantId), isNull(siemOutbox.sentAt)));
       // An earlier record is locked by another forwarder: sending these now would overtake it.
       if (oldest?.id !== first.id) return [];
+      // Every claimed record, not just the head: when part of the batch is sent (a 413 split it), the next
+      // head is still this forwarder's until it settles it or the lease ends.
       await tx
         .update(siemOutbox)
         .set({ nextAttemptAt: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
-        .where(eq(siemOutbox.id, first.id));
+        .where(
+          inArray(
+            siemOutbox.id,
+            rows.map((row) => row.id),
+          ),
+        );
       return rows.map(({ id, recordId, record, attempts }) => ({ id, recordId, record, attempts }));
     });
+  }
+
+  /** Claimed records this forwarder will not send now: due again at once, behind the ones it sends. */
+  async release(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .update(siemOutbox)
+      .set({ nextAttemptAt: sql`now()` })
+      .where(inArray(siemOutbox.id, [...ids]));
   }
 
   /** The SIEM accepted these records: they are done (kept, with the time they were sent). */

@@ -175,6 +175,33 @@ describe.each(databaseKinds())('the SIEM forwarder (%s)', (kind) => {
     );
   });
 
+  it('keeps each tenant’s order with two forwarders (two workers) sending at once, with 413 splits', async () => {
+    const tenants = [`pair-a-${kind}`, `pair-b-${kind}`];
+    await append(tenants[0] ?? '', 14);
+    await append(tenants[1] ?? '', 9);
+    ingestion.maxRecordsPerCall = 3;
+    const first = forwarder({ batchSize: 8 });
+    const second = forwarder({ batchSize: 8 });
+    await Promise.all([drain(first, tenants), drain(second, tenants)]);
+    for (const tenant of tenants) {
+      const arrived = receivedEvents(tenant).map((record) => record.RecordId as string);
+      expect([...new Set(arrived)]).toEqual(await outboxRecordIds(tenant));
+    }
+  });
+
+  it('sends only what fits one upload, and the rest right after', async () => {
+    const tenant = `large-${kind}`;
+    const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(asTenantId(tenant));
+    for (let i = 0; i < 3; i += 1) {
+      await store.events.append({ ...privilegedEvent(i), payload: { padding: 'x'.repeat(400_000) } });
+    }
+    await drain(forwarder({ batchSize: 10 }), [tenant]);
+    expect(receivedEvents(tenant).map((record) => record.RecordId)).toEqual(await outboxRecordIds(tenant));
+    expect(ingestion.calls.filter((call) => call.status === 204).every((call) => call.records <= 2)).toBe(
+      true,
+    );
+  });
+
   it('retries a single record the endpoint keeps refusing (500) without losing it', async () => {
     const tenant = `server-error-${kind}`;
     await append(tenant, 1);
