@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { asTenantId } from '../../db/tenant-id';
+import { DataStore } from '../../db/tenant-store';
 import type { TenantStore } from '../../db/tenant-store';
 import type { RingDeploymentRow } from '../../db/repositories/ring-deployments';
 import type { RingDeploymentKind } from '../../db/schema';
@@ -159,8 +160,14 @@ export class Harness {
   static async start(
     policy: RolloutPolicy = fastPolicy(),
     kind: DatabaseKind = defaultDatabaseKind(),
+    options: { readonly siemOutbox?: boolean } = {},
   ): Promise<Harness> {
-    const db = await createTestDatabase(kind);
+    const created = await createTestDatabase(kind);
+    // As a worker with SIEM_* configured: privileged events are queued in the outbox as they are appended.
+    const db =
+      options.siemOutbox === true
+        ? { ...created, store: new DataStore(created.handle.db, { siemOutbox: true }) }
+        : created;
     const temporal = await startTemporalWorker(db);
     return new Harness(db, temporal, policy);
   }
