@@ -1,6 +1,9 @@
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import type { SiemOutboxRepository } from '../../db/repositories/siem-outbox';
+import { createLogger } from '../../runtime/logger';
+import { SiemForwarder, logsIngestionUploader } from '../../runtime/siem-forwarder';
 import type { LogsIngestionAccess } from '../../runtime/siem-forwarder';
 import type { TestCertificates } from './test-ca';
 
@@ -137,3 +140,23 @@ export async function startFakeLogsIngestion(certificates: TestCertificates): Pr
 
 /** The static token the fake endpoint accepts (for a child process that builds its own credential). */
 export const FAKE_INGESTION_TOKEN = ACCESS_TOKEN;
+
+/** A forwarder of `outbox` to this endpoint, polling and retrying quickly as tests want it. */
+export function forwarderTo(
+  ingestion: FakeLogsIngestion,
+  outbox: SiemOutboxRepository,
+  options: { readonly batchSize?: number; readonly retry?: { baseMs: number; maxMs: number } } = {},
+): SiemForwarder {
+  return new SiemForwarder({
+    outbox,
+    uploader: logsIngestionUploader(
+      { ingestionEndpoint: ingestion.endpoint, ruleId: FAKE_RULE_ID, stream: FAKE_STREAM },
+      ingestion.access,
+    ),
+    logger: createLogger({ level: 'silent' }),
+    batchSize: options.batchSize ?? 100,
+    pollIntervalMs: 20,
+    retry: options.retry ?? { baseMs: 1, maxMs: 1 },
+    leaseMs: 60_000,
+  });
+}

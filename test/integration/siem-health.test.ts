@@ -1,12 +1,11 @@
 import type { z } from 'zod';
 import { DataStore } from '../../db/tenant-store';
 import type { healthSchema } from '../../api/routes/health';
-import { SiemForwarder, logsIngestionUploader } from '../../runtime/siem-forwarder';
-import { createLogger } from '../../runtime/logger';
+import type { SiemForwarder } from '../../runtime/siem-forwarder';
 import { ApiHarness } from '../helpers/api';
 import { createTestCertificates } from '../helpers/test-ca';
 import type { TestCertificates } from '../helpers/test-ca';
-import { FAKE_RULE_ID, FAKE_STREAM, startFakeLogsIngestion } from '../helpers/fake-logs-ingestion';
+import { forwarderTo, startFakeLogsIngestion } from '../helpers/fake-logs-ingestion';
 import type { FakeLogsIngestion } from '../helpers/fake-logs-ingestion';
 
 type Health = z.infer<typeof healthSchema>;
@@ -33,18 +32,7 @@ describe('the SIEM backlog in /health and /metrics', () => {
         siem: { degradedAfterMs: 60_000 },
       },
     });
-    forwarder = new SiemForwarder({
-      outbox: primary.db.store.siemOutbox,
-      uploader: logsIngestionUploader(
-        { ingestionEndpoint: ingestion.endpoint, ruleId: FAKE_RULE_ID, stream: FAKE_STREAM },
-        ingestion.access,
-      ),
-      logger: createLogger({ level: 'silent' }),
-      batchSize: 100,
-      pollIntervalMs: 20,
-      retry: { baseMs: 1, maxMs: 1 },
-      leaseMs: 60_000,
-    });
+    forwarder = forwarderTo(ingestion, primary.db.store.siemOutbox);
   });
   afterAll(async () => {
     await forwarder.stop();

@@ -3,10 +3,9 @@ import { deploymentEvents } from '../../db/schema';
 import { SiemOutboxRepository } from '../../db/repositories/siem-outbox';
 import { isSiemForwarded, siemEventRecordId } from '../../policy/siem-events';
 import { RINGS } from '../../policy/rings';
-import { createLogger } from '../../runtime/logger';
-import { SiemForwarder, logsIngestionUploader } from '../../runtime/siem-forwarder';
+import type { SiemForwarder } from '../../runtime/siem-forwarder';
 import { highRiskEvidence, quorumRiskEvidence } from '../fixtures/evidence';
-import { FAKE_RULE_ID, FAKE_STREAM, startFakeLogsIngestion } from '../helpers/fake-logs-ingestion';
+import { forwarderTo, startFakeLogsIngestion } from '../helpers/fake-logs-ingestion';
 import type { FakeLogsIngestion } from '../helpers/fake-logs-ingestion';
 import { Harness, TENANT_A, fastPolicy } from '../helpers/harness';
 import { createTestCertificates } from '../helpers/test-ca';
@@ -28,17 +27,9 @@ describe('SIEM outage during rollouts and CAB decisions', () => {
     harness = await Harness.start(fastPolicy({ cabTimeoutMs: 60_000 }), undefined, { siemOutbox: true });
     certificates = createTestCertificates();
     ingestion = await startFakeLogsIngestion(certificates);
-    forwarder = new SiemForwarder({
-      outbox: new SiemOutboxRepository(harness.db.handle.db),
-      uploader: logsIngestionUploader(
-        { ingestionEndpoint: ingestion.endpoint, ruleId: FAKE_RULE_ID, stream: FAKE_STREAM },
-        ingestion.access,
-      ),
-      logger: createLogger({ level: 'silent' }),
+    forwarder = forwarderTo(ingestion, new SiemOutboxRepository(harness.db.handle.db), {
       batchSize: 20,
-      pollIntervalMs: 20,
       retry: { baseMs: 10, maxMs: 50 },
-      leaseMs: 60_000,
     });
   });
   afterAll(async () => {

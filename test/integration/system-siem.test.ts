@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../runtime/config';
 import { createLogger } from '../../runtime/logger';
-import { SiemForwarder, logsIngestionUploader } from '../../runtime/siem-forwarder';
 import { startSystem } from '../../runtime/system';
 import type { RunningSystem } from '../../runtime/system';
 import { createTestDatabase } from '../helpers/database';
@@ -12,7 +11,12 @@ import type { TestDatabase } from '../helpers/database';
 import { freePort } from '../helpers/free-port';
 import { createTestCertificates } from '../helpers/test-ca';
 import type { TestCertificates } from '../helpers/test-ca';
-import { FAKE_RULE_ID, FAKE_STREAM, startFakeLogsIngestion } from '../helpers/fake-logs-ingestion';
+import {
+  FAKE_RULE_ID,
+  FAKE_STREAM,
+  forwarderTo,
+  startFakeLogsIngestion,
+} from '../helpers/fake-logs-ingestion';
 import type { FakeLogsIngestion } from '../helpers/fake-logs-ingestion';
 
 const describeOnPostgres = process.env.DATABASE_URL === undefined ? describe.skip : describe;
@@ -101,18 +105,7 @@ describeOnPostgres('a running EUCORA API with a SIEM configured', () => {
     expect(queued).toBeGreaterThanOrEqual(5);
     expect(ingestion.received).toEqual([]);
 
-    const forwarder = new SiemForwarder({
-      outbox: db.store.siemOutbox,
-      uploader: logsIngestionUploader(
-        { ingestionEndpoint: ingestion.endpoint, ruleId: FAKE_RULE_ID, stream: FAKE_STREAM },
-        ingestion.access,
-      ),
-      logger: createLogger({ level: 'silent' }),
-      batchSize: 100,
-      pollIntervalMs: 20,
-      retry: { baseMs: 1, maxMs: 1 },
-      leaseMs: 60_000,
-    });
+    const forwarder = forwarderTo(ingestion, db.store.siemOutbox);
     while ((await forwarder.forwardOnce()) > 0);
     const ids = ingestion.received.map((record) => record.RecordId);
     expect(ids.length).toBeGreaterThanOrEqual(queued);
