@@ -149,14 +149,22 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
   ): Promise<void> {
     const ids = [...running.keys()];
     for (let start = 0; start < ids.length; start += batchSize) {
-      const rows = await store.intentsOfWorkflows(ids.slice(start, start + batchSize));
+      const rows = (await store.intentsOfWorkflows(ids.slice(start, start + batchSize))).filter(
+        (row) => row.updatedAt < cutoff,
+      );
+      // One query for the batch: only a row at a ring with fewer open rings than connectors is looked into.
+      const openRings = await store.openRingCounts(
+        rows.filter((row) => RING_WORK_STATUSES.has(row.status)).map((row) => row.id),
+      );
       for (const row of rows) {
-        if (row.updatedAt >= cutoff) continue;
         await runWithCorrelationId(row.correlationId, async () => {
           try {
             if (running.get(row.workflowId) !== row.status) {
               await repair(row, await askedState(row), 'intentState query', tally);
-            } else if (RING_WORK_STATUSES.has(row.status)) {
+            } else if (
+              RING_WORK_STATUSES.has(row.status) &&
+              (openRings.get(row.id) ?? 0) < row.connectors.length
+            ) {
               tally.ringWorkReleased += await releaseLostRingWork(row, cutoff);
             }
           } catch (error) {
@@ -171,14 +179,12 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
   /**
    * Connector attempts of this intent's workflow that no connector can see: started before the cutoff
    * and no ring row of that attempt (the worker ended between Temporal's handing it over and the row's
-   * write). Each is audited, then failed as retryable so that Temporal runs the next attempt. A row
-   * with as many open rings as connectors has nothing lost: the workflow is not even asked.
+   * write). Each is audited, then failed as retryable so that Temporal runs the next attempt. Called only
+   * for a row with fewer open rings than connectors: one with as many has nothing lost.
    */
   async function releaseLostRingWork(row: DeploymentIntentRow, cutoff: Date): Promise<number> {
     const scope = tenant(row);
     const rings = await scope.ringDeployments.forIntent(row.id);
-    const open = rings.filter((ring) => ring.status === 'PENDING' || ring.status === 'IN_PROGRESS');
-    if (open.length >= row.connectors.length) return 0;
     const description = await client.workflow.getHandle(row.workflowId).describe();
     let released = 0;
     for (const pending of description.raw.pendingActivities ?? []) {

@@ -196,6 +196,22 @@ export class DataStore {
       .where(inArray(deploymentIntents.workflowId, [...workflowIds]));
   }
 
+  /** For the reconciler, across tenants: how many open (pending or in progress) ring rows each intent has. */
+  async openRingCounts(intentIds: readonly string[]): Promise<Map<string, number>> {
+    if (intentIds.length === 0) return new Map();
+    const rows = await this.db
+      .select({ intentId: ringDeployments.intentId, open: count() })
+      .from(ringDeployments)
+      .where(
+        and(
+          inArray(ringDeployments.intentId, [...intentIds]),
+          inArray(ringDeployments.status, ['PENDING', 'IN_PROGRESS']),
+        ),
+      )
+      .groupBy(ringDeployments.intentId);
+    return new Map(rows.map((row) => [row.intentId, row.open]));
+  }
+
   private async intentPage(conditions: SQL[], limit: number, after?: string): Promise<DeploymentIntentRow[]> {
     return this.db
       .select()

@@ -48,47 +48,46 @@ interface Generation {
   readonly patches: readonly string[];
 }
 
+/** Every patch the workflow has, in the order they were added: a generation carries a prefix of it. */
+const PATCHES_IN_ORDER = [
+  ANSWER_RISK_AFTER_DECISION_PATCH,
+  WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
+  RECORD_REQUEST_KEY_PATCH,
+  CAB_QUORUM_PATCH,
+  UPSERT_ON_CHANGE_PATCH,
+];
+const patchesBefore = (patch: string): string[] => PATCHES_IN_ORDER.slice(0, PATCHES_IN_ORDER.indexOf(patch));
+
 /** Histories recorded before each versioned change, kept so intents started then still replay. */
 const EARLIER_VERSIONS: readonly Generation[] = [
-  { dir: 'before-answer-risk-patch', paths: BASE_PATHS, patches: [] },
+  {
+    dir: 'before-answer-risk-patch',
+    paths: BASE_PATHS,
+    patches: patchesBefore(ANSWER_RISK_AFTER_DECISION_PATCH),
+  },
   {
     dir: 'before-withhold-message-patch',
     paths: BASE_PATHS,
-    patches: [ANSWER_RISK_AFTER_DECISION_PATCH],
+    patches: patchesBefore(WITHHOLD_UNSTORABLE_MESSAGE_PATCH),
   },
   {
     dir: 'before-request-key-patch',
     paths: [...BASE_PATHS, 'cab-comment-withheld'],
-    patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH],
+    patches: patchesBefore(RECORD_REQUEST_KEY_PATCH),
   },
   {
     dir: 'before-cab-quorum-patch',
     paths: [...BASE_PATHS, 'cab-comment-withheld'],
-    patches: [ANSWER_RISK_AFTER_DECISION_PATCH, WITHHOLD_UNSTORABLE_MESSAGE_PATCH, RECORD_REQUEST_KEY_PATCH],
+    patches: patchesBefore(CAB_QUORUM_PATCH),
   },
   {
     dir: 'before-upsert-on-change-patch',
     paths: QUORUM_PATHS,
-    patches: [
-      ANSWER_RISK_AFTER_DECISION_PATCH,
-      WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
-      RECORD_REQUEST_KEY_PATCH,
-      CAB_QUORUM_PATCH,
-    ],
+    patches: patchesBefore(UPSERT_ON_CHANGE_PATCH),
   },
 ];
 
-const CURRENT: Generation = {
-  dir: '.',
-  paths: QUORUM_PATHS,
-  patches: [
-    ANSWER_RISK_AFTER_DECISION_PATCH,
-    WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
-    RECORD_REQUEST_KEY_PATCH,
-    CAB_QUORUM_PATCH,
-    UPSERT_ON_CHANGE_PATCH,
-  ],
-};
+const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: PATCHES_IN_ORDER };
 
 const jsonFiles = (dir: string): string[] =>
   readdirSync(dir)
