@@ -29,6 +29,17 @@ export interface IntentRef {
 }
 
 /** One entry of the audit trail plus the read-model state it moves the intent to. */
+/**
+ * What a bookkeeping activity answers: the key of the event it recorded (or found recorded). A local
+ * activity's history marker keeps its result but not its input, so this is how the history names the
+ * audit event each completed write stands for (the fault suite checks every one is in the trail).
+ */
+export interface RecordedEvent {
+  readonly eventKey: string;
+}
+
+const recorded = (record: { readonly eventKey: string }): RecordedEvent => ({ eventKey: record.eventKey });
+
 export interface TransitionRecord extends IntentRef {
   /** Unique per transition and stable across retries: a retried write adds nothing. */
   readonly eventKey: string;
@@ -245,15 +256,16 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     },
 
     /** Moves the read model to the transition's state and appends its event, in one transaction. */
-    async recordTransition(record: TransitionRecord): Promise<void> {
+    async recordTransition(record: TransitionRecord): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() => tenant(record).transaction((tx) => appendTransition(tx, record))),
       );
+      return recorded(record);
     },
 
     async requestCab(
       record: TransitionRecord & { readonly deadlineAt: string; readonly requiredApprovals?: number },
-    ): Promise<void> {
+    ): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
@@ -267,12 +279,13 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           }),
         ),
       );
+      return recorded(record);
     },
 
     /** One approval towards a CAB quorum: the read model's list of approvals and its event, together. */
     async recordCabApproval(
       record: TransitionRecord & { readonly approval: CabApprovalEntry },
-    ): Promise<void> {
+    ): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
@@ -281,11 +294,12 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           }),
         ),
       );
+      return recorded(record);
     },
 
     async recordCabOutcome(
       record: TransitionRecord & { readonly outcome: Omit<CabOutcome, 'decidedAt'> },
-    ): Promise<void> {
+    ): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
@@ -297,6 +311,7 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           }),
         ),
       );
+      return recorded(record);
     },
 
     /** Records a pending deployment of one ring for one connector; the connector completes it. */
@@ -321,7 +336,7 @@ export function createActivities({ store, logger }: ActivityDependencies) {
         readonly settlements: readonly RingSettlement[];
         readonly verdict?: GateVerdict;
       },
-    ): Promise<void> {
+    ): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
@@ -344,6 +359,7 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           }),
         ),
       );
+      return recorded(record);
     },
   };
 }

@@ -82,6 +82,10 @@ interface Arguments {
   readonly compare: boolean;
   /** `--parked N`: intents parked at LAB in the comparison (default: 10,000, or 200 with --quick). */
   readonly parked: number | undefined;
+  /** `--parked-only`: the comparison's parked measure (and the list) alone, for memory settings. */
+  readonly parkedOnly: boolean;
+  /** `--heap-snapshots`: a heap snapshot of both workers at the parked plateau. */
+  readonly heapSnapshots: boolean;
 }
 
 function parseArguments(argv: readonly string[]): Arguments | undefined {
@@ -94,17 +98,25 @@ function parseArguments(argv: readonly string[]): Arguments | undefined {
       if (!Number.isInteger(parked) || parked < 1) return undefined;
     } else rest.push(argument);
   }
-  const unknown = rest.filter((argument) => argument !== '--quick' && argument !== '--compare');
+  const flags = ['--quick', '--compare', '--parked-only', '--heap-snapshots'];
+  const unknown = rest.filter((argument) => !flags.includes(argument));
   if (unknown.length > 0) return undefined;
-  return { quick: rest.includes('--quick'), compare: rest.includes('--compare'), parked };
+  const compare = rest.includes('--compare');
+  const parkedOnly = rest.includes('--parked-only');
+  const heapSnapshots = rest.includes('--heap-snapshots');
+  if (!compare && (parkedOnly || heapSnapshots || parked !== undefined)) return undefined;
+  return { quick: rest.includes('--quick'), compare, parked, parkedOnly, heapSnapshots };
 }
 
 /** `--compare`: EUCORA against bare Temporal in one run (bench/compare/compare.ts). */
 async function compare(options: Arguments): Promise<void> {
   const base = options.quick ? COMPARE_QUICK : COMPARE_FULL;
+  // Parked only: no intake, latency or lifecycle trials (the warm-up still runs).
+  const parkedOnly = options.parkedOnly ? { pairs: 0, intake: [], lifecyclePairs: 0 } : {};
   const report = await runCompare({
-    size: { ...base, ...(options.parked === undefined ? {} : { parked: options.parked }) },
-    mode: options.quick ? 'quick' : 'full',
+    size: { ...base, ...parkedOnly, ...(options.parked === undefined ? {} : { parked: options.parked }) },
+    mode: `${options.quick ? 'quick' : 'full'}${options.parkedOnly ? ', parked only' : ''}`,
+    heapSnapshots: options.heapSnapshots,
     databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bench_perf',
     logger: createLogger({ level: 'warn', destination: process.stderr }),
     progress,
@@ -115,7 +127,9 @@ async function compare(options: Arguments): Promise<void> {
 async function main(): Promise<void> {
   const options = parseArguments(process.argv.slice(2));
   if (options === undefined) {
-    process.stderr.write('usage: npm run bench [-- --quick] [--compare [--parked N]]\n');
+    process.stderr.write(
+      'usage: npm run bench [-- --quick] [--compare [--parked N] [--parked-only] [--heap-snapshots]]\n',
+    );
     process.exitCode = 2;
     return;
   }

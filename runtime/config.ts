@@ -93,6 +93,12 @@ export interface WorkerLimits {
   readonly maxCachedWorkflows: number;
   readonly maxConcurrentWorkflowTaskExecutions: number;
   readonly maxConcurrentActivityTaskExecutions: number;
+  /**
+   * The Node heap of a process that runs the worker, in MiB: V8's `--max-old-space-size`
+   * (runtime/heap-limit.ts applies it). 0 leaves V8's default, which on a large machine is several GiB:
+   * V8 then lets garbage that is no longer reachable grow the RSS long before it collects it.
+   */
+  readonly heapMb: number;
 }
 
 /** Chosen from `npm run bench -- --compare --parked` (docs/benchmarks.md, "Worker memory"). */
@@ -100,6 +106,7 @@ export const DEFAULT_WORKER_LIMITS: WorkerLimits = {
   maxCachedWorkflows: 250,
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 100,
+  heapMb: 256,
 };
 
 const RECONCILER_MIN_THRESHOLD_MS = 10_000;
@@ -153,6 +160,13 @@ const environmentSchema = z
       .min(1)
       .max(10_000)
       .default(DEFAULT_WORKER_LIMITS.maxConcurrentActivityTaskExecutions),
+    WORKER_HEAP_MB: z.coerce
+      .number()
+      .int()
+      .refine((mb) => mb === 0 || (mb >= 64 && mb <= 65_536), {
+        error: 'must be 0 (no limit) or between 64 and 65536',
+      })
+      .default(DEFAULT_WORKER_LIMITS.heapMb),
     SESSION_SECRET: optionalString,
 
     ENTRA_CLIENT_ID: optionalString,
@@ -573,6 +587,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      heapMb: env.WORKER_HEAP_MB,
     },
     database: {
       url: env.DATABASE_URL,

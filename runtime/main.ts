@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
-import { startSystem } from './system';
+import { followLauncher, heapLimitDecision, relaunch } from './heap-limit';
+import type * as SystemModule from './system';
 import type { ProcessRole } from './system';
 
 const DEV_LOGIN_BANNER = [
@@ -30,6 +31,15 @@ export async function main(role: ProcessRole, environment: NodeJS.ProcessEnv): P
     }
     throw error;
   }
+  if (role !== 'api') {
+    // The worker's heap bound is a V8 start-up flag: start Node again with it when it is missing.
+    const decision = heapLimitDecision(config.worker.heapMb, process.execArgv, environment);
+    if (decision.action === 'relaunch') {
+      process.exitCode = await relaunch(decision.execArgv);
+      return;
+    }
+    followLauncher(environment);
+  }
   const logger = createLogger({ level: config.logLevel });
   if (config.session.generatedSecret && config.keyVault === undefined && role !== 'worker') {
     logger.warn('SESSION_SECRET is unset: using a random secret, sessions end when the process restarts');
@@ -53,6 +63,9 @@ export async function main(role: ProcessRole, environment: NodeJS.ProcessEnv): P
 
   let system;
   try {
+    // Required only now: a process that starts Node again with the heap flag loads none of it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startSystem } = require('./system') as Pick<typeof SystemModule, 'startSystem'>;
     system = await startSystem(config, logger, role);
   } catch (error) {
     logger.fatal({ err: error }, 'start-up failed');

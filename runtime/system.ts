@@ -14,6 +14,7 @@ import { DataStore } from '../db/tenant-store';
 import { RISK_MODEL_V1 } from '../policy/risk-model';
 import type { AppConfig } from './config';
 import { connectWorker, createDeploymentWorker, reusableWorkflowBundle } from './deployment-worker';
+import { heapSizeLimitMb } from './heap-limit';
 import { listen } from './http-listener';
 import { loadSecrets } from './secrets';
 import type { KeyVaultAccess, SecretSource } from './secrets';
@@ -201,7 +202,11 @@ export async function startSystem(
         workflowBundlePath:
           config.temporal.workflowBundlePath ??
           (await reusableWorkflowBundle(path.join(config.dataDir, 'workflow-bundle'), logger)).codePath,
-        workerOptions: { ...config.worker },
+        workerOptions: {
+          maxCachedWorkflows: config.worker.maxCachedWorkflows,
+          maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
+          maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
+        },
       });
       const running = worker.run();
       workerStopped = running.catch((error: unknown) => {
@@ -211,7 +216,15 @@ export async function startSystem(
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await workerStopped;
       });
-      logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+      logger.info(
+        {
+          taskQueue: config.temporal.taskQueue,
+          maxCachedWorkflows: config.worker.maxCachedWorkflows,
+          // What V8 applied (runtime/heap-limit.ts), not what was asked: old space plus young generation.
+          heapSizeLimitMb: heapSizeLimitMb(),
+        },
+        'worker running',
+      );
       await ensureReconcilerSchedule(
         temporal.client,
         { taskQueue: config.temporal.taskQueue, ...config.reconciler },

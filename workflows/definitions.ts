@@ -164,6 +164,15 @@ export const CAB_QUORUM_PATCH = 'cab-quorum';
  */
 export const UPSERT_ON_CHANGE_PATCH = 'upsert-search-attributes-on-change';
 
+/**
+ * Workflow versioning marker: the bookkeeping writes (risk assessment, transitions, CAB records, ring
+ * settlements) run as local activities in the workflow's own task instead of activities scheduled through
+ * the server. Same activities, same inputs, same event keys and order; the history holds a
+ * `core_local_activity` marker (with the activity's result) per write instead of three activity events
+ * and a workflow task each.
+ */
+export const LOCAL_BOOKKEEPING_PATCH = 'bookkeeping-as-local-activities';
+
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {
   pause: 'PAUSE_REQUESTED',

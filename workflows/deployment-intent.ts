@@ -8,10 +8,11 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { RingSettlement, TransitionRecord } from '../activities';
 import type { RingDeploymentStatus } from '../db/schema';
@@ -30,6 +31,7 @@ import {
   CAB_QUORUM_PATCH,
   CONTROL_REQUEST_EVENTS,
   FailureTypes,
+  LOCAL_BOOKKEEPING_PATCH,
   RECORD_REQUEST_KEY_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHELD_MESSAGE,
@@ -61,17 +63,21 @@ import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from './sear
 type Activities = ReturnType<typeof activities.createActivities>;
 
 /** Bookkeeping writes: quick, and retried until the database answers. */
-const {
-  assessRisk,
-  recordTransition,
-  requestCab,
-  recordCabApproval,
-  recordCabOutcome,
-  recordRingSettlement,
-} = proxyActivities<Activities>({
+const BOOKKEEPING_OPTIONS = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+} as const satisfies ActivityOptions & LocalActivityOptions;
+
+/** The bookkeeping activities, as scheduled through the server (histories before the local-bookkeeping patch). */
+const serverBookkeeping = proxyActivities<Activities>(BOOKKEEPING_OPTIONS);
+
+/**
+ * The same activities run by the worker that runs the workflow, inside the workflow task (from the
+ * local-bookkeeping patch on): the write is made and awaited exactly as before, the workflow moves on only
+ * once it is recorded, but without a round trip through the server per write. A retry past a minute
+ * waits on a timer in the workflow, as a scheduled activity's would on the server.
+ */
+const localBookkeeping = proxyLocalActivities<Activities>(BOOKKEEPING_OPTIONS);
 
 /**
  * One deployment intent, start to end: risk → CAB (when required) → ring by ring through the
@@ -125,6 +131,8 @@ class IntentRun {
   private readonly approvals: CabApproval[] = [];
   /** From this patch on, search attributes are upserted only when they change (see the patch's doc). */
   private upsertOnChange = false;
+  /** From this patch on, the bookkeeping writes run as local activities (see LOCAL_BOOKKEEPING_PATCH). */
+  private localBookkeeping = false;
   /** What the search attributes say (the start set IntentStatus SUBMITTED and no DeployRing). */
   private published: { status: IntentStatus; ring: Ring | null } = { status: 'SUBMITTED', ring: null };
   private conditions: CabConditions = {};
@@ -200,13 +208,14 @@ class IntentRun {
     this.recordRequestKeys = patched(RECORD_REQUEST_KEY_PATCH);
     this.cabQuorum = patched(CAB_QUORUM_PATCH);
     this.upsertOnChange = patched(UPSERT_ON_CHANGE_PATCH);
+    this.localBookkeeping = patched(LOCAL_BOOKKEEPING_PATCH);
     if (!this.upsertOnChange) {
       upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
       this.setStatus('SUBMITTED');
     }
 
     try {
-      this.risk = await assessRisk({
+      this.risk = await this.books().assessRisk({
         ...this.ref(),
         eventKey: this.nextEventKey('RISK_ASSESSED'),
         asOf: this.now(),
@@ -260,7 +269,7 @@ class IntentRun {
       this.cab = { state: 'PENDING', requestedAt, deadlineAt };
     }
     this.setStatus('AWAITING_CAB');
-    await requestCab({
+    await this.books().requestCab({
       ...this.transitionRecord('CAB_REQUESTED', {
         score: this.risk?.score ?? null,
         deadlineAt,
@@ -282,7 +291,7 @@ class IntentRun {
       this.setStatus(expired ? 'EXPIRED' : 'ABORTED');
       const eventType = expired ? 'EXPIRED' : 'ABORTED';
       await this.recordWithMessage(eventType, 'reason', expired ? undefined : this.abort?.reason, (reason) =>
-        recordCabOutcome({
+        this.books().recordCabOutcome({
           ...this.transitionRecord(
             eventType,
             expired ? { deadlineAt } : { reason: reason ?? null },
@@ -299,7 +308,7 @@ class IntentRun {
     this.conditions = decision.conditions ?? {};
     this.setStatus(state === 'REJECTED' ? 'REJECTED' : 'APPROVED');
     const comments = await this.recordWithMessage('CAB_DECIDED', 'comments', decision.comments, (text) =>
-      recordCabOutcome({
+      this.books().recordCabOutcome({
         ...this.transitionRecord(
           'CAB_DECIDED',
           {
@@ -406,7 +415,7 @@ class IntentRun {
       'comments',
       approval.comments,
       (text) =>
-        recordCabApproval({
+        this.books().recordCabApproval({
           ...this.transitionRecord(
             'CAB_APPROVAL_RECORDED',
             {
@@ -663,6 +672,11 @@ class IntentRun {
 
   // ---- Bookkeeping -------------------------------------------------------------------------------
 
+  /** The bookkeeping activities this run schedules: local from the local-bookkeeping patch on. */
+  private books(): typeof serverBookkeeping {
+    return this.localBookkeeping ? localBookkeeping : serverBookkeeping;
+  }
+
   /** A method, not a field test: the compiler must not assume an await leaves it unchanged. */
   private aborted(): boolean {
     return this.abort !== undefined;
@@ -717,7 +731,7 @@ class IntentRun {
     payload: Record<string, unknown>,
     verdict?: GateVerdict,
   ): Promise<void> {
-    await recordRingSettlement({
+    await this.books().recordRingSettlement({
       ...this.transitionRecord(eventType, { ring, ...payload }),
       ring,
       kind,
@@ -738,7 +752,7 @@ class IntentRun {
       if (change.status !== undefined) this.setStatus(change.status);
       if (change.ring !== undefined) this.setRing(change.ring);
     }
-    await recordTransition(this.transitionRecord(eventType, payload, actor));
+    await this.books().recordTransition(this.transitionRecord(eventType, payload, actor));
   }
 
   /**
@@ -747,7 +761,7 @@ class IntentRun {
    */
   private async recordRequest(eventType: string, request: ControlRequest): Promise<string | undefined> {
     return this.recordWithMessage(eventType, 'reason', request.reason, (reason) =>
-      recordTransition({
+      this.books().recordTransition({
         ...this.transitionRecord(
           eventType,
           {
@@ -773,7 +787,7 @@ class IntentRun {
     eventType: string,
     field: string,
     message: string | undefined,
-    write: (message: string | undefined) => Promise<void>,
+    write: (message: string | undefined) => Promise<unknown>,
   ): Promise<string | undefined> {
     if (!this.withholdUnstorableMessages || message === undefined) {
       await write(message);
@@ -785,7 +799,7 @@ class IntentRun {
     } catch (error) {
       if (!isUnstorableData(error)) throw error;
       await write(WITHHELD_MESSAGE);
-      await recordTransition({
+      await this.books().recordTransition({
         ...this.transitionRecord('MESSAGE_WITHHELD', {
           event_type: eventType,
           field,
@@ -931,13 +945,14 @@ function withComments(approval: CabApproval, comments: string | undefined): CabA
   };
 }
 
-/** An activity the database refused for the values it was asked to write: retrying cannot help. */
+/**
+ * An activity the database refused for the values it was asked to write: retrying cannot help. A
+ * scheduled activity's failure arrives wrapped in an ActivityFailure; a local activity's (from the
+ * local-bookkeeping patch on) as the activity's own ApplicationFailure.
+ */
 function isUnstorableData(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof ApplicationFailure &&
-    error.cause.type === FailureTypes.UnstorableData
-  );
+  const failure = error instanceof ActivityFailure ? error.cause : error;
+  return failure instanceof ApplicationFailure && failure.type === FailureTypes.UnstorableData;
 }
 
 function failureMessage(error: unknown): string {

@@ -3,8 +3,9 @@ import { createBareActivities } from './bare-activities';
 
 /**
  * The bare worker, a process of its own (so its CPU and RSS are read apart from EUCORA's):
- * BARE_TEMPORAL_ADDRESS, BARE_TASK_QUEUE, BARE_DRIVER_URL, and the same cache settings as the
- * EUCORA worker (WORKER_MAX_CACHED_WORKFLOWS, when set).
+ * BARE_TEMPORAL_ADDRESS, BARE_TASK_QUEUE, BARE_DRIVER_URL, BARE_WORKFLOW_BUNDLE (a prebuilt bundle), and
+ * the same cache setting as the EUCORA worker (WORKER_MAX_CACHED_WORKFLOWS); the benchmark gives both
+ * the same heap flag.
  */
 async function main(): Promise<void> {
   const required = (name: string): string => {
@@ -19,7 +20,11 @@ async function main(): Promise<void> {
     connection,
     namespace: 'default',
     taskQueue: required('BARE_TASK_QUEUE'),
-    workflowsPath: require.resolve('./bare-workflows'),
+    // Bundled by the benchmark before this process starts (as EUCORA's worker reuses a stored bundle):
+    // webpack run in a worker process keeps tens of MiB reachable after bundling.
+    ...(process.env.BARE_WORKFLOW_BUNDLE === undefined || process.env.BARE_WORKFLOW_BUNDLE === ''
+      ? { workflowsPath: require.resolve('./bare-workflows') }
+      : { workflowBundle: { codePath: process.env.BARE_WORKFLOW_BUNDLE } }),
     activities: createBareActivities(required('BARE_DRIVER_URL')),
     ...(cached === undefined || cached === '' ? {} : { maxCachedWorkflows: Number(cached) }),
   });

@@ -1,19 +1,24 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { Client as PgClient } from 'pg';
 import { runConnector } from '../../connector/reference-connector';
+import { loadConfig } from '../../runtime/config';
+import { reusableWorkflowBundle } from '../../runtime/deployment-worker';
 import type { Logger } from '../../runtime/logger';
 import { lowRiskEvidence } from '../../test/fixtures/evidence';
 import { freePort } from '../../test/helpers/free-port';
 import { startEphemeralTemporal } from '../../test/helpers/ephemeral-temporal';
 import { ApiClient } from '../http-suite';
 import { summarize } from '../result';
-import { cpuMs, processTree, rssMiB, spawnTypeScript } from './processes';
+import { REPOSITORY_ROOT, cpuMs, processTree, rssMiB, spawnTypeScript } from './processes';
 import type { ChildNode } from './processes';
 
 /**
@@ -165,6 +170,48 @@ export interface CompareOptions {
   readonly databaseUrl: string;
   readonly logger: Logger;
   readonly progress: (line: string) => void;
+  /**
+   * Start both workers with `--heapsnapshot-signal=SIGUSR2` and write a heap snapshot of each at the
+   * parked plateau (into the repository root, named by Node with the pid); the JSON names the files.
+   */
+  readonly heapSnapshots?: boolean;
+}
+
+/** The cache and heap settings both workers get: EUCORA's defaults unless the environment sets them. */
+export function workerSettings(environment: NodeJS.ProcessEnv): {
+  maxCachedWorkflows: number;
+  heapMb: number;
+} {
+  const { worker } = loadConfig({
+    WORKER_MAX_CACHED_WORKFLOWS: environment.WORKER_MAX_CACHED_WORKFLOWS,
+    WORKER_HEAP_MB: environment.WORKER_HEAP_MB,
+  });
+  return { maxCachedWorkflows: worker.maxCachedWorkflows, heapMb: worker.heapMb };
+}
+
+/** Sends SIGUSR2 to a worker started with --heapsnapshot-signal and waits for its snapshot to be written. */
+async function heapSnapshot(worker: ChildNode, progress: (line: string) => void): Promise<string | null> {
+  const snapshots = () =>
+    new Set(
+      readdirSync(REPOSITORY_ROOT).filter(
+        (name) => name.includes(`.${String(worker.pid)}.`) && name.endsWith('.heapsnapshot'),
+      ),
+    );
+  const before = snapshots();
+  progress(`heap snapshot of ${worker.name} (pid ${String(worker.pid)})`);
+  worker.process.kill('SIGUSR2');
+  const deadline = Date.now() + 300_000;
+  let file: string | undefined;
+  let size = -1;
+  while (Date.now() < deadline) {
+    await sleep(2_000);
+    file ??= [...snapshots()].find((name) => !before.has(name));
+    if (file === undefined) continue;
+    const now = statSync(path.join(REPOSITORY_ROOT, file)).size;
+    if (now > 0 && now === size) return path.join(REPOSITORY_ROOT, file);
+    size = now;
+  }
+  return null;
 }
 
 export async function runCompare(options: CompareOptions): Promise<Record<string, unknown>> {
@@ -185,6 +232,29 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     const driver = await startDriver(client);
     cleanups.push(() => driver.close());
 
+    // Both workers alike: run by Node through tsx, from a workflow bundle made before they start, with the
+    // same sticky cache and the same heap flag (EUCORA's defaults unless WORKER_MAX_CACHED_WORKFLOWS or
+    // WORKER_HEAP_MB say otherwise).
+    const settings = workerSettings(process.env);
+    progress(
+      `bundling both workers' workflows; cache ${String(settings.maxCachedWorkflows)}, heap ${settings.heapMb === 0 ? "V8's default" : `${String(settings.heapMb)} MiB`}`,
+    );
+    const bundleDirectory = mkdtempSync(path.join(os.tmpdir(), 'eucora-compare-bundles-'));
+    const eucoraBundle = (await reusableWorkflowBundle(bundleDirectory, options.logger)).codePath;
+    const bareBundle = path.join(bundleDirectory, 'bare-workflow-bundle.js');
+    writeFileSync(
+      bareBundle,
+      (await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflows') })).code,
+    );
+    const workerNodeOptions = [
+      ...(settings.heapMb === 0 ? [] : [`--max-old-space-size=${String(settings.heapMb)}`]),
+      ...(options.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+    ];
+    const workerEnvironment = {
+      WORKER_MAX_CACHED_WORKFLOWS: String(settings.maxCachedWorkflows),
+      WORKER_HEAP_MB: String(settings.heapMb),
+    };
+
     const apiPort = await freePort();
     const eucoraEnvironment: NodeJS.ProcessEnv = {
       ...process.env,
@@ -204,17 +274,33 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     };
     const bareEnvironment: NodeJS.ProcessEnv = {
       ...process.env,
+      ...workerEnvironment,
       BARE_TEMPORAL_ADDRESS: server.address,
       BARE_TASK_QUEUE: BARE_QUEUE,
       BARE_DRIVER_URL: driver.url,
+      BARE_WORKFLOW_BUNDLE: bareBundle,
+    };
+    // The API is not a worker: it gets neither the worker's bundle nor its heap flag.
+    const eucoraWorkerEnvironment: NodeJS.ProcessEnv = {
+      ...eucoraEnvironment,
+      ...workerEnvironment,
+      TEMPORAL_WORKFLOW_BUNDLE: eucoraBundle,
     };
     const startWorkers = async () => {
-      const eucoraWorker = spawnTypeScript('eucora-worker', 'worker.ts', eucoraEnvironment, [], progress);
+      // The heap flag is on the command line, so EUCORA's worker runs in place (runtime/heap-limit.ts)
+      // and the pid measured is the worker's.
+      const eucoraWorker = spawnTypeScript(
+        'eucora-worker',
+        'worker.ts',
+        eucoraWorkerEnvironment,
+        workerNodeOptions,
+        progress,
+      );
       const bareWorker = spawnTypeScript(
         'bare-worker',
         'bench/compare/bare-worker.ts',
         bareEnvironment,
-        [],
+        workerNodeOptions,
         progress,
       );
       await eucoraWorker.ready(/running \(worker\)/, 120_000);
@@ -503,6 +589,19 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
           )
         ).rows[0]?.count ?? 0,
       );
+    const rssSamples: { s: number; eucora: number | null; bare: number | null }[] = [];
+    const parkedStarted = performance.now();
+    const sampler = setInterval(() => {
+      rssSamples.push({
+        s: Math.round((performance.now() - parkedStarted) / 1_000),
+        eucora: rssMiB(workers.eucoraWorker.pid),
+        bare: rssMiB(workers.bareWorker.pid),
+      });
+    }, 10_000);
+    cleanups.push(() => {
+      clearInterval(sampler);
+      return Promise.resolve();
+    });
     const parkedBefore = await pendingLab();
     progress(`parking ${String(size.parked)} EUCORA intents at LAB (${String(parkedBefore)} already parked)`);
     const parkedLoad = [load()];
@@ -541,11 +640,27 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     const bareParkRate = (bareReached * 1_000) / (performance.now() - started);
     await sleep(5_000);
     const bareRss = rssMiB(workers.bareWorker.pid);
+    clearInterval(sampler);
+    const plateauLoad = load();
+    const snapshots = options.heapSnapshots
+      ? {
+          eucora: await heapSnapshot(workers.eucoraWorker, progress),
+          bare: await heapSnapshot(workers.bareWorker, progress),
+        }
+      : undefined;
     const parkedResult = {
       intents: size.parked,
       eucora_reached_lab: eucoraReached,
       bare_reached_park: bareReached,
-      worker_max_cached_workflows: process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'SDK default',
+      worker_settings: {
+        runner: 'node --import tsx, both workers',
+        workflow_bundle: 'bundled by the benchmark before the workers start, both workers',
+        max_cached_workflows: settings.maxCachedWorkflows,
+        heap_mb: settings.heapMb === 0 ? "V8's default" : settings.heapMb,
+        node_options: workerNodeOptions,
+        // glibc's malloc arenas (inherited from this process's environment by both workers).
+        malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? 'glibc default',
+      },
       eucora_worker_rss_mib: eucoraRss,
       bare_worker_rss_mib: bareRss,
       worker_rss_at_start_mib: rssAtStart,
@@ -554,7 +669,9 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       bare_parked_per_s: round(bareParkRate),
       parking_rate_ratio: ratio(eucoraParkRate, bareParkRate),
       errors: eParked.errors + bParked.errors,
-      load_average: parkedLoad,
+      load_average: [...parkedLoad, plateauLoad],
+      rss_samples_every_10s: rssSamples,
+      ...(snapshots === undefined ? {} : { heap_snapshots: snapshots }),
     };
 
     // ---- list intents -------------------------------------------------------------------------------

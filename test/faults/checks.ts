@@ -84,6 +84,18 @@ function decode(payloads: temporal.api.common.v1.IPayloads | null | undefined): 
   return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload));
 }
 
+/** The completed local activities of a history: Core's `core_local_activity` markers with a result. */
+export function localActivityResults(history: readonly HistoryEvent[]): { type: string; result: unknown }[] {
+  return history.flatMap((event) => {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity' || marker.details == null) return [];
+    const [data] = decode(marker.details.data) as [{ activity_type?: string } | undefined];
+    const result = marker.details.result;
+    if (data?.activity_type === undefined || result == null) return [];
+    return [{ type: data.activity_type, result: decode(result)[0] }];
+  });
+}
+
 export async function checkScenario(input: {
   readonly db: pg.Client;
   readonly temporal: Client;
@@ -214,6 +226,18 @@ export async function checkScenario(input: {
       const [request] = decode(source?.input) as [{ eventKey?: string } | undefined];
       if (request?.eventKey !== undefined && !keysInTrail.has(request.eventKey)) {
         lost.push(`${label}: ${type} completed but ${request.eventKey} is not in the trail`);
+      }
+    }
+    // The same for the bookkeeping run as local activities (from the local-bookkeeping patch on): the
+    // marker keeps the result, which names the event written; the risk assessment answers its summary.
+    for (const written of localActivityResults(history)) {
+      if (!RECORDING_ACTIVITIES.has(written.type)) continue;
+      const eventKey = (written.result as { eventKey?: unknown } | undefined)?.eventKey;
+      if (typeof eventKey === 'string' && !keysInTrail.has(eventKey)) {
+        lost.push(`${label}: local ${written.type} completed but ${eventKey} is not in the trail`);
+      }
+      if (written.type === 'assessRisk' && (byType.get('RISK_ASSESSED') ?? 0) === 0) {
+        lost.push(`${label}: local assessRisk completed but RISK_ASSESSED is not in the trail`);
       }
     }
 

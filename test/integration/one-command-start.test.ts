@@ -111,8 +111,13 @@ describe('the one-command start (npm start)', () => {
     expect((await fetch(`http://127.0.0.1:${String(uiPort)}/`)).status).toBe(200);
 
     const pid = child.pid ?? -1;
-    const children = childrenOf(pid);
-    // The Temporal dev server, and tsx's esbuild service.
+    // Node started again with the worker's heap bound (WORKER_HEAP_MB), and under it the Temporal dev
+    // server and tsx's esbuild service.
+    const relaunched = childrenOf(pid);
+    expect(relaunched.map((c) => c.cmd)).toEqual([
+      expect.stringMatching(/node --max-old-space-size=256 .*scripts\/start\.mjs$/),
+    ]);
+    const children = [...relaunched, ...relaunched.flatMap((c) => childrenOf(c.pid))];
     expect(children.map((c) => c.cmd)).toEqual(
       expect.arrayContaining([expect.stringContaining('server start-dev')]),
     );

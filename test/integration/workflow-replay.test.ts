@@ -6,6 +6,7 @@ import { HISTORIES_DIR } from '../helpers/harness';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
   CAB_QUORUM_PATCH,
+  LOCAL_BOOKKEEPING_PATCH,
   RECORD_REQUEST_KEY_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
@@ -55,6 +56,7 @@ const PATCHES_IN_ORDER = [
   RECORD_REQUEST_KEY_PATCH,
   CAB_QUORUM_PATCH,
   UPSERT_ON_CHANGE_PATCH,
+  LOCAL_BOOKKEEPING_PATCH,
 ];
 const patchesBefore = (patch: string): string[] => PATCHES_IN_ORDER.slice(0, PATCHES_IN_ORDER.indexOf(patch));
 
@@ -84,6 +86,11 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     dir: 'before-upsert-on-change-patch',
     paths: QUORUM_PATHS,
     patches: patchesBefore(UPSERT_ON_CHANGE_PATCH),
+  },
+  {
+    dir: 'before-local-bookkeeping-patch',
+    paths: QUORUM_PATHS,
+    patches: patchesBefore(LOCAL_BOOKKEEPING_PATCH),
   },
 ];
 

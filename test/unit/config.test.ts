@@ -82,17 +82,20 @@ describe('loadConfig', () => {
       maxCachedWorkflows: 250,
       maxConcurrentWorkflowTaskExecutions: 40,
       maxConcurrentActivityTaskExecutions: 100,
+      heapMb: 256,
     });
     expect(
       loadConfig({
         WORKER_MAX_CACHED_WORKFLOWS: '0',
         WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8',
         WORKER_MAX_CONCURRENT_ACTIVITIES: '16',
+        WORKER_HEAP_MB: '0',
       }).worker,
     ).toEqual({
       maxCachedWorkflows: 0,
       maxConcurrentWorkflowTaskExecutions: 8,
       maxConcurrentActivityTaskExecutions: 16,
+      heapMb: 0,
     });
     expect(
       problemsOf({ WORKER_MAX_CACHED_WORKFLOWS: '-1', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' }),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import express from 'express';
 import { parse } from 'yaml';
 import { loadConfig } from '../../runtime/config';
+import { heapLimitDecision } from '../../runtime/heap-limit';
 
 /**
  * docker-compose.yml is kept correct by reading (no Docker engine here): these tests read it as Compose
@@ -56,7 +57,10 @@ function interpolateValues(value: unknown, variables: Record<string, string>): u
 }
 
 function composeWith(variables: Record<string, string>): ComposeFile {
-  return interpolateValues(parse(readFileSync(COMPOSE_FILE, 'utf8')), variables) as ComposeFile;
+  return interpolateValues(
+    parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }),
+    variables,
+  ) as ComposeFile;
 }
 
 describe('docker-compose.yml', () => {
@@ -78,6 +82,18 @@ describe('docker-compose.yml', () => {
       expect(config.database.url).toBe(
         `postgres://eucora:${SETTINGS.POSTGRES_PASSWORD!}@postgres:5432/eucora`,
       );
+    }
+  });
+
+  it("hands the worker's heap bound to Node, so the container's worker runs without starting Node again", () => {
+    for (const variables of [SETTINGS, { ...SETTINGS, WORKER_HEAP_MB: '192' }]) {
+      const environment = composeWith(variables).services.worker?.environment ?? {};
+      const config = loadConfig(environment);
+      expect(config.worker.heapMb).toBe(Number(variables.WORKER_HEAP_MB ?? 256));
+      expect(heapLimitDecision(config.worker.heapMb, [], environment)).toEqual({
+        action: 'run',
+        reason: 'applied',
+      });
     }
   });
 
