@@ -135,6 +135,7 @@ export function createApp(deps: ApiDependencies): Express {
       taskQueue: deps.temporal.taskQueue,
       rolloutPolicy: deps.rolloutPolicy,
       logger: deps.logger,
+      unreachableAfterMs: deps.temporal.callTimeoutMs ?? DEFAULT_TEMPORAL_CALL_TIMEOUT_MS,
     }),
     reports: new ConnectorReportService(deps.temporal.client),
     signIn: new SignInService(deps.store, deps.entra, deps.logger),

@@ -12,6 +12,7 @@ import type { EvidencePack } from '../../policy/evidence-pack';
 import type { Ring } from '../../policy/rings';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
 import { IntentWorkflows } from '../../runtime/intent-workflows';
+import type { StartedWithRisk } from '../../runtime/intent-workflows';
 import { unavailableDependency } from '../../runtime/dependency-failure';
 import type { Logger } from '../../runtime/logger';
 import { riskAssessedUpdate, workflowIdForIntent } from '../../workflows/definitions';
@@ -49,6 +50,12 @@ export interface IntentServiceOptions {
   readonly logger: Logger;
   /** How long a submission waits for the workflow's risk assessment before answering without it. */
   readonly riskWaitMs?: number;
+  /**
+   * How long a submission keeps retrying a Temporal server it cannot reach before answering 503 (the
+   * request's Temporal budget, TEMPORAL_CALL_TIMEOUT; default 2 s). The risk wait is longer: one call
+   * carries the start and that wait.
+   */
+  readonly unreachableAfterMs?: number;
 }
 
 /** 422 naming each platform whose assigned connector cannot reach it. */
@@ -81,7 +88,8 @@ function startRefused(intent: DeploymentIntentRow, cause: unknown) {
 
 /**
  * Accepts deployment intents: evidence first, one read-model row and INTENT_CREATED event in one
- * transaction, then the workflow under a deterministic id (so a retry never starts a second one).
+ * transaction, then the workflow under a deterministic id (so a retry never starts a second one),
+ * started together with the wait for its risk assessment in one call.
  */
 export class IntentService {
   private readonly workflows: IntentWorkflows;
@@ -188,8 +196,14 @@ export class IntentService {
       return this.resume(store, actor, requestId, winner);
     }
 
+    let started: StartedWithRisk;
     try {
-      await this.workflows.start(created);
+      // One round trip: the start and the wait for the workflow's risk assessment (update-with-start).
+      const now = Date.now();
+      started = await this.workflows.startWithRisk(created, {
+        answer: now + this.riskWaitMs(),
+        reach: now + (this.options.unreachableAfterMs ?? 2_000),
+      });
     } catch (error) {
       if (keyed !== undefined) throw startRefused(created, error);
       // Without a key the client cannot ask for this intent again and will submit anew: close it, unless
@@ -202,7 +216,8 @@ export class IntentService {
         error,
       );
     }
-    return { intent: created, risk: await this.awaitRisk(created), replayed: false };
+    if ('unanswered' in started) this.riskLate(created, started.unanswered);
+    return { intent: created, risk: started.risk, replayed: false };
   }
 
   /**
@@ -286,19 +301,29 @@ export class IntentService {
     });
   }
 
-  /** The workflow's own assessment, so the answer shows exactly what the rollout will act on. */
+  private riskWaitMs(): number {
+    return this.options.riskWaitMs ?? 10_000;
+  }
+
+  private riskLate(intent: DeploymentIntentRow, error: unknown): void {
+    this.options.logger.warn(
+      { err: error, intentId: intent.id },
+      'risk not assessed in time; answering without it',
+    );
+  }
+
+  /**
+   * The workflow's own assessment, so the answer shows exactly what the rollout will act on: for a
+   * workflow started earlier (a retried submission, a start whose answer was lost).
+   */
   private async awaitRisk(intent: DeploymentIntentRow): Promise<RiskSummary | null> {
     const handle = this.options.client.workflow.getHandle(intent.workflowId);
-    const waitMs = this.options.riskWaitMs ?? 10_000;
     try {
-      return await this.options.client.withDeadline(Date.now() + waitMs, () =>
+      return await this.options.client.withDeadline(Date.now() + this.riskWaitMs(), () =>
         handle.executeUpdate(riskAssessedUpdate),
       );
     } catch (error) {
-      this.options.logger.warn(
-        { err: error, intentId: intent.id },
-        'risk not assessed in time; answering without it',
-      );
+      this.riskLate(intent, error);
       return null;
     }
   }

@@ -44,7 +44,8 @@ export function dyingTemporal(client: Client, call: DyingCall, when: 'before' | 
   const workflow = new Proxy(client.workflow, {
     get(target, property, receiver) {
       const value = bound(target, property, receiver);
-      if (property === 'start' && call === 'start') {
+      // A submission starts its workflow with update-with-start; a retried one with a plain start.
+      if ((property === 'start' || property === 'executeUpdateWithStart') && call === 'start') {
         return dieAt(value as (...args: unknown[]) => Promise<unknown>);
       }
       if (property === 'getHandle') {

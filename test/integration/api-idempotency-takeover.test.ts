@@ -203,7 +203,7 @@ describe('a retry that takes over a key whose first attempt took effect', () => 
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
         const method = (value as (...args: unknown[]) => unknown).bind(target);
-        if (property !== 'start') return method;
+        if (property !== 'start' && property !== 'executeUpdateWithStart') return method;
         return async (...args: unknown[]) => {
           await new Promise((resolve) => setTimeout(resolve, 1500));
           return method(...args);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import type { Client, WithStartWorkflowOperation } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import { INTENT_RECONCILER_WORKFLOW } from '../../workflows/reconciliation';
@@ -15,23 +16,39 @@ interface Problem {
 
 /**
  * A client whose workflow starts reach the server and take effect, but whose answers never come back
- * (a deadline, a dropped connection), once `lostAfter` resolves: the start is ambiguous to the API.
+ * (a dropped connection), once `lostAfter` resolves: the start is ambiguous to the API. A plain start
+ * and an update-with-start (the submission's) alike: the latter's start takes effect, and neither the
+ * start's answer nor the update's comes back.
  */
 function startAnswerLost(
   client: Client,
   lostAfter: () => Promise<unknown> = () => Promise.resolve(),
 ): Client {
+  const lost = () => new Error('the connection dropped: the answer to the start was lost');
   const workflow = new Proxy(client.workflow, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
       const method = (value as (...args: unknown[]) => unknown).bind(target);
-      if (property !== 'start') return method;
-      return async (...args: unknown[]) => {
-        await method(...args);
-        await lostAfter();
-        throw new Error('DEADLINE_EXCEEDED: the answer to the start was lost');
-      };
+      if (property === 'start') {
+        return async (...args: unknown[]) => {
+          await method(...args);
+          await lostAfter();
+          throw lost();
+        };
+      }
+      if (property === 'executeUpdateWithStart') {
+        return async (
+          _update: unknown,
+          options: { startWorkflowOperation: WithStartWorkflowOperation<Workflow> },
+        ) => {
+          const { workflowTypeOrFunc, options: startOptions } = options.startWorkflowOperation;
+          await target.start(workflowTypeOrFunc, startOptions);
+          await lostAfter();
+          throw lost();
+        };
+      }
+      return method;
     },
   });
   return new Proxy(client, {

@@ -4,7 +4,7 @@ import type { InterceptingListener, NextCall, StatusObject } from '@grpc/grpc-js
 type InterceptingCallInterface = ReturnType<NextCall>;
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { GrpcRetryOptions } from '@temporalio/client';
-import { deadlineAwareRetryInterceptor } from '../../runtime/temporal-retry';
+import { deadlineAwareRetryInterceptor, withRetryDeadline } from '../../runtime/temporal-retry';
 import { freePort } from '../helpers/free-port';
 
 type Interceptor = ReturnType<typeof deadlineAwareRetryInterceptor>;
@@ -100,6 +100,18 @@ describe('deadline-aware retry of transient Temporal failures', () => {
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     expect(attempts.length).toBeLessThanOrEqual(3);
     for (const at of attempts) expect(at).toBeLessThan(deadline);
+  });
+
+  it('makes no retry past the retry deadline of withRetryDeadline, however late the call’s own deadline', async () => {
+    const { attempts, nextCall } = flakyCalls(100);
+    const retryUntil = Date.now() + 120;
+    const { status } = await withRetryDeadline(retryUntil, () =>
+      callThrough(deadlineAwareRetryInterceptor(every50ms), nextCall, new Date(Date.now() + 60_000)),
+    );
+    expect(status.code).toBe(grpcStatus.UNAVAILABLE);
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(attempts.length).toBeLessThanOrEqual(3);
+    for (const at of attempts) expect(at).toBeLessThan(retryUntil);
   });
 
   it('still retries a failure whose back-off ends before the deadline, and then succeeds', async () => {
