@@ -75,14 +75,41 @@ export async function runConnector(options: ConnectorOptions): Promise<Connector
   log({ event: 'connector_started', connector_type: options.connectorType, once: options.once === true });
 
   let failedPolls = 0;
-  while (!stopped(options)) {
+  // Each item is its own execution-plane job, keyed by its ring deployment: a slow one (interim reports,
+  // retried sends) never holds back work that appears meanwhile, and a poll starts only what is new.
+  const inFlight = new Map<string, Promise<void>>();
+  const keyOf = (item: PendingDeployment) => `${item.action}:${item.ring_deployment_id}`;
+  // Set by the items' jobs: an object, so the compiler does not assume an await leaves them unchanged.
+  const outcome: { failedSince: boolean; fatal?: { readonly error: unknown } } = { failedSince: false };
+  const start = (item: PendingDeployment): void => {
+    const key = keyOf(item);
+    const job = carryOut(api, options, log, item)
+      .then(
+        (result) => {
+          if (result === 'COMPLETED') completed += 1;
+          if (result === 'SKIPPED') skipped += 1;
+          if (result === 'FAILED') outcome.failedSince = true;
+        },
+        (error: unknown) => {
+          // A refused key or connector type: the connector stops, as a refused poll stops it.
+          outcome.fatal ??= { error };
+        },
+      )
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, job);
+  };
+
+  while (!stopped(options) && outcome.fatal === undefined) {
     let items: PendingDeployment[];
     try {
       items = await api.pendingWork();
       failedPolls = 0;
     } catch (error) {
       if (stopped(options)) break;
-      if (options.once === true || (error instanceof ControlPlaneError && error.fatal)) throw error;
+      if (options.once === true || (error instanceof ControlPlaneError && error.fatal)) {
+        outcome.fatal = { error };
+        break;
+      }
       failedPolls += 1;
       // Back off while the control plane is away, so a long outage is not a flood of requests and lines.
       const retryMs = Math.min(
@@ -93,17 +120,21 @@ export async function runConnector(options: ConnectorOptions): Promise<Connector
       await pause(retryMs, options.signal);
       continue;
     }
-    if (items.length > 0) log({ event: 'work_found', count: items.length });
-
-    // Each item is its own execution-plane job: they progress side by side.
-    const results = await Promise.all(items.map((item) => carryOut(api, options, log, item)));
-    completed += results.filter((result) => result === 'COMPLETED').length;
-    skipped += results.filter((result) => result === 'SKIPPED').length;
+    const fresh = items.filter((item) => !inFlight.has(keyOf(item)));
+    if (fresh.length > 0) log({ event: 'work_found', count: fresh.length });
+    fresh.forEach(start);
 
     if (options.once === true) break;
-    // Nothing to do, or a report did not get through: wait before asking again.
-    if (items.length === 0 || results.includes('FAILED')) await pause(options.intervalMs, options.signal);
+    // Nothing new, or a report did not get through: wait before asking again (less when an item ends,
+    // since the next step of its rollout is the likely next work).
+    if (fresh.length === 0 || outcome.failedSince) {
+      outcome.failedSince = false;
+      await Promise.race([pause(options.intervalMs, options.signal), ...inFlight.values()]);
+    }
   }
+  // Items in flight end at their next step once the signal has aborted; with --once they are the run.
+  await Promise.all(inFlight.values());
+  if (outcome.fatal !== undefined) throw outcome.fatal.error;
 
   log({ event: 'connector_stopped', completed, skipped });
   return { completed, skipped };

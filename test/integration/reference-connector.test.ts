@@ -221,6 +221,48 @@ describe('reference connector against the real API over HTTP', () => {
     ]);
   });
 
+  it('carries out work that appears while another item is still reporting, without waiting for it', async () => {
+    const slow = await submitIntent({ linux: 'ansible' });
+    await awaitOpen(slow, 'LAB');
+    const stop = new AbortController();
+    // Four interim reports a second apart: the slow item takes four seconds.
+    const connector = await options('ansible', { interimReports: 4, intervalMs: 1_000, signal: stop.signal });
+    const run = runConnector(connector);
+    await eventually(
+      () =>
+        Promise.resolve(
+          connector.lines.find((line) => line.event === 'report_sent' && line.intent_id === slow.id),
+        ),
+      'the slow item reporting',
+    );
+    const quick = await submitIntent({ linux: 'ansible' });
+    await awaitOpen(quick, 'LAB');
+    // The new item is started by a poll while the slow one is between its reports.
+    await eventually(
+      () =>
+        Promise.resolve(
+          connector.lines.find((line) => line.event === 'item_started' && line.intent_id === quick.id),
+        ),
+      'the new item started',
+    );
+    const slowDone = connector.lines.some(
+      (line) => line.event === 'item_completed' && line.intent_id === slow.id,
+    );
+    expect(slowDone).toBe(false);
+    stop.abort();
+    await run;
+
+    // Leave nothing open for the tests after this one: a quick connector finishes both rollouts.
+    const finish = new AbortController();
+    const finisher = runConnector(
+      await options('ansible', { interimReports: 0, intervalMs: 20, signal: finish.signal }),
+    );
+    await awaitIntentStatus(slow, 'COMPLETED');
+    await awaitIntentStatus(quick, 'COMPLETED');
+    finish.abort();
+    await finisher;
+  });
+
   it('moves on after a 409 when a ring finished meanwhile, then carries out its rollback', async () => {
     const intent = await submitIntent(
       { windows: 'sccm' },
