@@ -86,6 +86,8 @@ interface Arguments {
   readonly parkedOnly: boolean;
   /** `--heap-snapshots`: a heap snapshot of both workers at the parked plateau. */
   readonly heapSnapshots: boolean;
+  /** `--built`: the workers and the API from JavaScript (`npm run build` first), not through tsx. */
+  readonly built: boolean;
 }
 
 function parseArguments(argv: readonly string[]): Arguments | undefined {
@@ -98,14 +100,15 @@ function parseArguments(argv: readonly string[]): Arguments | undefined {
       if (!Number.isInteger(parked) || parked < 1) return undefined;
     } else rest.push(argument);
   }
-  const flags = ['--quick', '--compare', '--parked-only', '--heap-snapshots'];
+  const flags = ['--quick', '--compare', '--parked-only', '--heap-snapshots', '--built'];
   const unknown = rest.filter((argument) => !flags.includes(argument));
   if (unknown.length > 0) return undefined;
   const compare = rest.includes('--compare');
   const parkedOnly = rest.includes('--parked-only');
   const heapSnapshots = rest.includes('--heap-snapshots');
-  if (!compare && (parkedOnly || heapSnapshots || parked !== undefined)) return undefined;
-  return { quick: rest.includes('--quick'), compare, parked, parkedOnly, heapSnapshots };
+  const built = rest.includes('--built');
+  if (!compare && (parkedOnly || heapSnapshots || built || parked !== undefined)) return undefined;
+  return { quick: rest.includes('--quick'), compare, parked, parkedOnly, heapSnapshots, built };
 }
 
 /** `--compare`: EUCORA against bare Temporal in one run (bench/compare/compare.ts). */
@@ -115,8 +118,9 @@ async function compare(options: Arguments): Promise<void> {
   const parkedOnly = options.parkedOnly ? { pairs: 0, intake: [], lifecyclePairs: 0 } : {};
   const report = await runCompare({
     size: { ...base, ...parkedOnly, ...(options.parked === undefined ? {} : { parked: options.parked }) },
-    mode: `${options.quick ? 'quick' : 'full'}${options.parkedOnly ? ', parked only' : ''}`,
+    mode: `${options.quick ? 'quick' : 'full'}${options.parkedOnly ? ', parked only' : ''}${options.built ? ', built' : ''}`,
     heapSnapshots: options.heapSnapshots,
+    built: options.built,
     databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bench_perf',
     logger: createLogger({ level: 'warn', destination: process.stderr }),
     progress,
@@ -128,7 +132,7 @@ async function main(): Promise<void> {
   const options = parseArguments(process.argv.slice(2));
   if (options === undefined) {
     process.stderr.write(
-      'usage: npm run bench [-- --quick] [--compare [--parked N] [--parked-only] [--heap-snapshots]]\n',
+      'usage: npm run bench [-- --quick] [--compare [--parked N] [--parked-only] [--heap-snapshots] [--built]]\n',
     );
     process.exitCode = 2;
     return;

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -19,7 +19,7 @@ import { freePort } from '../../test/helpers/free-port';
 import { startEphemeralTemporal } from '../../test/helpers/ephemeral-temporal';
 import { ApiClient } from '../http-suite';
 import { summarize } from '../result';
-import { REPOSITORY_ROOT, cpuMs, processTree, rssMiB, spawnTypeScript } from './processes';
+import { REPOSITORY_ROOT, cpuMs, processTree, rssMiB, spawnNode, transpileBareWorker } from './processes';
 import type { ChildNode } from './processes';
 
 /**
@@ -176,6 +176,8 @@ export interface CompareOptions {
    * parked plateau (into the repository root, named by Node with the pid); the JSON names the files.
    */
   readonly heapSnapshots?: boolean;
+  /** Run the workers and the API from JavaScript (dist/, after `npm run build`) instead of through tsx. */
+  readonly built?: boolean;
 }
 
 /** The cache and heap settings both workers get: EUCORA's defaults unless the environment sets them. */
@@ -247,9 +249,19 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       bareBundle,
       (await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflows') })).code,
     );
+    // --built: every process from JavaScript (EUCORA from `npm run build`'s dist/), as in production.
+    const loader = options.built ? [] : ['--import', 'tsx'];
+    const entries = options.built
+      ? { eucoraWorker: 'dist/worker.js', api: 'dist/api/server.js', bareWorker: transpileBareWorker() }
+      : { eucoraWorker: 'worker.ts', api: 'api/server.ts', bareWorker: 'bench/compare/bare-worker.ts' };
+    if (options.built && !existsSync(path.join(REPOSITORY_ROOT, entries.eucoraWorker))) {
+      throw new Error('--built runs dist/worker.js: run `npm run build` first');
+    }
     const workerNodeOptions = [
       ...(settings.heapMb === 0 ? [] : [`--max-old-space-size=${String(settings.heapMb)}`]),
       ...(options.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+      // Further V8 flags to try on both workers alike (e.g. --optimize-for-size).
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag !== ''),
     ];
     const workerEnvironment = {
       WORKER_MAX_CACHED_WORKFLOWS: String(settings.maxCachedWorkflows),
@@ -290,18 +302,18 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     const startWorkers = async () => {
       // The heap flag is on the command line, so EUCORA's worker runs in place (runtime/heap-limit.ts)
       // and the pid measured is the worker's.
-      const eucoraWorker = spawnTypeScript(
+      const eucoraWorker = spawnNode(
         'eucora-worker',
-        'worker.ts',
+        entries.eucoraWorker,
         eucoraWorkerEnvironment,
-        workerNodeOptions,
+        [...workerNodeOptions, ...loader],
         progress,
       );
-      const bareWorker = spawnTypeScript(
+      const bareWorker = spawnNode(
         'bare-worker',
-        'bench/compare/bare-worker.ts',
+        entries.bareWorker,
         bareEnvironment,
-        workerNodeOptions,
+        [...workerNodeOptions, ...loader],
         progress,
       );
       await eucoraWorker.ready(/running \(worker\)/, 120_000);
@@ -311,7 +323,7 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
 
     progress('starting the EUCORA worker, the EUCORA API and the bare worker (separate processes)');
     let workers = await startWorkers();
-    const api = spawnTypeScript('eucora-api', 'api/server.ts', eucoraEnvironment, [], progress);
+    const api = spawnNode('eucora-api', entries.api, eucoraEnvironment, loader, progress);
     cleanups.push(() => api.stop());
     cleanups.push(async () => {
       await workers.eucoraWorker.stop();
@@ -648,7 +660,9 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       eucora_reached_lab: eucoraReached,
       bare_reached_park: bareReached,
       worker_settings: {
-        runner: 'node --import tsx, both workers',
+        runner: options.built
+          ? 'node, both workers: dist/worker.js (npm run build) and the bare worker transpiled'
+          : 'node --import tsx, both workers',
         workflow_bundle: 'bundled by the benchmark before the workers start, both workers',
         max_cached_workflows: settings.maxCachedWorkflows,
         heap_mb: settings.heapMb === 0 ? "V8's default" : settings.heapMb,

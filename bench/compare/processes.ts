@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -75,15 +76,22 @@ export function spawnTypeScript(
   nodeOptions: readonly string[] = [],
   log: (line: string) => void = () => undefined,
 ): ChildNode {
-  const child = spawn(
-    process.execPath,
-    [...nodeOptions, '--import', 'tsx', path.join(REPOSITORY_ROOT, entry)],
-    {
-      cwd: REPOSITORY_ROOT,
-      env: environment,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawnNode(name, entry, environment, [...nodeOptions, '--import', 'tsx'], log);
+}
+
+/** A JavaScript entry point (or a TypeScript one, with tsx among `nodeOptions`) as a process of its own. */
+export function spawnNode(
+  name: string,
+  entry: string,
+  environment: NodeJS.ProcessEnv,
+  nodeOptions: readonly string[] = [],
+  log: (line: string) => void = () => undefined,
+): ChildNode {
+  const child = spawn(process.execPath, [...nodeOptions, path.join(REPOSITORY_ROOT, entry)], {
+    cwd: REPOSITORY_ROOT,
+    env: environment,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.stdout.setEncoding('utf8');
@@ -114,4 +122,26 @@ export function spawnTypeScript(
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The bare worker as JavaScript, for `--built` (EUCORA's worker then runs `npm run build`'s
+ * dist/worker.js): its two modules transpiled by TypeScript, written next to the build as
+ * dist/bench/compare/, so that they resolve @temporalio/* from the repository's node_modules.
+ */
+export function transpileBareWorker(): string {
+  const directory = path.join(REPOSITORY_ROOT, 'dist', 'bench', 'compare');
+  mkdirSync(directory, { recursive: true });
+  for (const module of ['bare-worker', 'bare-activities']) {
+    const source = readFileSync(path.join(__dirname, `${module}.ts`), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        esModuleInterop: true,
+      },
+    });
+    writeFileSync(path.join(directory, `${module}.js`), outputText);
+  }
+  return path.relative(REPOSITORY_ROOT, path.join(directory, 'bare-worker.js'));
 }
