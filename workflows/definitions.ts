@@ -173,6 +173,15 @@ export const UPSERT_ON_CHANGE_PATCH = 'upsert-search-attributes-on-change';
  */
 export const LOCAL_BOOKKEEPING_PATCH = 'bookkeeping-as-local-activities';
 
+/**
+ * Workflow versioning marker: every change above, recorded as one marker. Each `patched` call of a new run
+ * records a marker and upserts the TemporalChangeVersion search attribute, so six patches cost twelve
+ * history events and six visibility writes in every intent's first workflow task; a run with this marker
+ * has all six and calls none of them (earlier runs still replay their own). From it on, the risk score is
+ * upserted together with the status the assessment leads to. A later change adds its own patch after it.
+ */
+export const ONE_MARKER_PATCH = 'one-marker-through-local-bookkeeping';
+
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {
   pause: 'PAUSE_REQUESTED',

@@ -32,6 +32,7 @@ import {
   CONTROL_REQUEST_EVENTS,
   FailureTypes,
   LOCAL_BOOKKEEPING_PATCH,
+  ONE_MARKER_PATCH,
   RECORD_REQUEST_KEY_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHELD_MESSAGE,
@@ -133,6 +134,9 @@ class IntentRun {
   private upsertOnChange = false;
   /** From this patch on, the bookkeeping writes run as local activities (see LOCAL_BOOKKEEPING_PATCH). */
   private localBookkeeping = false;
+  /** From the one-marker patch on, the risk score is published with the status the assessment leads to. */
+  private scoreWithStatus = false;
+  private unpublishedScore: number | undefined;
   /** What the search attributes say (the start set IntentStatus SUBMITTED and no DeployRing). */
   private published: { status: IntentStatus; ring: Ring | null } = { status: 'SUBMITTED', ring: null };
   private conditions: CabConditions = {};
@@ -203,12 +207,16 @@ class IntentRun {
   }
 
   async execute(): Promise<IntentOutcome> {
-    this.answerRiskAfterDecision = patched(ANSWER_RISK_AFTER_DECISION_PATCH);
-    this.withholdUnstorableMessages = patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
-    this.recordRequestKeys = patched(RECORD_REQUEST_KEY_PATCH);
-    this.cabQuorum = patched(CAB_QUORUM_PATCH);
-    this.upsertOnChange = patched(UPSERT_ON_CHANGE_PATCH);
-    this.localBookkeeping = patched(LOCAL_BOOKKEEPING_PATCH);
+    // A run from the one-marker patch on has every change before it; earlier runs replay their own markers
+    // (the `||` skips them, so a new run records one marker and one TemporalChangeVersion upsert, not six).
+    const oneMarker = patched(ONE_MARKER_PATCH);
+    this.answerRiskAfterDecision = oneMarker || patched(ANSWER_RISK_AFTER_DECISION_PATCH);
+    this.withholdUnstorableMessages = oneMarker || patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
+    this.recordRequestKeys = oneMarker || patched(RECORD_REQUEST_KEY_PATCH);
+    this.cabQuorum = oneMarker || patched(CAB_QUORUM_PATCH);
+    this.upsertOnChange = oneMarker || patched(UPSERT_ON_CHANGE_PATCH);
+    this.localBookkeeping = oneMarker || patched(LOCAL_BOOKKEEPING_PATCH);
+    this.scoreWithStatus = oneMarker;
     if (!this.upsertOnChange) {
       upsertSearchAttributes([{ key: AppNameKey, value: this.input.appName }]);
       this.setStatus('SUBMITTED');
@@ -226,7 +234,8 @@ class IntentRun {
     } catch (error) {
       return this.fail(`risk assessment failed: ${failureMessage(error)}`);
     }
-    upsertSearchAttributes([{ key: RiskScoreKey, value: this.risk.score }]);
+    if (this.scoreWithStatus) this.unpublishedScore = this.risk.score;
+    else upsertSearchAttributes([{ key: RiskScoreKey, value: this.risk.score }]);
 
     if (this.risk.requiresCab) {
       const decided = await this.awaitCab();
@@ -852,6 +861,10 @@ class IntentRun {
     if (change.status !== undefined) this.status = change.status;
     if (change.ring !== undefined) this.currentRing = change.ring;
     const updates = [];
+    if (this.unpublishedScore !== undefined) {
+      updates.push({ key: RiskScoreKey, value: this.unpublishedScore });
+      this.unpublishedScore = undefined;
+    }
     if (this.status !== this.published.status) {
       updates.push({ key: IntentStatusKey, value: this.status });
     }

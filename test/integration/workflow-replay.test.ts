@@ -7,6 +7,7 @@ import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
   CAB_QUORUM_PATCH,
   LOCAL_BOOKKEEPING_PATCH,
+  ONE_MARKER_PATCH,
   RECORD_REQUEST_KEY_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
@@ -92,9 +93,15 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: QUORUM_PATHS,
     patches: patchesBefore(LOCAL_BOOKKEEPING_PATCH),
   },
+  {
+    dir: 'before-one-marker-patch',
+    paths: QUORUM_PATHS,
+    patches: PATCHES_IN_ORDER,
+  },
 ];
 
-const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: PATCHES_IN_ORDER };
+/** A run from the one-marker patch on records that marker alone: it stands for every patch above. */
+const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [ONE_MARKER_PATCH] };
 
 const jsonFiles = (dir: string): string[] =>
   readdirSync(dir)
