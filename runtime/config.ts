@@ -89,6 +89,10 @@ export interface WorkerLimits {
    * Workflows kept in memory between their tasks. Intents park for days (CAB, soaks), so caching them
    * buys nothing; an evicted one replays its history on its next task (a few ms). The SDK's default
    * grows with the heap (about 2,300 for 4 GiB) and held 1.2 GB of RSS with 10,000 parked intents.
+   * 50 keeps every intent of a busy intake (32 in flight) cached through its first tasks; 250 held
+   * about 70 MiB more with 2,000 parked for no faster parking, and 0 (no sticky cache, every task
+   * replays the whole history) cut the parking rate to a third (docs/benchmarks.md, "Worker memory").
+   * Must be at least WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (the SDK lowers that one otherwise).
    */
   readonly maxCachedWorkflows: number;
   readonly maxConcurrentWorkflowTaskExecutions: number;
@@ -96,14 +100,17 @@ export interface WorkerLimits {
   /**
    * The Node heap of a process that runs the worker, in MiB: V8's `--max-old-space-size`
    * (runtime/heap-limit.ts applies it). 0 leaves V8's default, which on a large machine is several GiB:
-   * V8 then lets garbage that is no longer reachable grow the RSS long before it collects it.
+   * V8 then lets garbage that is no longer reachable grow the RSS long before it collects it. The bound
+   * applies to each V8 isolate of the process (the workflows run in a worker thread with its own heap).
+   * Measured with 2,000 parked, each isolate's live heap stayed under 45 MiB and its committed heap under
+   * 90 MiB, so 128 and 256 gave the same RSS: 256 is the margin for bursts, not a squeeze.
    */
   readonly heapMb: number;
 }
 
 /** Chosen from `npm run bench -- --compare --parked` (docs/benchmarks.md, "Worker memory"). */
 export const DEFAULT_WORKER_LIMITS: WorkerLimits = {
-  maxCachedWorkflows: 250,
+  maxCachedWorkflows: 50,
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 100,
   heapMb: 256,

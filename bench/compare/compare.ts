@@ -647,6 +647,10 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     const bareParkRate = (bareReached * 1_000) / (performance.now() - started);
     await sleep(5_000);
     const bareRss = rssMiB(workers.bareWorker.pid);
+    // Both at rest, at the same moment: EUCORA's was read right after its own parking, while the memory
+    // of that burst (intake, activities, garbage) was still there; 30 s later both have idled.
+    await sleep(AT_REST_WAIT_MS);
+    const atRest = { eucora: rssMiB(workers.eucoraWorker.pid), bare: rssMiB(workers.bareWorker.pid) };
     clearInterval(sampler);
     const plateauLoad = load();
     const snapshots = options.heapSnapshots
@@ -674,6 +678,9 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       bare_worker_rss_mib: bareRss,
       worker_rss_at_start_mib: rssAtStart,
       rss_ratio: eucoraRss === null || bareRss === null ? null : ratio(eucoraRss, bareRss),
+      worker_rss_at_rest_mib: atRest,
+      rss_at_rest_ratio:
+        atRest.eucora === null || atRest.bare === null ? null : ratio(atRest.eucora, atRest.bare),
       eucora_parked_per_s: round(eucoraParkRate),
       bare_parked_per_s: round(bareParkRate),
       parking_rate_ratio: ratio(eucoraParkRate, bareParkRate),
@@ -743,6 +750,9 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 }
+
+/** How long both workers idle, once both sides are parked, before their RSS is read "at rest". */
+const AT_REST_WAIT_MS = 30_000;
 
 /** How long the parked measure waits, after the last start, for the workflows to reach their park. */
 const PARK_WAIT_MS = 180_000;

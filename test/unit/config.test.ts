@@ -79,7 +79,7 @@ describe('loadConfig', () => {
 
   it('bounds the worker’s cache and concurrency by default, and reads the bounds it is given', () => {
     expect(loadConfig({}).worker).toEqual({
-      maxCachedWorkflows: 250,
+      maxCachedWorkflows: 50,
       maxConcurrentWorkflowTaskExecutions: 40,
       maxConcurrentActivityTaskExecutions: 100,
       heapMb: 256,
