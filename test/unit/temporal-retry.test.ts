@@ -97,7 +97,9 @@ describe('deadline-aware retry of transient Temporal failures', () => {
     );
     // The last failure itself, not a DEADLINE_EXCEEDED of an attempt started too late.
     expect(status.code).toBe(grpcStatus.UNAVAILABLE);
-    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    // How many attempts fit depends on how busy the machine is (at most three: 0, 50 and 100 ms); what
+    // holds whatever the load is that none starts at or past the deadline. Retrying at all is the next test's.
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
     expect(attempts.length).toBeLessThanOrEqual(3);
     for (const at of attempts) expect(at).toBeLessThan(deadline);
   });
