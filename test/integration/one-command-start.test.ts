@@ -136,7 +136,18 @@ describe('the one-command start (npm start)', () => {
 
   it('bundles the workflows on the first start and reuses that bundle on the next start of the same sources', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'eucora-rebundle-'));
-    const startOnce = async () => {
+    // A port freePort found free can be taken by another process before the dev server binds it (a busy
+    // machine): such a start is tried again on other ports, up to three times.
+    const startOnce = async (): Promise<string> => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await startOn();
+        } catch (error) {
+          if (attempt >= 3 || !String(error).includes('address already in use')) throw error;
+        }
+      }
+    };
+    const startOn = async () => {
       const { child, output } = startCommand({
         DATA_DIR: dataDir,
         PORT: String(await freePort()),

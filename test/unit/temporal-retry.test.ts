@@ -97,21 +97,22 @@ describe('deadline-aware retry of transient Temporal failures', () => {
     );
     // The last failure itself, not a DEADLINE_EXCEEDED of an attempt started too late.
     expect(status.code).toBe(grpcStatus.UNAVAILABLE);
-    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    // How many attempts fit depends on how busy the machine is (at most three: 0, 50 and 100 ms); what
+    // holds whatever the load is that none starts at or past the deadline. Retrying at all is the next test's.
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
     expect(attempts.length).toBeLessThanOrEqual(3);
     for (const at of attempts) expect(at).toBeLessThan(deadline);
   });
 
   it('makes no retry past the retry deadline of withRetryDeadline, however late the call’s own deadline', async () => {
+    // Every back-off (50 ms) ends past the retry deadline, so whatever the machine's load: one attempt.
+    // Without the retry deadline the call's own (a minute away) would allow all ten.
     const { attempts, nextCall } = flakyCalls(100);
-    const retryUntil = Date.now() + 120;
-    const { status } = await withRetryDeadline(retryUntil, () =>
+    const { status } = await withRetryDeadline(Date.now() + 10, () =>
       callThrough(deadlineAwareRetryInterceptor(every50ms), nextCall, new Date(Date.now() + 60_000)),
     );
     expect(status.code).toBe(grpcStatus.UNAVAILABLE);
-    expect(attempts.length).toBeGreaterThanOrEqual(2);
-    expect(attempts.length).toBeLessThanOrEqual(3);
-    for (const at of attempts) expect(at).toBeLessThan(retryUntil);
+    expect(attempts).toHaveLength(1);
   });
 
   it('still retries a failure whose back-off ends before the deadline, and then succeeds', async () => {
