@@ -333,9 +333,14 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     const apiUrl = `http://127.0.0.1:${String(apiPort)}/api/v1`;
     const temporalPids = processTree(server.pid);
     const processes = (): Processes => ({ temporal: temporalPids, api, ...workers });
-    const eucoraCpu = () => {
+    /** EUCORA's CPU by process (ms so far): the dev server, the worker and the API. */
+    const eucoraCpuParts = () => {
       const p = processes();
-      return cpuMs(p.temporal) + cpuMs([p.eucoraWorker.pid]) + cpuMs([p.api.pid]);
+      return { temporal: cpuMs(p.temporal), worker: cpuMs([p.eucoraWorker.pid]), api: cpuMs([p.api.pid]) };
+    };
+    const eucoraCpu = () => {
+      const parts = eucoraCpuParts();
+      return parts.temporal + parts.worker + parts.api;
     };
     const bareCpu = () => {
       const p = processes();
@@ -518,6 +523,7 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     const lifecycle = {
       eucora: [] as number[],
       eucoraCpu: [] as number[],
+      eucoraCpuParts: { temporal: [] as number[], worker: [] as number[], api: [] as number[] },
       bare: [] as number[],
       bareCpu: [] as number[],
       ratio: [] as number[],
@@ -528,6 +534,7 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       progress(`lifecycle of ${String(n)} intents, pair ${String(pair + 1)}/${String(size.lifecyclePairs)}`);
       lifecycle.load.push(load());
       let before = eucoraCpu();
+      const partsBefore = eucoraCpuParts();
       let started = performance.now();
       await Promise.all(
         Array.from({ length: n }, async () => {
@@ -548,6 +555,10 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       const eRate = (n * 1_000) / (performance.now() - started);
       lifecycle.eucora.push(eRate);
       lifecycle.eucoraCpu.push((eucoraCpu() - before) / n);
+      const partsAfter = eucoraCpuParts();
+      for (const part of ['temporal', 'worker', 'api'] as const) {
+        lifecycle.eucoraCpuParts[part].push((partsAfter[part] - partsBefore[part]) / n);
+      }
 
       before = bareCpu();
       started = performance.now();
@@ -574,6 +585,11 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       eucora_cpu_ms_per_intent: spread(lifecycle.eucoraCpu),
       bare_workflows_per_s: spread(lifecycle.bare),
       bare_cpu_ms_per_workflow: spread(lifecycle.bareCpu),
+      eucora_cpu_ms_per_intent_by_process: {
+        temporal_dev_server: spread(lifecycle.eucoraCpuParts.temporal),
+        worker: spread(lifecycle.eucoraCpuParts.worker),
+        api: spread(lifecycle.eucoraCpuParts.api),
+      },
       ratio: spread(lifecycle.ratio),
       note: 'EUCORA: POST → LAB..GLOBAL with zero soak, the reference connector (intune, polling every 20 ms) reporting each ring at once over HTTP, the end awaited as the workflow result and the status read once through the API; bare: 1 activity + 5 asynchronously completed activities, each token posted over HTTP to this process, which completes it at once',
       load_average: lifecycle.load,
