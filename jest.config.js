@@ -7,6 +7,8 @@ module.exports = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   setupFiles: ['<rootDir>/test/setup-temporal-runtime.ts'],
   testTimeout: 60_000,
+  // The closing line CI reads ("N passed, N failed"), after jest's own report.
+  reporters: ['default', '<rootDir>/test/reporters/closing-line.js'],
   coverageProvider: 'v8',
   maxWorkers: 2,
   workerIdleMemoryLimit: '1500MB',
