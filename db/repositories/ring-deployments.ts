@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentIntents, evidencePacks, ringDeployments } from '../schema';
@@ -33,10 +33,18 @@ export class RingDeploymentRepository {
    * Records that a ring waits for its connector. A retried activity attempt updates the attempt number
    * and keeps the counts already reported: the connector completes it by workflow and activity id.
    */
+  /**
+   * Records a pending deployment (or a retry's new attempt). Its correlation id is the intent row's: the
+   * one given stands only for an intent with no row (a workflow's input may carry the shared id an intent
+   * had before correlation ids were unique, which a migration replaced).
+   */
   async recordPending(deployment: NewRingDeployment): Promise<RingDeploymentRow> {
+    const correlationId = sql<string>`coalesce((select ${deploymentIntents.correlationId} from ${deploymentIntents}
+      where ${deploymentIntents.tenantId} = ${this.tenantId} and ${deploymentIntents.id} = ${deployment.intentId}),
+      ${deployment.correlationId})`;
     const [row] = await this.db
       .insert(ringDeployments)
-      .values({ ...deployment, tenantId: this.tenantId, status: 'PENDING' })
+      .values({ ...deployment, correlationId, tenantId: this.tenantId, status: 'PENDING' })
       .onConflictDoUpdate({
         target: [
           ringDeployments.intentId,
