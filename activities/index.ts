@@ -40,6 +40,11 @@ export interface RecordedEvent {
 
 const recorded = (record: { readonly eventKey: string }): RecordedEvent => ({ eventKey: record.eventKey });
 
+/** What `recordBookkeeping` answers: the keys of the events its records stand for, in order. */
+export interface RecordedEvents {
+  readonly eventKeys: readonly string[];
+}
+
 export interface TransitionRecord extends IntentRef {
   /** Unique per transition and stable across retries: a retried write adds nothing. */
   readonly eventKey: string;
@@ -78,6 +83,19 @@ export interface RingSettlement {
   readonly status?: RingDeploymentStatus;
   readonly report?: ConnectorReport;
 }
+
+/** A ring's connector outcomes (and gate verdict), stored with the transition's event. */
+export interface RingSettlementRecord extends TransitionRecord {
+  readonly ring: Ring;
+  readonly kind: RingDeploymentKind;
+  readonly settlements: readonly RingSettlement[];
+  readonly verdict?: GateVerdict;
+}
+
+/** One record of a `recordBookkeeping` batch: what `recordTransition` or `recordRingSettlement` writes. */
+export type BookkeepingStep =
+  | { readonly kind: 'transition'; readonly record: TransitionRecord }
+  | { readonly kind: 'settlement'; readonly record: RingSettlementRecord };
 
 export interface ActivityDependencies {
   readonly store: DataStore;
@@ -143,6 +161,24 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       },
       'intent transition',
     );
+  }
+
+  async function settleRing(scope: TenantStore, record: RingSettlementRecord): Promise<void> {
+    for (const settlement of record.settlements) {
+      await scope.ringDeployments.settle(
+        record.intentId,
+        record.ring,
+        record.kind,
+        settlement.connectorType,
+        {
+          outcome: settlement.outcome,
+          status: settlement.status,
+          report: settlement.report,
+          gateVerdict: record.verdict,
+          completedAt: new Date(record.at),
+        },
+      );
+    }
   }
 
   async function awaitConnector(work: RingWork, kind: RingDeploymentKind): Promise<ConnectorReport> {
@@ -329,37 +365,80 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     },
 
     /** Stores each connector's outcome for a ring (and the gate verdict) with the transition's event. */
-    async recordRingSettlement(
-      record: TransitionRecord & {
-        readonly ring: Ring;
-        readonly kind: RingDeploymentKind;
-        readonly settlements: readonly RingSettlement[];
-        readonly verdict?: GateVerdict;
-      },
-    ): Promise<RecordedEvent> {
+    async recordRingSettlement(record: RingSettlementRecord): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
-            for (const settlement of record.settlements) {
-              await tx.ringDeployments.settle(
-                record.intentId,
-                record.ring,
-                record.kind,
-                settlement.connectorType,
-                {
-                  outcome: settlement.outcome,
-                  status: settlement.status,
-                  report: settlement.report,
-                  gateVerdict: record.verdict,
-                  completedAt: new Date(record.at),
-                },
-              );
-            }
+            await settleRing(tx, record);
             await appendTransition(tx, record);
           }),
         ),
       );
       return recorded(record);
+    },
+
+    /**
+     * Several transitions and ring settlements of one intent (from the batched-bookkeeping patch on: what
+     * the workflow recorded between two points where it waits or acts), in one transaction and in the
+     * order given: the same rows and events as `recordTransition` and `recordRingSettlement` one by one,
+     * with the audit chain's head locked once. All or nothing; a retry adds nothing already recorded.
+     */
+    async recordBookkeeping(steps: readonly BookkeepingStep[]): Promise<RecordedEvents> {
+      const first = steps[0]?.record;
+      if (first === undefined) return { eventKeys: [] };
+      if (
+        steps.some(
+          (step) => step.record.intentId !== first.intentId || step.record.tenantId !== first.tenantId,
+        )
+      ) {
+        throw ApplicationFailure.nonRetryable(
+          'a bookkeeping batch is for one intent',
+          'MixedBookkeepingBatch',
+        );
+      }
+      await runWithCorrelationId(first.correlationId, () =>
+        refusingPermanentDataErrors(() =>
+          tenant(first).transaction(async (tx) => {
+            for (const step of steps) {
+              if (step.kind === 'settlement') await settleRing(tx, step.record);
+            }
+            // The read model ends where the last record that moves it leaves it.
+            const last = [...steps].reverse().find((step) => step.record.status !== undefined)?.record;
+            if (last?.status !== undefined) {
+              await tx.intents.recordProgress(
+                last.intentId,
+                { status: last.status, currentRing: last.currentRing },
+                new Date(last.at),
+              );
+            }
+            const correlationId = await correlationIdOf(tx, first);
+            const added = await tx.events.appendMany(
+              steps.map(({ record }) => ({
+                eventKey: record.eventKey,
+                eventType: record.eventType,
+                intentId: record.intentId,
+                correlationId,
+                // The workflow records on its own account: no request caused these writes.
+                requestId: null,
+                actor: record.actor,
+                payload: record.payload,
+                occurredAt: new Date(record.at),
+              })),
+            );
+            logger.info(
+              {
+                intentId: first.intentId,
+                eventTypes: steps.map((step) => step.record.eventType),
+                status: last?.status,
+                ring: last?.currentRing,
+                added: added.filter(Boolean).length,
+              },
+              'intent transitions',
+            );
+          }),
+        ),
+      );
+      return { eventKeys: steps.map((step) => step.record.eventKey) };
     },
   };
 }
