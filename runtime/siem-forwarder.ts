@@ -80,7 +80,9 @@ function failureOf(error: unknown): {
   retryAfterMs: number | undefined;
   message: string;
 } {
-  const cause = monitorIngestion().isAggregateLogsUploadError(error) ? (error.errors[0]?.cause ?? error) : error;
+  const cause = monitorIngestion().isAggregateLogsUploadError(error)
+    ? (error.errors[0]?.cause ?? error)
+    : error;
   const rest = cause as {
     statusCode?: unknown;
     response?: { headers?: { get?: (name: string) => string | undefined } };
