@@ -1,10 +1,21 @@
-import { and, asc, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentIntents, evidencePacks, ringDeployments } from '../schema';
 import type { RingDeploymentKind, RingDeploymentOutcome, RingDeploymentStatus } from '../schema';
 import type { Ring } from '../../policy/rings';
 import type { GateVerdict } from '../../policy/promotion-gate';
+import type { EvidencePack } from '../../policy/evidence-pack';
+
+type RollbackStep = NonNullable<EvidencePack['rollback_plan']>['steps'][number];
+
+/** What a connector needs of an evidence pack; null where the pack has nothing. */
+export interface ConnectorEvidence {
+  readonly artifact_hash: string | null;
+  readonly artifact_storage_url: string | null;
+  readonly artifact_size_bytes: number | null;
+  readonly rollback_steps: readonly RollbackStep[] | null;
+}
 
 export type RingDeploymentRow = typeof ringDeployments.$inferSelect;
 export type NewRingDeployment = Omit<
@@ -201,7 +212,25 @@ export class RingDeploymentRepository {
    * What a connector has to carry out: its open deployments, or its open rollbacks (never both in one
    * list), with the artifact to install and the intent's evidence pack.
    */
-  async openForConnector(connectorType: string, kind: RingDeploymentKind, ring?: Ring) {
+  /**
+   * The open items of one connector type and the given kinds, oldest first and at most 500 of each
+   * kind, each with the parts of its evidence pack a connector needs (the artifact and the rollback
+   * plan), not the whole pack. Several kinds are one statement (UNION ALL of one branch per kind).
+   */
+  async openForConnector(
+    connectorType: string,
+    kinds: readonly [RingDeploymentKind] | readonly [RingDeploymentKind, RingDeploymentKind],
+    ring?: Ring,
+  ) {
+    const first = this.openOfKind(connectorType, kinds[0], ring);
+    const rows =
+      kinds[1] === undefined
+        ? await first
+        : await first.unionAll(this.openOfKind(connectorType, kinds[1], ring));
+    return rows.sort((a, b) => a.deployment.startedAt.getTime() - b.deployment.startedAt.getTime());
+  }
+
+  private openOfKind(connectorType: string, kind: RingDeploymentKind, ring: Ring | undefined) {
     const conditions = [
       eq(ringDeployments.tenantId, this.tenantId),
       eq(ringDeployments.connectorType, connectorType),
@@ -209,10 +238,16 @@ export class RingDeploymentRepository {
       inArray(ringDeployments.status, OPEN),
     ];
     if (ring !== undefined) conditions.push(eq(ringDeployments.ring, ring));
+    const content = evidencePacks.content;
     return this.db
       .select({
         deployment: ringDeployments,
-        evidence: evidencePacks.content,
+        // Absent keys come back as SQL NULL (JSON null): the caller reads null as absent.
+        evidence: sql<ConnectorEvidence>`jsonb_build_object(
+          'artifact_hash', ${content}->'artifact_hash',
+          'artifact_storage_url', ${content}->'artifact_storage_url',
+          'artifact_size_bytes', ${content}->'artifact_size_bytes',
+          'rollback_steps', ${content}->'rollback_plan'->'steps')`.as('evidence'),
         evidencePackId: deploymentIntents.evidencePackId,
         targetRing: deploymentIntents.targetRing,
       })
