@@ -202,6 +202,9 @@ export function pendingDeploymentBody(open: {
   };
 }
 
+/** Built once: a zod schema is costly to construct, and every listed item is checked against it. */
+const platformListSchema = z.array(z.enum(PLATFORMS));
+
 function deploymentBody(row: RingDeploymentRow) {
   return {
     ring_deployment_id: row.id,
@@ -210,7 +213,7 @@ function deploymentBody(row: RingDeploymentRow) {
     ring: row.ring,
     action: row.kind,
     connector_type: connectorTypeSchema.parse(row.connectorType),
-    platforms: z.array(z.enum(PLATFORMS)).parse(row.platforms),
+    platforms: platformListSchema.parse(row.platforms),
     app_name: row.appName,
     app_version: row.appVersion,
     version: row.appVersion,

@@ -495,6 +495,18 @@ describe('connector endpoints: pending deployments and status reports', () => {
       ]);
     });
 
+    it('authenticates a keyed request by its key alone: a session cookie beside it is neither read nor renewed', async () => {
+      const { apiKey } = await api.connector('intune');
+      // The operator's session agent, presenting the connector's key: the key decides who calls.
+      const me = await operator.get('/api/v1/auth/me').set('Authorization', `Bearer ${apiKey}`).expect(200);
+      expect(me.body).toMatchObject({ kind: 'connector', connector_type: 'intune' });
+      expect(me.headers['set-cookie']).toBeUndefined();
+      // Without the key the same agent is the operator, and its rolling session is renewed.
+      const session = await operator.get('/api/v1/auth/me').expect(200);
+      expect(session.body).toMatchObject({ kind: 'user', roles: ['operator'] });
+      expect(session.headers['set-cookie']).toBeDefined();
+    });
+
     it('answers 401 without a key, with a malformed one and with a revoked one', async () => {
       await api.anonymous().post('/api/v1/connectors/update-deployment-status').send({}).expect(401);
       await api
