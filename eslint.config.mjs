@@ -34,6 +34,7 @@ export default tseslint.config(
       'coverage/',
       'db/migrations/',
       '**/*.mjs',
+      '**/*.cjs',
       '**/*.js',
       'web/src/api/openapi.gen.ts',
     ],

@@ -40,6 +40,11 @@ export interface RecordedEvent {
 
 const recorded = (record: { readonly eventKey: string }): RecordedEvent => ({ eventKey: record.eventKey });
 
+/** What `recordBookkeeping` answers: the keys of the events its records stand for, in order. */
+export interface RecordedEvents {
+  readonly eventKeys: readonly string[];
+}
+
 export interface TransitionRecord extends IntentRef {
   /** Unique per transition and stable across retries: a retried write adds nothing. */
   readonly eventKey: string;
@@ -79,6 +84,19 @@ export interface RingSettlement {
   readonly report?: ConnectorReport;
 }
 
+/** A ring's connector outcomes (and gate verdict), stored with the transition's event. */
+export interface RingSettlementRecord extends TransitionRecord {
+  readonly ring: Ring;
+  readonly kind: RingDeploymentKind;
+  readonly settlements: readonly RingSettlement[];
+  readonly verdict?: GateVerdict;
+}
+
+/** One record of a `recordBookkeeping` batch: what `recordTransition` or `recordRingSettlement` writes. */
+export type BookkeepingStep =
+  | { readonly kind: 'transition'; readonly record: TransitionRecord }
+  | { readonly kind: 'settlement'; readonly record: RingSettlementRecord };
+
 export interface ActivityDependencies {
   readonly store: DataStore;
   readonly logger: Logger;
@@ -115,18 +133,19 @@ export function createActivities({ store, logger }: ActivityDependencies) {
 
   async function appendTransition(scope: TenantStore, record: TransitionRecord): Promise<void> {
     const at = new Date(record.at);
-    if (record.status !== undefined) {
-      await scope.intents.recordProgress(
-        record.intentId,
-        { status: record.status, currentRing: record.currentRing },
-        at,
-      );
-    }
+    const moved =
+      record.status === undefined
+        ? undefined
+        : await scope.intents.recordProgress(
+            record.intentId,
+            { status: record.status, currentRing: record.currentRing },
+            at,
+          );
     const added = await scope.events.append({
       eventKey: record.eventKey,
       eventType: record.eventType,
       intentId: record.intentId,
-      correlationId: await correlationIdOf(scope, record),
+      correlationId: moved ?? (await correlationIdOf(scope, record)),
       // The workflow records on its own account: no request caused this write.
       requestId: null,
       actor: record.actor,
@@ -145,6 +164,24 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     );
   }
 
+  async function settleRing(scope: TenantStore, record: RingSettlementRecord): Promise<void> {
+    for (const settlement of record.settlements) {
+      await scope.ringDeployments.settle(
+        record.intentId,
+        record.ring,
+        record.kind,
+        settlement.connectorType,
+        {
+          outcome: settlement.outcome,
+          status: settlement.status,
+          report: settlement.report,
+          gateVerdict: record.verdict,
+          completedAt: new Date(record.at),
+        },
+      );
+    }
+  }
+
   async function awaitConnector(work: RingWork, kind: RingDeploymentKind): Promise<ConnectorReport> {
     const info = Context.current().info;
     if (info.workflowExecution === undefined) {
@@ -153,7 +190,8 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     const scope = tenant(work);
     await scope.ringDeployments.recordPending({
       intentId: work.intentId,
-      correlationId: await correlationIdOf(scope, work),
+      // The intent row's wins (recordPending reads it in the same statement).
+      correlationId: work.correlationId,
       ring: work.ring,
       kind,
       connectorType: work.connectorType,
@@ -210,13 +248,6 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           });
           const at = new Date(request.asOf);
           return scope.transaction(async (tx) => {
-            // Against the API giving the intent up meanwhile (DeploymentIntentRepository.giveUpUnstarted).
-            if ((await tx.intents.lockedStatus(request.intentId)) === 'FAILED') {
-              throw ApplicationFailure.nonRetryable(
-                `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
-                FailureTypes.IntentGivenUp,
-              );
-            }
             const recorded = await tx.riskAssessments.record({
               intentId: request.intentId,
               modelVersion: risk.modelVersion,
@@ -228,7 +259,8 @@ export function createActivities({ store, logger }: ActivityDependencies) {
               evidenceHash: pack.contentHash,
               assessedAt: at,
             });
-            await tx.intents.recordProgress(
+            // Refuses (and so rolls back) an intent the API gave up meanwhile: giveUpUnstarted marks it FAILED.
+            const moved = await tx.intents.recordProgress(
               request.intentId,
               {
                 status: 'SUBMITTED',
@@ -237,7 +269,14 @@ export function createActivities({ store, logger }: ActivityDependencies) {
                 requiresCab: recorded.requiresCab,
               },
               at,
+              'FAILED',
             );
+            if (moved === undefined) {
+              throw ApplicationFailure.nonRetryable(
+                `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
+                FailureTypes.IntentGivenUp,
+              );
+            }
             const summary = riskSummaryOf(recorded);
             await tx.events.append({
               eventKey: request.eventKey,
@@ -329,37 +368,81 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     },
 
     /** Stores each connector's outcome for a ring (and the gate verdict) with the transition's event. */
-    async recordRingSettlement(
-      record: TransitionRecord & {
-        readonly ring: Ring;
-        readonly kind: RingDeploymentKind;
-        readonly settlements: readonly RingSettlement[];
-        readonly verdict?: GateVerdict;
-      },
-    ): Promise<RecordedEvent> {
+    async recordRingSettlement(record: RingSettlementRecord): Promise<RecordedEvent> {
       await runWithCorrelationId(record.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(record).transaction(async (tx) => {
-            for (const settlement of record.settlements) {
-              await tx.ringDeployments.settle(
-                record.intentId,
-                record.ring,
-                record.kind,
-                settlement.connectorType,
-                {
-                  outcome: settlement.outcome,
-                  status: settlement.status,
-                  report: settlement.report,
-                  gateVerdict: record.verdict,
-                  completedAt: new Date(record.at),
-                },
-              );
-            }
+            await settleRing(tx, record);
             await appendTransition(tx, record);
           }),
         ),
       );
       return recorded(record);
+    },
+
+    /**
+     * Several transitions and ring settlements of one intent (from the batched-bookkeeping patch on: what
+     * the workflow recorded between two points where it waits or acts), in one transaction and in the
+     * order given: the same rows and events as `recordTransition` and `recordRingSettlement` one by one,
+     * with the audit chain's head locked once. All or nothing; a retry adds nothing already recorded.
+     */
+    async recordBookkeeping(steps: readonly BookkeepingStep[]): Promise<RecordedEvents> {
+      const first = steps[0]?.record;
+      if (first === undefined) return { eventKeys: [] };
+      if (
+        steps.some(
+          (step) => step.record.intentId !== first.intentId || step.record.tenantId !== first.tenantId,
+        )
+      ) {
+        throw ApplicationFailure.nonRetryable(
+          'a bookkeeping batch is for one intent',
+          'MixedBookkeepingBatch',
+        );
+      }
+      await runWithCorrelationId(first.correlationId, () =>
+        refusingPermanentDataErrors(() =>
+          tenant(first).transaction(async (tx) => {
+            for (const step of steps) {
+              if (step.kind === 'settlement') await settleRing(tx, step.record);
+            }
+            // The read model ends where the last record that moves it leaves it.
+            const last = [...steps].reverse().find((step) => step.record.status !== undefined)?.record;
+            const moved =
+              last?.status === undefined
+                ? undefined
+                : await tx.intents.recordProgress(
+                    last.intentId,
+                    { status: last.status, currentRing: last.currentRing },
+                    new Date(last.at),
+                  );
+            const correlationId = moved ?? (await correlationIdOf(tx, first));
+            const added = await tx.events.appendMany(
+              steps.map(({ record }) => ({
+                eventKey: record.eventKey,
+                eventType: record.eventType,
+                intentId: record.intentId,
+                correlationId,
+                // The workflow records on its own account: no request caused these writes.
+                requestId: null,
+                actor: record.actor,
+                payload: record.payload,
+                occurredAt: new Date(record.at),
+              })),
+            );
+            logger.info(
+              {
+                intentId: first.intentId,
+                eventTypes: steps.map((step) => step.record.eventType),
+                status: last?.status,
+                ring: last?.currentRing,
+                added: added.filter(Boolean).length,
+              },
+              'intent transitions',
+            );
+          }),
+        ),
+      );
+      return { eventKeys: steps.map((step) => step.record.eventKey) };
     },
   };
 }

@@ -5,9 +5,9 @@ import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { PGlite } from '@electric-sql/pglite';
+import type * as DrizzlePglite from 'drizzle-orm/pglite';
+import type * as DrizzlePgliteMigrator from 'drizzle-orm/pglite/migrator';
+import type * as Pglite from '@electric-sql/pglite';
 import { Client, Pool } from 'pg';
 import type { ClientConfig, PoolClient, PoolConfig } from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
@@ -193,7 +193,13 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
   };
 }
 
+/** The embedded database, required only when it is used: processes on PostgreSQL never load it. */
 async function openPglite(dataDir: string): Promise<DatabaseHandle> {
+  /* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
+  const { PGlite } = require('@electric-sql/pglite') as typeof Pglite;
+  const { drizzle: drizzlePglite } = require('drizzle-orm/pglite') as typeof DrizzlePglite;
+  const { migrate: migratePglite } = require('drizzle-orm/pglite/migrator') as typeof DrizzlePgliteMigrator;
+  /* eslint-enable @typescript-eslint/no-require-imports */
   if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
   const pglite = drizzlePglite(client, { schema });

@@ -3,6 +3,7 @@ import type { CabQuorumRule } from '../policy/cab-quorum';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_WORKER_HEAP_MB } from './heap-relaunch.cjs';
 import {
   defaultRolloutPolicy,
   rolloutPolicyOverridesSchema,
@@ -113,7 +114,8 @@ export const DEFAULT_WORKER_LIMITS: WorkerLimits = {
   maxCachedWorkflows: 50,
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 100,
-  heapMb: 256,
+  // Shared with scripts/start.mjs, which applies the bound before the configuration is read.
+  heapMb: DEFAULT_WORKER_HEAP_MB,
 };
 
 const RECONCILER_MIN_THRESHOLD_MS = 10_000;

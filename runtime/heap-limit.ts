@@ -1,106 +1,22 @@
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 
 /**
- * The worker's Node heap bound (`WORKER_HEAP_MB`) applied as V8's `--max-old-space-size`.
- *
- * V8 sizes its heap when the process starts, so the flag cannot be set from inside a running process.
- * When the process was started without it (`npm start`, `npm run worker`, a bare `node dist/worker.js`),
- * the entry starts Node again with the flag and the same arguments, and waits for it. Where the flag is
- * already there (docker-compose.yml sets `NODE_OPTIONS` for the worker service), nothing is restarted.
+ * The worker's Node heap bound (`WORKER_HEAP_MB`) applied as V8's `--max-old-space-size`: the decision
+ * and the restart live in heap-relaunch.cjs, plain JavaScript shared with scripts/start.mjs (which applies
+ * the bound for `npm start` before it loads any TypeScript).
  */
-
-/** Set in the restarted process, so that it never restarts itself again. */
-export const HEAP_RELAUNCH_MARKER = 'EUCORA_HEAP_RELAUNCHED';
-
-const FLAG = /^--max[-_]old[-_]space[-_]size=(.*)$/;
-
-/** The `--max-old-space-size` that applies: the last one of `NODE_OPTIONS`, then of the command line. */
-export function appliedHeapLimitMb(
-  execArgv: readonly string[],
-  nodeOptions: string | undefined,
-): number | undefined {
-  let applied: number | undefined;
-  // Node reads NODE_OPTIONS before the command line; for a V8 flag given twice, the last one wins.
-  for (const list of [(nodeOptions ?? '').split(/\s+/), execArgv]) {
-    for (const argument of list) {
-      const value = Number(FLAG.exec(argument)?.[1] ?? Number.NaN);
-      if (Number.isFinite(value)) applied = value;
-    }
-  }
-  return applied;
-}
-
-export type HeapLimitDecision =
-  | { readonly action: 'run'; readonly reason: 'no limit' | 'applied' | 'relaunched' }
-  | { readonly action: 'relaunch'; readonly execArgv: readonly string[] };
-
-/**
- * Run here, or start Node again with `--max-old-space-size=<heapMb>`? `heapMb` 0 means no bound (V8's
- * own default). A process that is itself the restart never restarts again.
- */
-export function heapLimitDecision(
-  heapMb: number,
-  execArgv: readonly string[],
-  environment: NodeJS.ProcessEnv,
-): HeapLimitDecision {
-  if (heapMb === 0) return { action: 'run', reason: 'no limit' };
-  if (appliedHeapLimitMb(execArgv, environment.NODE_OPTIONS) === heapMb) {
-    return { action: 'run', reason: 'applied' };
-  }
-  if (environment[HEAP_RELAUNCH_MARKER] !== undefined) return { action: 'run', reason: 'relaunched' };
-  return { action: 'relaunch', execArgv: [...execArgv, `--max-old-space-size=${String(heapMb)}`] };
-}
+export {
+  DEFAULT_WORKER_HEAP_MB,
+  HEAP_RELAUNCH_MARKER,
+  appliedHeapLimitMb,
+  followLauncher,
+  heapLimitDecision,
+  heapMbFromEnvironment,
+  relaunch,
+} from './heap-relaunch.cjs';
+export type { HeapLimitDecision } from './heap-relaunch.cjs';
 
 /** V8's heap limit of this process, in MiB (old space plus the young generation). */
 export function heapSizeLimitMb(): number {
   return Math.round(getHeapStatistics().heap_size_limit / 1_048_576);
-}
-
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2'] as const;
-
-/**
- * Starts this process's script again under `execArgv` (its own process group, so that a terminal's
- * Ctrl-C reaches it once, through this process) and mirrors its end: the exit code, or the signal.
- * Signals sent to this process are passed on; if this process dies without passing anything on
- * (SIGKILL), the restarted one sees its IPC channel close and dies too (`followLauncher`).
- * Resolves with the exit code to use.
- */
-export function relaunch(
-  execArgv: readonly string[],
-  argv: readonly string[] = process.argv.slice(1),
-): Promise<number> {
-  const child = spawn(process.execPath, [...execArgv, ...argv], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    detached: true,
-    env: { ...process.env, [HEAP_RELAUNCH_MARKER]: '1' },
-  });
-  const forward = (signal: NodeJS.Signals) => () => {
-    child.kill(signal);
-  };
-  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-  return new Promise((resolve) => {
-    child.once('error', (error) => {
-      process.stderr.write(`could not start node with the heap limit: ${error.message}\n`);
-      resolve(1);
-    });
-    child.once('exit', (code, signal) => {
-      for (const [name, handler] of handlers) process.off(name, handler);
-      resolve(code ?? (signal === null ? 1 : 128 + constants.signals[signal]));
-    });
-  });
-}
-
-/**
- * In the restarted process: end at once, as if killed with it, when the launcher is gone (its IPC
- * channel closed), so that killing the launcher outright never leaves a worker running on its own.
- */
-export function followLauncher(environment: NodeJS.ProcessEnv): void {
-  if (environment[HEAP_RELAUNCH_MARKER] === undefined || process.channel === undefined) return;
-  process.channel.unref();
-  process.once('disconnect', () => {
-    process.kill(process.pid, 'SIGKILL');
-  });
 }

@@ -1,11 +1,21 @@
-import { DefaultAzureCredential } from '@azure/identity';
+import type * as AzureIdentity from '@azure/identity';
 import type { TokenCredential } from '@azure/core-auth';
-import { LogsIngestionClient, isAggregateLogsUploadError } from '@azure/monitor-ingestion';
+import type * as MonitorIngestion from '@azure/monitor-ingestion';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import type { SiemOutboxRepository } from '../db/repositories/siem-outbox';
 import type { ClaimedSiemRecord } from '../db/repositories/siem-outbox';
 import { siemRetryDelayMs, utcDay } from '../policy/siem-events';
 import type { Logger } from './logger';
+
+/**
+ * The Azure SDKs, required only where SIEM forwarding is configured: every worker process imports this
+ * module, and loading @azure/identity and @azure/monitor-ingestion costs about 4 MiB of RSS and of heap
+ * (docs/benchmarks.md, "Worker RSS at start").
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- deferred on purpose, see above */
+const monitorIngestion = () => require('@azure/monitor-ingestion') as typeof MonitorIngestion;
+const azureIdentity = () => require('@azure/identity') as typeof AzureIdentity;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** What the forwarder sends through: `LogsIngestionClient.upload`, or a test's stand-in. */
 export interface SiemUploader {
@@ -33,9 +43,9 @@ export function logsIngestionUploader(
   settings: SiemSettings,
   access: LogsIngestionAccess = {},
 ): SiemUploader {
-  const client = new LogsIngestionClient(
+  const client = new (monitorIngestion().LogsIngestionClient)(
     settings.ingestionEndpoint,
-    access.credential ?? new DefaultAzureCredential(),
+    access.credential ?? new (azureIdentity().DefaultAzureCredential)(),
     { ...access.clientOptions, retryOptions: { maxRetries: 0 } },
   );
   return {
@@ -70,7 +80,9 @@ function failureOf(error: unknown): {
   retryAfterMs: number | undefined;
   message: string;
 } {
-  const cause = isAggregateLogsUploadError(error) ? (error.errors[0]?.cause ?? error) : error;
+  const cause = monitorIngestion().isAggregateLogsUploadError(error)
+    ? (error.errors[0]?.cause ?? error)
+    : error;
   const rest = cause as {
     statusCode?: unknown;
     response?: { headers?: { get?: (name: string) => string | undefined } };

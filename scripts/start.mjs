@@ -1,9 +1,8 @@
 // `npm start` on a fresh clone: installs what is missing (node_modules, the Temporal CLI), then runs
 // the whole system in this process (TypeScript through tsx), on the embedded defaults unless configured.
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
+import heapRelaunch from '../runtime/heap-relaunch.cjs';
 import { ensureConsoleBuild } from './ensure-console.mjs';
 import { ensureNodeModules, root } from './ensure-dependencies.mjs';
 import { ensureTemporalCli } from './temporal-cli.mjs';
@@ -12,30 +11,14 @@ process.chdir(root);
 
 // The worker's Node heap (WORKER_HEAP_MB, README "Configuration") is a V8 start-up flag. Start Node again
 // with it now, while this process has loaded nothing, rather than in runtime/main.ts after the whole
-// start-up (runtime/heap-limit.ts; same marker, so neither starts it a third time). The default is
-// DEFAULT_WORKER_LIMITS.heapMb of runtime/config.ts, which validates the value.
-const DEFAULT_WORKER_HEAP_MB = '256';
-const heapMb = process.env.WORKER_HEAP_MB?.trim() || DEFAULT_WORKER_HEAP_MB;
-const heapFlag = `--max-old-space-size=${heapMb}`;
-const heapApplied = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv]
-  .filter((argument) => /^--max[-_]old[-_]space[-_]size=/.test(argument))
-  .at(-1);
-if (
-  /^[1-9]\d*$/.test(heapMb) &&
-  heapApplied?.split('=')[1] !== heapMb &&
-  process.env.EUCORA_HEAP_RELAUNCHED === undefined
-) {
-  const child = spawn(process.execPath, [...process.execArgv, heapFlag, ...process.argv.slice(1)], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    detached: true,
-    env: { ...process.env, EUCORA_HEAP_RELAUNCHED: '1' },
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2']) {
-    process.on(signal, () => child.kill(signal));
-  }
-  child.once('exit', (code, signal) => {
-    process.exit(code ?? (signal === null ? 1 : 128 + os.constants.signals[signal]));
-  });
+// start-up: the same module (runtime/heap-relaunch.cjs) and marker, so neither starts it a third time.
+const decision = heapRelaunch.heapLimitDecision(
+  heapRelaunch.heapMbFromEnvironment(process.env),
+  process.execArgv,
+  process.env,
+);
+if (decision.action === 'relaunch') {
+  process.exit(await heapRelaunch.relaunch(decision.execArgv));
 } else {
   startHere();
 }

@@ -182,6 +182,17 @@ export const LOCAL_BOOKKEEPING_PATCH = 'bookkeeping-as-local-activities';
  */
 export const ONE_MARKER_PATCH = 'one-marker-through-local-bookkeeping';
 
+/**
+ * Workflow versioning marker: the workflow's own records (transitions, ring settlements) wait, in order,
+ * until the workflow next waits or acts — schedules connector work, waits on a condition or a timer,
+ * writes anything else, or ends — and are then written together by one local activity,
+ * `recordBookkeeping`, in one transaction. Same records, event keys and order as before; each is durable
+ * before anything it leads to happens (a ring's start before its connector work is scheduled, the
+ * decision before the risk update answers). A ring's report, gate, promotion and the next ring's start
+ * are one write instead of four. A run with this marker has every change before it (one marker).
+ */
+export const BATCHED_BOOKKEEPING_PATCH = 'batched-ring-bookkeeping';
+
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {
   pause: 'PAUSE_REQUESTED',

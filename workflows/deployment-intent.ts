@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type * as activities from '../activities';
-import type { RingSettlement, TransitionRecord } from '../activities';
+import type { BookkeepingStep, RingSettlement, TransitionRecord } from '../activities';
 import type { RingDeploymentStatus } from '../db/schema';
 import type { CabConditions, CabDecision } from '../policy/cab-decision';
 import { refuseCabDecision } from '../policy/cab-decision';
@@ -28,6 +28,7 @@ import { lowerRing, ringsThrough } from '../policy/rings';
 import type { Ring } from '../policy/rings';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  BATCHED_BOOKKEEPING_PATCH,
   CAB_QUORUM_PATCH,
   CONTROL_REQUEST_EVENTS,
   FailureTypes,
@@ -136,6 +137,23 @@ class IntentRun {
   private localBookkeeping = false;
   /** From the one-marker patch on, the risk score is published with the status the assessment leads to. */
   private scoreWithStatus = false;
+  /** From this patch on, records wait in `pending` until the workflow next waits or acts (BATCHED_BOOKKEEPING_PATCH). */
+  private batched = false;
+  private pending: { step: BookkeepingStep; onRecorded?: () => void }[] = [];
+  /** The writes of a batched run, one after another in the order asked: the trail's order. */
+  private writing: Promise<void> = Promise.resolve();
+  /** Batched runs: every bookkeeping write goes after the records waiting before it. */
+  private readonly orderedBookkeeping = new Proxy(localBookkeeping, {
+    get:
+      (target, name: keyof typeof localBookkeeping) =>
+      (...args: never[]) => {
+        const batch = this.pending.splice(0);
+        return this.inOrder(async () => {
+          await this.writeBatch(batch);
+          return (target[name] as (...a: never[]) => Promise<unknown>)(...args);
+        });
+      },
+  });
   private unpublishedScore: number | undefined;
   /** What the search attributes say (the start set IntentStatus SUBMITTED and no DeployRing). */
   private published: { status: IntentStatus; ring: Ring | null } = { status: 'SUBMITTED', ring: null };
@@ -207,9 +225,17 @@ class IntentRun {
   }
 
   async execute(): Promise<IntentOutcome> {
+    const outcome = await this.proceed();
+    // The last records (COMPLETED, ROLLED_BACK, FAILED, …) are durable before the workflow ends.
+    if (this.batched) await this.flush();
+    return outcome;
+  }
+
+  private async proceed(): Promise<IntentOutcome> {
     // A run from the one-marker patch on has every change before it; earlier runs replay their own markers
     // (the `||` skips them, so a new run records one marker and one TemporalChangeVersion upsert, not six).
-    const oneMarker = patched(ONE_MARKER_PATCH);
+    this.batched = patched(BATCHED_BOOKKEEPING_PATCH);
+    const oneMarker = this.batched || patched(ONE_MARKER_PATCH);
     this.answerRiskAfterDecision = oneMarker || patched(ANSWER_RISK_AFTER_DECISION_PATCH);
     this.withholdUnstorableMessages = oneMarker || patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
     this.recordRequestKeys = oneMarker || patched(RECORD_REQUEST_KEY_PATCH);
@@ -242,7 +268,10 @@ class IntentRun {
       if (decided !== undefined) return decided;
     } else {
       await this.transition('AUTO_APPROVED', { status: 'APPROVED' }, { score: this.risk.score });
-      this.riskSettled = true;
+      // Batched runs write the decision with the first ring's start: the update answers once it is durable.
+      this.whenRecorded(() => {
+        this.riskSettled = true;
+      });
     }
 
     this.plannedRings = ringsThrough(lowerRing(this.input.targetRing, this.conditions.maxRing ?? 'GLOBAL'));
@@ -289,6 +318,7 @@ class IntentRun {
     });
     this.riskSettled = true;
 
+    if (this.batched) await this.flush();
     const answered = await condition(
       () => this.cabDecision !== undefined || this.aborted(),
       this.input.policy.cabTimeoutMs,
@@ -465,6 +495,7 @@ class IntentRun {
     if (!this.paused) return true;
     const resumeTo = this.status;
     await this.transition('PAUSED', { status: 'PAUSED' }, { before: ring });
+    if (this.batched) await this.flush();
     await condition(() => !this.paused || this.aborted());
     if (this.aborted()) return false;
     await this.transition('RESUMED', { status: resumeTo }, { before: ring });
@@ -475,6 +506,7 @@ class IntentRun {
     const resumeTo = this.status;
     this.awaitingPromotion = ring;
     await this.transition('PROMOTION_AWAITED', { status: 'AWAITING_PROMOTION' }, { ring });
+    if (this.batched) await this.flush();
     await condition(() => this.promotion !== undefined || this.aborted());
     this.awaitingPromotion = null;
     const granted = this.promotion;
@@ -489,6 +521,7 @@ class IntentRun {
     const soakMs = this.input.policy.rings[ring].soakMs + (this.conditions.extraSoakMs ?? 0);
     if (soakMs > 0) {
       await this.transition('SOAK_STARTED', { status: 'SOAKING' }, { ring, soakMs });
+      if (this.batched) await this.flush();
       await condition(() => this.aborted(), soakMs);
     }
     return this.abort === undefined;
@@ -576,6 +609,8 @@ class IntentRun {
     | { kind: 'REPORTED'; byConnector: Partial<Record<ConnectorType, ConnectorReport>> }
     | { kind: 'TIMED_OUT' | 'FAILED' | 'ABORTED'; reason: string }
   > {
+    // Record, then act: the ring's start is durable before its connector work is scheduled.
+    if (this.batched) await this.flush();
     const scope = new CancellationScope();
     if (action === 'deploy') {
       void condition(() => this.aborted()).then(() => {
@@ -683,7 +718,46 @@ class IntentRun {
 
   /** The bookkeeping activities this run schedules: local from the local-bookkeeping patch on. */
   private books(): typeof serverBookkeeping {
+    if (this.batched) return this.orderedBookkeeping;
     return this.localBookkeeping ? localBookkeeping : serverBookkeeping;
+  }
+
+  /** Writes the records waiting so far (after any write already asked for); resolves once they are durable. */
+  private flush(): Promise<void> {
+    const batch = this.pending.splice(0);
+    return this.inOrder(() => this.writeBatch(batch));
+  }
+
+  private inOrder<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.writing.then(write);
+    // A refused write fails whoever asked for it; the writes after it still run.
+    this.writing = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private async writeBatch(
+    batch: readonly { step: BookkeepingStep; onRecorded?: () => void }[],
+  ): Promise<void> {
+    if (batch.length === 0) return;
+    await localBookkeeping.recordBookkeeping(batch.map((entry) => entry.step));
+    for (const entry of batch) entry.onRecorded?.();
+  }
+
+  /** Runs `callback` once the last record asked for is durable (at once when nothing is waiting). */
+  private whenRecorded(callback: () => void): void {
+    const last = this.pending.at(-1);
+    if (last === undefined) {
+      callback();
+      return;
+    }
+    const previous = last.onRecorded;
+    last.onRecorded = () => {
+      previous?.();
+      callback();
+    };
   }
 
   /** A method, not a field test: the compiler must not assume an await leaves it unchanged. */
@@ -740,13 +814,18 @@ class IntentRun {
     payload: Record<string, unknown>,
     verdict?: GateVerdict,
   ): Promise<void> {
-    await this.books().recordRingSettlement({
+    const record = {
       ...this.transitionRecord(eventType, { ring, ...payload }),
       ring,
       kind,
       settlements,
       ...(verdict === undefined ? {} : { verdict }),
-    });
+    };
+    if (this.batched) {
+      this.pending.push({ step: { kind: 'settlement', record } });
+      return;
+    }
+    await this.books().recordRingSettlement(record);
   }
 
   private async transition(
@@ -760,6 +839,12 @@ class IntentRun {
     } else {
       if (change.status !== undefined) this.setStatus(change.status);
       if (change.ring !== undefined) this.setRing(change.ring);
+    }
+    if (this.batched) {
+      this.pending.push({
+        step: { kind: 'transition', record: this.transitionRecord(eventType, payload, actor) },
+      });
+      return;
     }
     await this.books().recordTransition(this.transitionRecord(eventType, payload, actor));
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ServiceError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
-import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
+import type { DeploymentIntentRow, DeploymentIntentSummary } from '../../db/repositories/deployment-intents';
 import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import type { RingDeploymentRow } from '../../db/repositories/ring-deployments';
 import type { CabApprovalRow } from '../../db/repositories/cab-approvals';
@@ -47,7 +47,7 @@ import type { RouteDependencies } from './dependencies';
 
 const RECENT_EVENTS = 50;
 
-export function intentSummaryBody(row: DeploymentIntentRow) {
+export function intentSummaryBody(row: DeploymentIntentSummary) {
   return {
     id: row.id,
     app_name: row.appName,
@@ -357,7 +357,7 @@ export function intentEndpoints(deps: RouteDependencies): Endpoint[] {
       request: { query: listIntentsQuery },
       responses: { 200: { description: 'One page', schema: intentPageSchema } },
       async handle({ query, tenantStore }) {
-        const page = await tenantStore().intents.list(
+        const page = await tenantStore().intents.listSummaries(
           {
             ...(query.status === undefined ? {} : { status: query.status }),
             ...(query.ring === undefined ? {} : { ring: query.ring }),

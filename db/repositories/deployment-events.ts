@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { DatabaseExecutor, Transaction } from '../client';
@@ -77,60 +77,91 @@ export class DeploymentEventRepository {
    * head held until that transaction commits: writers of one tenant take turns, whatever process they run in.
    */
   async append(event: NewDeploymentEvent): Promise<boolean> {
-    if (this.db instanceof PgTransaction) return this.appendChained(this.db as Transaction, event);
-    return this.db.transaction((tx) => this.appendChained(tx, event));
+    const [added] = await this.appendMany([event]);
+    return added ?? false;
   }
 
-  private async appendChained(tx: Transaction, event: NewDeploymentEvent): Promise<boolean> {
-    await tx
+  /**
+   * Appends events to the tenant's chain in the order given, in one transaction (the caller's, when it
+   * runs in one): the chain head is locked once, the keys already recorded are read in one query and
+   * the new rows inserted in one statement. Answers, per event, whether it was added (false: its key was
+   * already recorded, by an earlier attempt or earlier in the same list).
+   */
+  async appendMany(events: readonly NewDeploymentEvent[]): Promise<boolean[]> {
+    if (events.length === 0) return [];
+    if (this.db instanceof PgTransaction) return this.appendChained(this.db as Transaction, events);
+    return this.db.transaction((tx) => this.appendChained(tx, events));
+  }
+
+  private async appendChained(tx: Transaction, events: readonly NewDeploymentEvent[]): Promise<boolean[]> {
+    // The tenant's chain head, created at genesis for its first event, locked until the transaction ends
+    // (a conflicting insert's no-op update locks the row as SELECT … FOR UPDATE would): one round trip.
+    const [head] = await tx
       .insert(auditChainHeads)
       .values({ tenantId: this.tenantId, seq: 0, hash: GENESIS_HASH })
-      .onConflictDoNothing({ target: auditChainHeads.tenantId });
-    const [head] = await tx
-      .select({ seq: auditChainHeads.seq, hash: auditChainHeads.hash })
-      .from(auditChainHeads)
-      .where(eq(auditChainHeads.tenantId, this.tenantId))
-      .for('update');
+      .onConflictDoUpdate({ target: auditChainHeads.tenantId, set: { seq: sql`${auditChainHeads.seq}` } })
+      .returning({ seq: auditChainHeads.seq, hash: auditChainHeads.hash });
     if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
-    // Under the head lock no other writer of this tenant can add this key meanwhile.
-    const [existing] = await tx
-      .select({ id: deploymentEvents.id })
-      .from(deploymentEvents)
-      .where(
-        and(eq(deploymentEvents.tenantId, this.tenantId), eq(deploymentEvents.eventKey, event.eventKey)),
-      );
-    if (existing !== undefined) return false;
-    // Milliseconds, as the column stores them, so the hash covers exactly what is read back.
-    const occurredAt = new Date((event.occurredAt ?? new Date()).getTime());
-    const row = {
-      ...event,
-      tenantId: this.tenantId,
-      intentId: event.intentId ?? null,
-      payload: storedPayload(event.payload),
-      occurredAt,
-      seq: head.seq + 1,
-      prevHash: head.hash,
-    };
-    const hash = chainHash(head.hash, row);
-    const [inserted] = await tx
-      .insert(deploymentEvents)
-      .values({ ...row, hash })
-      .returning({ id: deploymentEvents.id });
-    if (inserted === undefined) throw new Error('the audit event insert returned no row');
-    if (this.siemOutbox && isSiemForwarded(row.eventType)) {
-      // Same transaction as the event: the event and its SIEM record are durable together or not at all.
-      await tx.insert(siemOutbox).values({
+    // Under the head lock no other writer of this tenant can add these keys meanwhile.
+    const keys = [...new Set(events.map((event) => event.eventKey))];
+    const recorded = new Set(
+      (
+        await tx
+          .select({ eventKey: deploymentEvents.eventKey })
+          .from(deploymentEvents)
+          .where(and(eq(deploymentEvents.tenantId, this.tenantId), inArray(deploymentEvents.eventKey, keys)))
+      ).map((row) => row.eventKey),
+    );
+    const added: boolean[] = [];
+    const rows: (typeof deploymentEvents.$inferInsert & Omit<DeploymentEventRow, 'id'>)[] = [];
+    let { seq, hash } = head;
+    for (const event of events) {
+      if (recorded.has(event.eventKey)) {
+        added.push(false);
+        continue;
+      }
+      recorded.add(event.eventKey);
+      // Milliseconds, as the column stores them, so the hash covers exactly what is read back.
+      const occurredAt = new Date((event.occurredAt ?? new Date()).getTime());
+      const row = {
+        ...event,
         tenantId: this.tenantId,
-        recordId: siemEventRecordId(this.tenantId, inserted.id),
-        eventId: inserted.id,
-        record: siemEventRecord(inserted.id, { ...row, hash }),
-      });
+        intentId: event.intentId ?? null,
+        payload: storedPayload(event.payload),
+        occurredAt,
+        seq: seq + 1,
+        prevHash: hash,
+      };
+      hash = chainHash(hash, row);
+      seq = row.seq;
+      rows.push({ ...row, hash });
+      added.push(true);
     }
-    await tx
-      .update(auditChainHeads)
-      .set({ seq: row.seq, hash })
-      .where(eq(auditChainHeads.tenantId, this.tenantId));
-    return true;
+    if (rows.length === 0) return added;
+    const inserted = await tx
+      .insert(deploymentEvents)
+      .values(rows)
+      .returning({ id: deploymentEvents.id, seq: deploymentEvents.seq });
+    if (inserted.length !== rows.length) throw new Error('the audit event insert returned fewer rows');
+    if (this.siemOutbox) {
+      const idOf = new Map(inserted.map((row) => [row.seq, row.id]));
+      // Same transaction as the events: each event and its SIEM record are durable together or not at all.
+      const records = rows.flatMap((row) => {
+        const eventId = idOf.get(row.seq);
+        if (eventId === undefined || !isSiemForwarded(row.eventType)) return [];
+        return [
+          {
+            tenantId: this.tenantId,
+            recordId: siemEventRecordId(this.tenantId, eventId),
+            eventId,
+            record: siemEventRecord(eventId, row),
+          },
+        ];
+      });
+      if (records.length > 0) await tx.insert(siemOutbox).values(records);
+    }
+    await tx.update(auditChainHeads).set({ seq, hash }).where(eq(auditChainHeads.tenantId, this.tenantId));
+    return added;
   }
 
   /**

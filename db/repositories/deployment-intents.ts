@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
@@ -13,6 +13,24 @@ export type NewDeploymentIntent = Omit<
   typeof deploymentIntents.$inferInsert,
   'tenantId' | 'createdAt' | 'updatedAt'
 >;
+
+/** The columns of an intent that its summary (the intent list's item) shows, with its keyset position. */
+export const INTENT_SUMMARY_COLUMNS = {
+  id: deploymentIntents.id,
+  appName: deploymentIntents.appName,
+  version: deploymentIntents.version,
+  targetRing: deploymentIntents.targetRing,
+  status: deploymentIntents.status,
+  currentRing: deploymentIntents.currentRing,
+  riskScore: deploymentIntents.riskScore,
+  requiresCab: deploymentIntents.requiresCab,
+  submitterId: deploymentIntents.submitterId,
+  correlationId: deploymentIntents.correlationId,
+  createdAt: deploymentIntents.createdAt,
+  updatedAt: deploymentIntents.updatedAt,
+};
+
+export type DeploymentIntentSummary = Pick<DeploymentIntentRow, keyof typeof INTENT_SUMMARY_COLUMNS>;
 
 export interface IntentFilter {
   readonly status?: IntentStatus;
@@ -65,30 +83,53 @@ export class DeploymentIntentRepository {
     return row;
   }
 
+  /** One page of whole rows, newest first. */
   async list(
     filter: IntentFilter,
     page: { limit: number; cursor?: string },
   ): Promise<Page<DeploymentIntentRow>> {
+    const rows = await this.db
+      .select()
+      .from(deploymentIntents)
+      .where(this.listConditions(filter, page.cursor))
+      .orderBy(desc(deploymentIntents.createdAt), desc(deploymentIntents.id))
+      .limit(page.limit + 1);
+    return toPage(rows, page.limit, (row) => [row.createdAt.getTime(), row.id]);
+  }
+
+  /**
+   * The same page with only what the intent list shows (`INTENT_SUMMARY_COLUMNS`): the API's list reads
+   * and maps no JSON documents (connectors, rollout policy) and a third fewer columns per row.
+   */
+  async listSummaries(
+    filter: IntentFilter,
+    page: { limit: number; cursor?: string },
+  ): Promise<Page<DeploymentIntentSummary>> {
+    const rows = await this.db
+      .select(INTENT_SUMMARY_COLUMNS)
+      .from(deploymentIntents)
+      .where(this.listConditions(filter, page.cursor))
+      .orderBy(desc(deploymentIntents.createdAt), desc(deploymentIntents.id))
+      .limit(page.limit + 1);
+    return toPage(rows, page.limit, (row) => [row.createdAt.getTime(), row.id]);
+  }
+
+  /** The tenant, the filter and the keyset position: what both list queries read. */
+  private listConditions(filter: IntentFilter, cursor: string | undefined): SQL | undefined {
     const conditions: SQL[] = [eq(deploymentIntents.tenantId, this.tenantId)];
     if (filter.status !== undefined) conditions.push(eq(deploymentIntents.status, filter.status));
     if (filter.ring !== undefined) conditions.push(eq(deploymentIntents.currentRing, filter.ring));
     if (filter.appName !== undefined) conditions.push(eq(deploymentIntents.appName, filter.appName));
     if (filter.submitterId !== undefined)
       conditions.push(eq(deploymentIntents.submitterId, filter.submitterId));
-    if (page.cursor !== undefined) {
-      const [createdAtMs, id] = decodeCursor(page.cursor, ['time', 'uuid']);
+    if (cursor !== undefined) {
+      const [createdAtMs, id] = decodeCursor(cursor, ['time', 'uuid']);
       // A row comparison, so PostgreSQL starts the index scan right after the cursor's row.
       conditions.push(
         sql`(${deploymentIntents.createdAt}, ${deploymentIntents.id}) < (${new Date(createdAtMs)}, ${id})`,
       );
     }
-    const rows = await this.db
-      .select()
-      .from(deploymentIntents)
-      .where(and(...conditions))
-      .orderBy(desc(deploymentIntents.createdAt), desc(deploymentIntents.id))
-      .limit(page.limit + 1);
-    return toPage(rows, page.limit, (row) => [row.createdAt.getTime(), row.id]);
+    return and(...conditions);
   }
 
   /**
@@ -138,19 +179,28 @@ export class DeploymentIntentRepository {
   }
 
   /** The intent's status, its row locked until the caller's transaction ends (see giveUpUnstarted). */
-  async lockedStatus(id: string): Promise<IntentStatus | undefined> {
+  /**
+   * Moves the intent's read model; answers its correlation id (undefined: no such intent in this tenant,
+   * or it is in `unless`). The row stays locked until the transaction ends; a row another transaction
+   * holds is checked against `unless` again once that one ends.
+   */
+  async recordProgress(
+    id: string,
+    progress: IntentProgress,
+    at: Date,
+    unless?: IntentStatus,
+  ): Promise<string | undefined> {
     const [row] = await this.db
-      .select({ status: deploymentIntents.status })
-      .from(deploymentIntents)
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)))
-      .for('update');
-    return row?.status;
-  }
-
-  async recordProgress(id: string, progress: IntentProgress, at: Date): Promise<void> {
-    await this.db
       .update(deploymentIntents)
       .set({ ...progress, updatedAt: at })
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
+      .where(
+        and(
+          eq(deploymentIntents.tenantId, this.tenantId),
+          eq(deploymentIntents.id, id),
+          unless === undefined ? undefined : ne(deploymentIntents.status, unless),
+        ),
+      )
+      .returning({ correlationId: deploymentIntents.correlationId });
+    return row?.correlationId;
   }
 }

@@ -45,10 +45,18 @@ export class RingDeploymentRepository {
    * Records that a ring waits for its connector. A retried activity attempt updates the attempt number
    * and keeps the counts already reported: the connector completes it by workflow and activity id.
    */
+  /**
+   * Records a pending deployment (or a retry's new attempt). Its correlation id is the intent row's: the
+   * one given stands only for an intent with no row (a workflow's input may carry the shared id an intent
+   * had before correlation ids were unique, which a migration replaced).
+   */
   async recordPending(deployment: NewRingDeployment): Promise<RingDeploymentRow> {
+    const correlationId = sql<string>`coalesce((select ${deploymentIntents.correlationId} from ${deploymentIntents}
+      where ${deploymentIntents.tenantId} = ${this.tenantId} and ${deploymentIntents.id} = ${deployment.intentId}),
+      ${deployment.correlationId})`;
     const [row] = await this.db
       .insert(ringDeployments)
-      .values({ ...deployment, tenantId: this.tenantId, status: 'PENDING' })
+      .values({ ...deployment, correlationId, tenantId: this.tenantId, status: 'PENDING' })
       .onConflictDoUpdate({
         target: [
           ringDeployments.intentId,
@@ -224,7 +232,7 @@ export class RingDeploymentRepository {
     const rows =
       this.db instanceof PgTransaction
         ? await openWorkQuery(this.db, kinds, ring !== undefined).execute(parameters)
-        : await preparedOpenWork(this.db as Database, kinds, ring !== undefined).execute(parameters);
+        : await preparedOpenWork(this.db, kinds, ring !== undefined).execute(parameters);
     return rows.sort((a, b) => a.deployment.startedAt.getTime() - b.deployment.startedAt.getTime());
   }
 

@@ -76,12 +76,27 @@ const RECORDING_ACTIVITIES = new Set([
   'assessRisk',
   'recordTransition',
   'requestCab',
+  'recordCabApproval',
   'recordCabOutcome',
   'recordRingSettlement',
+  'recordBookkeeping',
 ]);
 
 function decode(payloads: temporal.api.common.v1.IPayloads | null | undefined): unknown[] {
   return (payloads?.payloads ?? []).map((payload) => defaultPayloadConverter.fromPayload(payload));
+}
+
+/**
+ * The audit events a completed recording activity names: one `eventKey`, or (from the batched-bookkeeping
+ * patch on) the `eventKeys` of every record one write carried, in order.
+ */
+export function recordedKeys(result: unknown): string[] {
+  const named = result as { eventKey?: unknown; eventKeys?: unknown } | undefined;
+  if (typeof named?.eventKey === 'string') return [named.eventKey];
+  if (Array.isArray(named?.eventKeys)) {
+    return named.eventKeys.filter((key): key is string => typeof key === 'string');
+  }
+  return [];
 }
 
 /** The completed local activities of a history: Core's `core_local_activity` markers with a result. */
@@ -232,9 +247,10 @@ export async function checkScenario(input: {
     // marker keeps the result, which names the event written; the risk assessment answers its summary.
     for (const written of localActivityResults(history)) {
       if (!RECORDING_ACTIVITIES.has(written.type)) continue;
-      const eventKey = (written.result as { eventKey?: unknown } | undefined)?.eventKey;
-      if (typeof eventKey === 'string' && !keysInTrail.has(eventKey)) {
-        lost.push(`${label}: local ${written.type} completed but ${eventKey} is not in the trail`);
+      for (const eventKey of recordedKeys(written.result)) {
+        if (!keysInTrail.has(eventKey)) {
+          lost.push(`${label}: local ${written.type} completed but ${eventKey} is not in the trail`);
+        }
       }
       if (written.type === 'assessRisk' && (byType.get('RISK_ASSESSED') ?? 0) === 0) {
         lost.push(`${label}: local assessRisk completed but RISK_ASSESSED is not in the trail`);

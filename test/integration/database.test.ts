@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../../db/client';
 import { asTenantId } from '../../db/tenant-id';
+import { INTENT_SUMMARY_COLUMNS } from '../../db/repositories/deployment-intents';
 import { createTestDatabase, databaseKinds } from '../helpers/database';
 import type { TestDatabase } from '../helpers/database';
 import { lowRiskEvidence } from '../fixtures/evidence';
@@ -125,6 +126,17 @@ describe.each(databaseKinds())('the database (%s)', (kind) => {
       expect((await b.idempotencyKeys.claim(keyed)).kind).toBe('claimed');
       expect((await a.idempotencyKeys.claim(keyed)).kind).toBe('in-progress');
       expect((await b.intents.list({}, { limit: 50 })).items).toEqual([]);
+      expect((await b.intents.listSummaries({}, { limit: 50 })).items).toEqual([]);
+      // The list's summaries are the rows' summary columns, nothing more (no JSON documents).
+      const [whole] = (await a.intents.list({}, { limit: 1 })).items;
+      const [summary] = (await a.intents.listSummaries({}, { limit: 1 })).items;
+      expect(whole?.id).toBe(intentId);
+      expect(Object.keys(summary ?? {}).sort()).toEqual(Object.keys(INTENT_SUMMARY_COLUMNS).sort());
+      expect(summary).toEqual(
+        Object.fromEntries(
+          Object.keys(INTENT_SUMMARY_COLUMNS).map((key) => [key, whole?.[key as keyof typeof whole]]),
+        ),
+      );
       expect((await b.events.list({ intentId }, { limit: 50 })).items).toEqual([]);
       expect((await b.events.list({ correlationId }, { limit: 50 })).items).toEqual([]);
       expect(await b.ringDeployments.forIntent(intentId)).toEqual([]);

@@ -29,6 +29,46 @@ describe.each(databaseKinds())('the SIEM outbox (%s)', (kind) => {
     await db.drop();
   });
 
+  it('appends a list in one go: in order, chained, each forwarded event queued, known keys skipped', async () => {
+    const tenant = asTenantId(`tenant-many-${randomUUID()}`);
+    const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(tenant);
+    await store.events.append(event('INTENT_CREATED', `${tenant}-1`));
+    const added = await store.events.appendMany([
+      event('INTENT_CREATED', `${tenant}-1`), // recorded before: skipped
+      event('CAB_DECIDED', `${tenant}-2`),
+      event('RING_REPORTED', `${tenant}-3`),
+      event('CAB_DECIDED', `${tenant}-2`), // earlier in the same list: skipped
+      event('ROLLED_BACK', `${tenant}-4`),
+    ]);
+    expect(added).toEqual([false, true, true, false, true]);
+    expect(await store.events.appendMany([])).toEqual([]);
+    const rows = await db.handle.db
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.tenantId, tenant))
+      .orderBy(asc(deploymentEvents.seq));
+    expect(rows.map((row) => [row.seq, row.eventKey])).toEqual([
+      [1, `test:${tenant}-1`],
+      [2, `test:${tenant}-2`],
+      [3, `test:${tenant}-3`],
+      [4, `test:${tenant}-4`],
+    ]);
+    expect(await store.events.verifyChain()).toMatchObject({
+      verified: 4,
+      brokenLink: null,
+      head: { seq: 4 },
+    });
+    const queued = await db.handle.db
+      .select()
+      .from(siemOutbox)
+      .where(eq(siemOutbox.tenantId, tenant))
+      .orderBy(asc(siemOutbox.eventId));
+    const forwarded = rows.filter((row) => ['CAB_DECIDED', 'ROLLED_BACK'].includes(row.eventType));
+    expect(queued.map((row) => [row.eventId, (row.record as { Seq: number }).Seq])).toEqual(
+      forwarded.map((row) => [row.id, row.seq]),
+    );
+  });
+
   it('queues a privileged event with its chained row and a stable record id, and skips the others', async () => {
     const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(TENANT);
     await store.events.append(event('INTENT_CREATED'));

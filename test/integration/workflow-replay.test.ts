@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR } from '../helpers/harness';
 import {
   ANSWER_RISK_AFTER_DECISION_PATCH,
+  BATCHED_BOOKKEEPING_PATCH,
   CAB_QUORUM_PATCH,
   LOCAL_BOOKKEEPING_PATCH,
   ONE_MARKER_PATCH,
@@ -98,10 +99,15 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: QUORUM_PATHS,
     patches: PATCHES_IN_ORDER,
   },
+  {
+    dir: 'before-batched-bookkeeping-patch',
+    paths: QUORUM_PATHS,
+    patches: [ONE_MARKER_PATCH],
+  },
 ];
 
-/** A run from the one-marker patch on records that marker alone: it stands for every patch above. */
-const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [ONE_MARKER_PATCH] };
+/** A run from the batched-bookkeeping patch on records that marker alone: it stands for every patch above. */
+const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [BATCHED_BOOKKEEPING_PATCH] };
 
 const jsonFiles = (dir: string): string[] =>
   readdirSync(dir)

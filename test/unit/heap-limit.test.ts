@@ -1,8 +1,10 @@
 import {
+  DEFAULT_WORKER_HEAP_MB,
   HEAP_RELAUNCH_MARKER,
   appliedHeapLimitMb,
   followLauncher,
   heapLimitDecision,
+  heapMbFromEnvironment,
   heapSizeLimitMb,
   relaunch,
 } from '../../runtime/heap-limit';
@@ -19,9 +21,10 @@ describe('the worker heap limit (WORKER_HEAP_MB)', () => {
       expect(() => loadConfig({ WORKER_HEAP_MB: value })).toThrow(ConfigError);
     }
     expect(() => loadConfig({ WORKER_HEAP_MB: '32' })).toThrow(/WORKER_HEAP_MB: must be 0 \(no limit\)/);
-    // `npm start` applies the bound before it loads any TypeScript, with its own copy of the default.
+    // `npm start` applies the bound before it loads any TypeScript, through the same module and default.
+    expect(DEFAULT_WORKER_LIMITS.heapMb).toBe(DEFAULT_WORKER_HEAP_MB);
     const start = readFileSync(path.resolve(__dirname, '../../scripts/start.mjs'), 'utf8');
-    expect(/DEFAULT_WORKER_HEAP_MB = '(\d+)'/.exec(start)?.[1]).toBe(String(DEFAULT_WORKER_LIMITS.heapMb));
+    expect(start).toContain("from '../runtime/heap-relaunch.cjs'");
   });
 
   it('reads the --max-old-space-size that applies: the command line after NODE_OPTIONS, the last one wins', () => {
@@ -32,6 +35,16 @@ describe('the worker heap limit (WORKER_HEAP_MB)', () => {
     // Node refuses a separate value (`--max-old-space-size 300`): only the `=` form counts.
     expect(appliedHeapLimitMb(['--max-old-space-size=100', '--max-old-space-size=200'], '')).toBe(200);
     expect(appliedHeapLimitMb(['--max-old-space-size=many'], undefined)).toBeUndefined();
+  });
+
+  it('reads WORKER_HEAP_MB before the configuration (npm start): a whole number, the default, or 0 to run in place', () => {
+    expect(heapMbFromEnvironment({})).toBe(DEFAULT_WORKER_HEAP_MB);
+    expect(heapMbFromEnvironment({ WORKER_HEAP_MB: '  ' })).toBe(DEFAULT_WORKER_HEAP_MB);
+    expect(heapMbFromEnvironment({ WORKER_HEAP_MB: ' 192 ' })).toBe(192);
+    // 0 is no bound; the configuration refuses the others once it is read, nothing is restarted for them.
+    for (const value of ['0', 'lots', '128.5', '-1', '0192']) {
+      expect(heapMbFromEnvironment({ WORKER_HEAP_MB: value })).toBe(0);
+    }
   });
 
   it('runs in place when the flag is applied or unwanted, and otherwise starts Node again once, with the flag', () => {

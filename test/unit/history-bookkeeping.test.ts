@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { localActivityResults } from '../faults/checks';
+import { localActivityResults, recordedKeys } from '../faults/checks';
 import { HISTORIES_DIR } from '../helpers/harness';
 
 /**
@@ -16,6 +16,7 @@ const BOOKKEEPING = new Set([
   'recordCabApproval',
   'recordCabOutcome',
   'recordRingSettlement',
+  'recordBookkeeping',
 ]);
 
 const eventsOf = (file: string) =>
@@ -29,10 +30,41 @@ const scheduledTypes = (file: string) =>
 
 describe('bookkeeping as local activities (history of a full rollout)', () => {
   const current = 'low-risk-completed.json';
+  const unbatched = path.join('before-batched-bookkeeping-patch', 'low-risk-completed.json');
   const before = path.join('before-local-bookkeeping-patch', 'low-risk-completed.json');
 
-  it('names, in each local activity marker, the event written, numbered 1..n in order', () => {
-    const written = localActivityResults(eventsOf(current));
+  /** The event keys each local activity marker names, with the activity's type. */
+  const writes = (file: string) =>
+    localActivityResults(eventsOf(file)).map((entry) => ({
+      type: entry.type,
+      keys: entry.type === 'assessRisk' ? ['RISK_ASSESSED'] : recordedKeys(entry.result),
+    }));
+  const typeOf = (key: string) => /:([A-Z_]+)$/.exec(key)?.[1] ?? key;
+
+  it('writes the records between two waits in one local activity: seven writes for a whole rollout', () => {
+    const written = writes(current);
+    expect(written.map((entry) => [entry.type, entry.keys.map(typeOf)])).toEqual([
+      ['assessRisk', ['RISK_ASSESSED']],
+      // The decision and the first ring's start, written before LAB's connector work is scheduled.
+      ['recordBookkeeping', ['AUTO_APPROVED', 'RING_STARTED']],
+      // Each connector answer: the report, the gate, the promotion and the next ring's start, together.
+      ...['LAB', 'CANARY', 'PILOT', 'DEPARTMENT'].map((): [string, string[]] => [
+        'recordBookkeeping',
+        ['RING_REPORTED', 'GATE_PASSED', 'RING_PROMOTED', 'RING_STARTED'],
+      ]),
+      ['recordBookkeeping', ['RING_REPORTED', 'GATE_PASSED', 'COMPLETED']],
+    ]);
+    // The same events, keys and order as the generation that wrote one record per local activity.
+    const keys = written.flatMap((entry) => entry.keys);
+    expect(keys).toHaveLength(1 + 2 + 4 * 4 + 3);
+    expect(keys.map(typeOf)).toEqual(writes(unbatched).flatMap((entry) => entry.keys.map(typeOf)));
+    const numbers = keys.slice(1).map((key) => Number(/^[0-9a-f-]{36}:(\d{4}):[A-Z_]+$/.exec(key)?.[1]));
+    // RISK_ASSESSED takes number 1 (the assessment answers its summary, not a key).
+    expect(numbers).toEqual(numbers.map((_, index) => index + 2));
+  });
+
+  it('wrote one record per local activity before the batched-bookkeeping patch, in the same order', () => {
+    const written = writes(unbatched);
     expect(written.map((entry) => entry.type)).toEqual([
       'assessRisk',
       'recordTransition', // AUTO_APPROVED
@@ -47,14 +79,7 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
       'recordRingSettlement', // GATE_PASSED
       'recordTransition', // COMPLETED
     ]);
-    const keys = written
-      .filter((entry) => entry.type !== 'assessRisk')
-      .map((entry) => (entry.result as { eventKey: string }).eventKey);
-    const numbers = keys.map((key) => Number(/^[0-9a-f-]{36}:(\d{4}):[A-Z_]+$/.exec(key)?.[1]));
-    // RISK_ASSESSED takes number 1 (the assessment answers its summary, not a key).
-    expect(numbers).toEqual(keys.map((_, index) => index + 2));
-    expect(keys.at(0)).toMatch(/:AUTO_APPROVED$/);
-    expect(keys.at(-1)).toMatch(/:COMPLETED$/);
+    expect(written.every((entry) => entry.keys.length === 1)).toBe(true);
   });
 
   it('schedules only the connectors’ ring work through the server', () => {
@@ -73,16 +98,19 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
       eventsOf(file).filter((event) => String(event.eventType) === type).length;
     const tasks = (file: string) => count(file, '7'); // EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     // One task per connector answer and one for the start (the risk update is taken with the start).
-    expect([tasks(current), tasks(before)]).toEqual([6, 29]);
+    expect([tasks(current), tasks(unbatched), tasks(before)]).toEqual([6, 6, 29]);
     expect(eventsOf(current).length * 2).toBeLessThan(eventsOf(before).length);
+    // A marker per write: 7 instead of 22.
+    expect(eventsOf(current).length).toBe(eventsOf(unbatched).length - 15);
     // One patch marker and one TemporalChangeVersion upsert, not six of each.
     const patchMarkers = (file: string) =>
       eventsOf(file).filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch')
         .length;
     expect([
       patchMarkers(current),
+      patchMarkers(unbatched),
       patchMarkers(path.join('before-one-marker-patch', 'low-risk-completed.json')),
-    ]).toEqual([1, 6]);
+    ]).toEqual([1, 1, 6]);
     expect(tasks(current) * 2).toBeLessThan(tasks(before));
   });
 });
