@@ -133,18 +133,19 @@ export function createActivities({ store, logger }: ActivityDependencies) {
 
   async function appendTransition(scope: TenantStore, record: TransitionRecord): Promise<void> {
     const at = new Date(record.at);
-    if (record.status !== undefined) {
-      await scope.intents.recordProgress(
-        record.intentId,
-        { status: record.status, currentRing: record.currentRing },
-        at,
-      );
-    }
+    const moved =
+      record.status === undefined
+        ? undefined
+        : await scope.intents.recordProgress(
+            record.intentId,
+            { status: record.status, currentRing: record.currentRing },
+            at,
+          );
     const added = await scope.events.append({
       eventKey: record.eventKey,
       eventType: record.eventType,
       intentId: record.intentId,
-      correlationId: await correlationIdOf(scope, record),
+      correlationId: moved ?? (await correlationIdOf(scope, record)),
       // The workflow records on its own account: no request caused this write.
       requestId: null,
       actor: record.actor,
@@ -189,7 +190,8 @@ export function createActivities({ store, logger }: ActivityDependencies) {
     const scope = tenant(work);
     await scope.ringDeployments.recordPending({
       intentId: work.intentId,
-      correlationId: await correlationIdOf(scope, work),
+      // The intent row's wins (recordPending reads it in the same statement).
+      correlationId: work.correlationId,
       ring: work.ring,
       kind,
       connectorType: work.connectorType,
@@ -246,13 +248,6 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           });
           const at = new Date(request.asOf);
           return scope.transaction(async (tx) => {
-            // Against the API giving the intent up meanwhile (DeploymentIntentRepository.giveUpUnstarted).
-            if ((await tx.intents.lockedStatus(request.intentId)) === 'FAILED') {
-              throw ApplicationFailure.nonRetryable(
-                `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
-                FailureTypes.IntentGivenUp,
-              );
-            }
             const recorded = await tx.riskAssessments.record({
               intentId: request.intentId,
               modelVersion: risk.modelVersion,
@@ -264,7 +259,8 @@ export function createActivities({ store, logger }: ActivityDependencies) {
               evidenceHash: pack.contentHash,
               assessedAt: at,
             });
-            await tx.intents.recordProgress(
+            // Refuses (and so rolls back) an intent the API gave up meanwhile: giveUpUnstarted marks it FAILED.
+            const moved = await tx.intents.recordProgress(
               request.intentId,
               {
                 status: 'SUBMITTED',
@@ -273,7 +269,14 @@ export function createActivities({ store, logger }: ActivityDependencies) {
                 requiresCab: recorded.requiresCab,
               },
               at,
+              'FAILED',
             );
+            if (moved === undefined) {
+              throw ApplicationFailure.nonRetryable(
+                `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
+                FailureTypes.IntentGivenUp,
+              );
+            }
             const summary = riskSummaryOf(recorded);
             await tx.events.append({
               eventKey: request.eventKey,
@@ -404,14 +407,15 @@ export function createActivities({ store, logger }: ActivityDependencies) {
             }
             // The read model ends where the last record that moves it leaves it.
             const last = [...steps].reverse().find((step) => step.record.status !== undefined)?.record;
-            if (last?.status !== undefined) {
-              await tx.intents.recordProgress(
-                last.intentId,
-                { status: last.status, currentRing: last.currentRing },
-                new Date(last.at),
-              );
-            }
-            const correlationId = await correlationIdOf(tx, first);
+            const moved =
+              last?.status === undefined
+                ? undefined
+                : await tx.intents.recordProgress(
+                    last.intentId,
+                    { status: last.status, currentRing: last.currentRing },
+                    new Date(last.at),
+                  );
+            const correlationId = moved ?? (await correlationIdOf(tx, first));
             const added = await tx.events.appendMany(
               steps.map(({ record }) => ({
                 eventKey: record.eventKey,

@@ -164,7 +164,12 @@ export async function startSystem(
     await store
       .forTenant(asTenantId(config.defaultTenantId))
       .riskModels.activeOrInstall(RISK_MODEL_V1, new Date());
-    if (role !== 'worker') await synchroniseTenants(config, store, logger);
+    if (role !== 'worker') {
+      await synchroniseTenants(config, store, logger);
+      // Connector keys are verified from memory while revocations reach this process (db/credential-cache.ts).
+      const watching = await store.watchCredentialChanges(database.listen);
+      cleanups.push(() => watching.close());
+    }
     logger.info({ database: database.kind }, 'database ready');
     // Before Temporal: forwarding goes on while Temporal is down (docs/audit.md, "SIEM forwarding").
     if (role !== 'api' && config.siem !== undefined) {

@@ -94,15 +94,13 @@ export class DeploymentEventRepository {
   }
 
   private async appendChained(tx: Transaction, events: readonly NewDeploymentEvent[]): Promise<boolean[]> {
-    await tx
+    // The tenant's chain head, created at genesis for its first event, locked until the transaction ends
+    // (a conflicting insert's no-op update locks the row as SELECT … FOR UPDATE would): one round trip.
+    const [head] = await tx
       .insert(auditChainHeads)
       .values({ tenantId: this.tenantId, seq: 0, hash: GENESIS_HASH })
-      .onConflictDoNothing({ target: auditChainHeads.tenantId });
-    const [head] = await tx
-      .select({ seq: auditChainHeads.seq, hash: auditChainHeads.hash })
-      .from(auditChainHeads)
-      .where(eq(auditChainHeads.tenantId, this.tenantId))
-      .for('update');
+      .onConflictDoUpdate({ target: auditChainHeads.tenantId, set: { seq: sql`${auditChainHeads.seq}` } })
+      .returning({ seq: auditChainHeads.seq, hash: auditChainHeads.hash });
     if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
     // Under the head lock no other writer of this tenant can add these keys meanwhile.
     const keys = [...new Set(events.map((event) => event.eventKey))];

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
@@ -179,19 +179,28 @@ export class DeploymentIntentRepository {
   }
 
   /** The intent's status, its row locked until the caller's transaction ends (see giveUpUnstarted). */
-  async lockedStatus(id: string): Promise<IntentStatus | undefined> {
+  /**
+   * Moves the intent's read model; answers its correlation id (undefined: no such intent in this tenant,
+   * or it is in `unless`). The row stays locked until the transaction ends; a row another transaction
+   * holds is checked against `unless` again once that one ends.
+   */
+  async recordProgress(
+    id: string,
+    progress: IntentProgress,
+    at: Date,
+    unless?: IntentStatus,
+  ): Promise<string | undefined> {
     const [row] = await this.db
-      .select({ status: deploymentIntents.status })
-      .from(deploymentIntents)
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)))
-      .for('update');
-    return row?.status;
-  }
-
-  async recordProgress(id: string, progress: IntentProgress, at: Date): Promise<void> {
-    await this.db
       .update(deploymentIntents)
       .set({ ...progress, updatedAt: at })
-      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
+      .where(
+        and(
+          eq(deploymentIntents.tenantId, this.tenantId),
+          eq(deploymentIntents.id, id),
+          unless === undefined ? undefined : ne(deploymentIntents.status, unless),
+        ),
+      )
+      .returning({ correlationId: deploymentIntents.correlationId });
+    return row?.correlationId;
   }
 }

@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { riskAssessments } from '../schema';
@@ -14,12 +14,20 @@ export class RiskAssessmentRepository {
   ) {}
 
   /** One assessment per intent: a retried activity gets the row it wrote the first time. */
+  /**
+   * Records the intent's assessment, or answers the one recorded first (a retry changes nothing): one
+   * statement, whose no-op update on a conflict returns the existing row as it is.
+   */
   async record(assessment: NewRiskAssessment): Promise<RiskAssessmentRow> {
-    await this.db
+    const [row] = await this.db
       .insert(riskAssessments)
       .values({ ...assessment, tenantId: this.tenantId })
-      .onConflictDoNothing({ target: riskAssessments.intentId });
-    const row = await this.forIntent(assessment.intentId);
+      .onConflictDoUpdate({
+        target: riskAssessments.intentId,
+        set: { intentId: sql`${riskAssessments.intentId}` },
+        setWhere: eq(riskAssessments.tenantId, this.tenantId),
+      })
+      .returning();
     if (row === undefined)
       throw new Error(`risk assessment for intent ${assessment.intentId} belongs to another tenant`);
     return row;

@@ -29,7 +29,9 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     await db.drop();
   });
 
-  async function seedIntent(): Promise<{ intentId: string; correlationId: string }> {
+  async function seedIntent(
+    status: 'DEPLOYING' | 'SUBMITTED' | 'FAILED' = 'DEPLOYING',
+  ): Promise<{ intentId: string; correlationId: string }> {
     const store = db.store.forTenant(TENANT);
     const pack = await store.evidencePacks.store({
       contentHash: evidenceHash(lowRiskEvidence()),
@@ -46,7 +48,7 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
       connectors: [{ connectorType: 'intune', platforms: ['windows'] }],
       evidencePackId: pack.row.id,
       submitterId: 'submitter@example.com',
-      status: 'DEPLOYING',
+      status,
       correlationId,
       workflowId: workflowIdForIntent(intentId),
       idempotencyKey: null,
@@ -202,5 +204,63 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
       nonRetryable: true,
     });
     expect(await activities.recordBookkeeping([])).toEqual({ eventKeys: [] });
+  });
+
+  it('assessRisk: records one assessment and its event however often it runs, the read model moved with it', async () => {
+    const intent = await seedIntent('SUBMITTED');
+    const request = {
+      tenantId: TENANT,
+      intentId: intent.intentId,
+      correlationId: intent.correlationId,
+      eventKey: `${intent.intentId}:0001:RISK_ASSESSED`,
+      asOf: '2026-11-29T08:00:00.000Z',
+      targetRing: 'CANARY' as const,
+      platforms: ['windows' as const],
+    };
+    const first = await activities.assessRisk(request);
+    expect(await activities.assessRisk({ ...request, asOf: '2026-11-29T08:05:00.000Z' })).toEqual(first);
+    const events = await db.handle.db
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.intentId, intent.intentId));
+    expect(events.map((event) => [event.eventType, event.correlationId])).toEqual([
+      ['RISK_ASSESSED', intent.correlationId],
+    ]);
+    const [row] = await db.handle.db
+      .select()
+      .from(deploymentIntents)
+      .where(eq(deploymentIntents.id, intent.intentId));
+    expect(row).toMatchObject({
+      status: 'SUBMITTED',
+      riskScore: first.score,
+      riskModelVersion: first.modelVersion,
+      requiresCab: first.requiresCab,
+    });
+  });
+
+  it('assessRisk: refuses an intent the API gave up, and records nothing for it', async () => {
+    const intent = await seedIntent('FAILED');
+    await expect(
+      activities.assessRisk({
+        tenantId: TENANT,
+        intentId: intent.intentId,
+        correlationId: intent.correlationId,
+        eventKey: `${intent.intentId}:0001:RISK_ASSESSED`,
+        asOf: '2026-11-29T08:00:00.000Z',
+        targetRing: 'CANARY',
+        platforms: ['windows'],
+      }),
+    ).rejects.toMatchObject({ type: FailureTypes.IntentGivenUp, nonRetryable: true });
+    expect(await db.store.forTenant(TENANT).riskAssessments.forIntent(intent.intentId)).toBeUndefined();
+    const events = await db.handle.db
+      .select({ id: deploymentEvents.id })
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.intentId, intent.intentId));
+    expect(events).toEqual([]);
+    const [row] = await db.handle.db
+      .select()
+      .from(deploymentIntents)
+      .where(eq(deploymentIntents.id, intent.intentId));
+    expect(row).toMatchObject({ status: 'FAILED', riskScore: null });
   });
 });
