@@ -14,7 +14,7 @@ import type { Endpoint, EndpointContext } from './endpoint';
 import { consoleApp } from './console';
 import { DEFAULT_IDEMPOTENCY_SETTINGS } from './idempotency';
 import type { IdempotencySettings } from './idempotency';
-import { authentication, publicOperationKeys } from './middleware/authentication';
+import { authentication, publicOperationKeys, sessionUnlessCredential } from './middleware/authentication';
 import { requestId } from './middleware/correlation';
 import { notFound, problemHandler } from './middleware/problem-handler';
 import { refusalAudit } from './middleware/refusal-audit';
@@ -167,21 +167,16 @@ export function createApp(deps: ApiDependencies): Express {
   const api = express.Router();
   api.use(noStore);
   api.use(express.json({ limit: '256kb', strict: true }));
-  api.use(deps.sessions.middleware);
-  api.use(
-    authentication(
-      deps.store,
-      limits.keyFailures,
-      routeDeps.signIn,
-      publicOperationKeys(
-        endpoints.map((definition) => ({
-          method: definition.method,
-          path: definition.path,
-          public: definition.access.kind === 'public',
-        })),
-      ),
-    ),
+  const publicOperations = publicOperationKeys(
+    endpoints.map((definition) => ({
+      method: definition.method,
+      path: definition.path,
+      public: definition.access.kind === 'public',
+    })),
   );
+  // A connector's key (or a service principal's token) is its identity: no session is read or renewed.
+  api.use(sessionUnlessCredential(deps.sessions.middleware, publicOperations));
+  api.use(authentication(deps.store, limits.keyFailures, routeDeps.signIn, publicOperations));
   const context: EndpointContext = {
     ...guards,
     store: deps.store,

@@ -4,15 +4,15 @@ import { z } from 'zod';
 import {
   connectorTypeSchema,
   deploymentStatusAnswerSchema,
-  pendingDeploymentListSchema,
+  pendingWorkSchema,
 } from '../api/schemas/connectors';
 import type { PendingDeployment } from '../api/schemas/connectors';
 import type { ConnectorType } from '../policy/connectors';
 import { parseDuration } from '../policy/duration';
 
 /**
- * A reference connector: polls the control plane for its pending ring deployments and, separately, its
- * pending rollbacks, and reports them done with configured device counts. It installs nothing; a real
+ * A reference connector: polls the control plane for its pending ring deployments and rollbacks (one
+ * request, two lists), and reports them done with configured device counts. It installs nothing; a real
  * connector puts its execution plane (Intune, Jamf, ...) where `carryOut` sends its reports.
  */
 
@@ -223,19 +223,13 @@ class ControlPlane {
     this.base = `${options.baseUrl.replace(/\/+$/, '')}/api/v1`;
   }
 
-  /** Deployments and rollbacks, oldest first: this connector carries out both, so it asks for both. */
+  /** Deployments and rollbacks, oldest first: this connector carries out both, so it asks for both at once. */
   async pendingWork(): Promise<PendingDeployment[]> {
     const query = new URLSearchParams({ connector_type: this.options.connectorType }).toString();
-    const [deployments, rollbacks] = await Promise.all(
-      ['pending-deployments', 'pending-rollbacks'].map(async (list) =>
-        pendingDeploymentListSchema.parse(
-          await this.call('GET', `/connectors/${list}?${query}`, randomUUID()),
-        ),
-      ),
+    const { deployments, rollbacks } = pendingWorkSchema.parse(
+      await this.call('GET', `/connectors/pending-work?${query}`, randomUUID()),
     );
-    return [...(deployments ?? []), ...(rollbacks ?? [])].sort((a, b) =>
-      a.started_at.localeCompare(b.started_at),
-    );
+    return [...deployments, ...rollbacks].sort((a, b) => a.started_at.localeCompare(b.started_at));
   }
 
   async report(

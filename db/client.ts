@@ -25,9 +25,24 @@ export type Database = PgDatabase<PgQueryResultHKT, Schema, ExtractTablesWithRel
 export type Transaction = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
 export type DatabaseExecutor = Database | Transaction;
 
+/** What a LISTEN subscriber hears: each notification's payload, and whether it is subscribed right now. */
+export interface ListenHandlers {
+  notified(payload: string): void;
+  /** True once LISTEN took effect; false when the connection is lost (notifications may be missed until true again). */
+  subscribed(listening: boolean): void;
+}
+
+/** Subscribes to a notification channel until `close`; a lost connection is re-established. */
+export type ListenFunction = (
+  channel: string,
+  handlers: ListenHandlers,
+) => Promise<{ close(): Promise<void> }>;
+
 export interface DatabaseHandle {
   readonly db: Database;
   readonly kind: 'postgres' | 'pglite';
+  /** LISTEN on a connection of its own (PostgreSQL), or PGlite's own notifications. */
+  readonly listen: ListenFunction;
   /** Applies the committed migrations under an advisory lock, so concurrent starters do not race. */
   migrate(): Promise<void>;
   ping(): Promise<void>;
@@ -142,6 +157,13 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
   return {
     db,
     kind: 'postgres',
+    listen: (channel, handlers) =>
+      listenOnOwnConnection(
+        () => new Client({ ...connection, connectionTimeoutMillis: poolConfig.connectionTimeoutMillis }),
+        channel,
+        handlers,
+        lost,
+      ),
     async migrate() {
       // A connection of its own, without the timeouts: waiting for another migrator's lock, and a
       // migration rewriting a large table, may take long.
@@ -185,6 +207,19 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   return {
     db,
     kind: 'pglite',
+    // One process, one connection: a notification of a commit here is heard here; nothing is ever lost.
+    async listen(channel, handlers) {
+      const unsubscribe = await client.listen(channel, (payload) => {
+        handlers.notified(payload);
+      });
+      handlers.subscribed(true);
+      return {
+        async close() {
+          handlers.subscribed(false);
+          await unsubscribe();
+        },
+      };
+    },
     async migrate() {
       // PGlite is one connection in one process: there is no concurrent migrator to lock out.
       await migratePglite(pglite, { migrationsFolder: MIGRATIONS_FOLDER });
@@ -194,6 +229,78 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
     },
     async close() {
       await client.close();
+    },
+  };
+}
+
+const LISTEN_RETRY_MS = [250, 1_000, 2_000, 5_000];
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to other queries). When the connection
+ * is lost, `subscribed(false)` at once, then a new connection after a short, growing pause. Resolves
+ * once the first attempt has subscribed or failed (it is retried).
+ */
+async function listenOnOwnConnection(
+  connect: () => Client,
+  channel: string,
+  handlers: ListenHandlers,
+  lost: (error: unknown) => void,
+): Promise<{ close(): Promise<void> }> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`unexpected channel name ${channel}`);
+  let current: Client | undefined;
+  let closed = false;
+  let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const again = (client: Client) => {
+    if (current !== client) return;
+    current = undefined;
+    handlers.subscribed(false);
+    client.end().catch(() => undefined);
+    if (closed) return;
+    const pause = LISTEN_RETRY_MS[Math.min(failures, LISTEN_RETRY_MS.length - 1)] ?? 5_000;
+    failures += 1;
+    retry = setTimeout(() => void start(), pause);
+    retry.unref();
+  };
+  const start = (): Promise<void> => {
+    retry = undefined;
+    if (closed) return Promise.resolve();
+    const client = connect();
+    current = client;
+    client.on('error', (error) => {
+      lost(error);
+      again(client);
+    });
+    client.on('end', () => {
+      again(client);
+    });
+    client.on('notification', (message) => {
+      if (message.channel === channel) handlers.notified(message.payload ?? '');
+    });
+    return client
+      .connect()
+      .then(() => client.query(`LISTEN ${channel}`))
+      .then(
+        () => {
+          if (current !== client) return;
+          failures = 0;
+          handlers.subscribed(true);
+        },
+        (error: unknown) => {
+          lost(error);
+          again(client);
+        },
+      );
+  };
+  await start();
+  return {
+    async close() {
+      closed = true;
+      if (retry !== undefined) clearTimeout(retry);
+      const client = current;
+      current = undefined;
+      handlers.subscribed(false);
+      await client?.end().catch(() => undefined);
     },
   };
 }

@@ -11,6 +11,7 @@ import {
 } from './schema';
 import type { RingDeploymentKind, RingDeploymentOutcome } from './schema';
 import type { TenantId } from './tenant-id';
+import type { ListenFunction } from './client';
 import { CabApprovalRepository } from './repositories/cab-approvals';
 import { ConnectorCredentialRepository } from './repositories/connector-credentials';
 import { DeploymentEventRepository } from './repositories/deployment-events';
@@ -24,6 +25,7 @@ import { TenantDirectory } from './repositories/tenants';
 import { UserRepository } from './repositories/users';
 import type { RiskModelRow } from './repositories/risk-models';
 import { DEFAULT_LOOKUP_CACHE_TTL_MS, LookupCache } from './lookup-cache';
+import { CREDENTIAL_CHANGES_CHANNEL, CredentialCache } from './credential-cache';
 import type { DeploymentIntentRow } from './repositories/deployment-intents';
 import { INTENT_STATUSES, isTerminal } from '../policy/intent-status';
 import type { IntentStatus } from '../policy/intent-status';
@@ -66,6 +68,7 @@ export class TenantStore {
     private readonly siemOutbox = false,
     private readonly activeModels?: LookupCache<RiskModelRow>,
     inTransaction = false,
+    private readonly credentials?: CredentialCache,
   ) {
     this.intents = new DeploymentIntentRepository(executor, tenantId);
     this.evidencePacks = new EvidencePackRepository(executor, tenantId);
@@ -75,7 +78,12 @@ export class TenantStore {
     this.ringDeployments = new RingDeploymentRepository(executor, tenantId);
     this.events = new DeploymentEventRepository(executor, tenantId, siemOutbox);
     this.users = new UserRepository(executor, tenantId);
-    this.connectorCredentials = new ConnectorCredentialRepository(executor, tenantId);
+    this.connectorCredentials = new ConnectorCredentialRepository(
+      executor,
+      tenantId,
+      credentials,
+      inTransaction,
+    );
     this.idempotencyKeys = new IdempotencyKeyRepository(executor, tenantId);
   }
 
@@ -84,13 +92,22 @@ export class TenantStore {
     let inner: TenantStore | undefined;
     try {
       return await this.executor.transaction((tx) => {
-        inner = new TenantStore(tx, this.tenantId, this.siemOutbox, this.activeModels, true);
+        inner = new TenantStore(
+          tx,
+          this.tenantId,
+          this.siemOutbox,
+          this.activeModels,
+          true,
+          this.credentials,
+        );
         return work(inner);
       });
     } finally {
       // Again after the commit (or rollback): a read between the activation and the commit may have
       // cached the model that was active until then.
       if (inner?.riskModels.activated === true) this.riskModels.forgetActive();
+      // After the commit, before the caller answers: the revoked key is read from the database again.
+      for (const id of inner?.connectorCredentials.revoked ?? []) this.credentials?.forget(id);
     }
   }
 }
@@ -103,6 +120,8 @@ export class DataStore {
 
   /** Each tenant's active risk model, read by every risk assessment and risk request. */
   private readonly activeModels: LookupCache<RiskModelRow>;
+  /** Verified API keys; serves nothing until `watchCredentialChanges` hears revocations. */
+  private readonly credentials: CredentialCache;
 
   /**
    * `options.siemOutbox`: a SIEM is configured; privileged audit events are queued for it as they are appended.
@@ -113,17 +132,43 @@ export class DataStore {
     private readonly options: {
       readonly siemOutbox?: boolean;
       readonly lookupCacheTtlMs?: number;
+      /** How long a verified API key is kept at most (DEFAULT_CREDENTIAL_CACHE_TTL_MS when unset). */
+      readonly credentialCacheTtlMs?: number;
       readonly now?: () => number;
     } = {},
   ) {
     const ttlMs = options.lookupCacheTtlMs ?? DEFAULT_LOOKUP_CACHE_TTL_MS;
     this.activeModels = new LookupCache(ttlMs, options.now);
+    this.credentials = new CredentialCache(options.credentialCacheTtlMs, options.now);
     this.tenants = new TenantDirectory(db, new LookupCache(ttlMs, options.now));
     this.siemOutbox = new SiemOutboxRepository(db);
   }
 
   forTenant(tenantId: TenantId): TenantStore {
-    return new TenantStore(this.db, tenantId, this.options.siemOutbox ?? false, this.activeModels);
+    return new TenantStore(
+      this.db,
+      tenantId,
+      this.options.siemOutbox ?? false,
+      this.activeModels,
+      false,
+      this.credentials,
+    );
+  }
+
+  /**
+   * Keeps verified API keys in memory for as long as revocations reach this process: `listen` (the
+   * database handle's) subscribes to CREDENTIAL_CHANGES_CHANNEL and says when it is (and stops being)
+   * subscribed. Only the API calls this; without it every key is looked up in the database.
+   */
+  async watchCredentialChanges(listen: ListenFunction): Promise<{ close(): Promise<void> }> {
+    return listen(CREDENTIAL_CHANGES_CHANNEL, {
+      notified: (credentialId) => {
+        this.credentials.forget(credentialId);
+      },
+      subscribed: (listening) => {
+        this.credentials.setListening(listening);
+      },
+    });
   }
 
   /**
@@ -240,6 +285,10 @@ export class DataStore {
    * names the credential and so the tenant. Revoked keys, and keys past their expiry, are not found.
    */
   async findConnectorCredential(keyHash: string, at: Date = new Date()) {
+    return this.credentials.find(keyHash, at, () => this.readConnectorCredential(keyHash, at));
+  }
+
+  private async readConnectorCredential(keyHash: string, at: Date) {
     const [row] = await this.db
       .select()
       .from(connectorCredentials)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type * as AppModule from '../api/app';
 import type * as ConsoleModule from '../api/console';
 import type * as EntraModule from '../api/identity/entra';
@@ -24,7 +24,7 @@ import { SiemForwarder, logsIngestionUploader } from './siem-forwarder';
 import type { LogsIngestionAccess } from './siem-forwarder';
 import type { Logger } from './logger';
 import { startTemporal } from './temporal';
-import type { TemporalRuntime } from './temporal';
+import type { TemporalConnection, TemporalRuntime } from './temporal';
 
 /**
  * The API's modules, required only where the API runs: a worker process never loads express, the
@@ -164,7 +164,12 @@ export async function startSystem(
     await store
       .forTenant(asTenantId(config.defaultTenantId))
       .riskModels.activeOrInstall(RISK_MODEL_V1, new Date());
-    if (role !== 'worker') await synchroniseTenants(config, store, logger);
+    if (role !== 'worker') {
+      await synchroniseTenants(config, store, logger);
+      // Connector keys are verified from memory while revocations reach this process (db/credential-cache.ts).
+      const watching = await store.watchCredentialChanges(database.listen);
+      cleanups.push(() => watching.close());
+    }
     logger.info({ database: database.kind }, 'database ready');
     // Before Temporal: forwarding goes on while Temporal is down (docs/audit.md, "SIEM forwarding").
     if (role !== 'api' && config.siem !== undefined) {
@@ -182,17 +187,28 @@ export async function startSystem(
       logger.info({ stream: config.siem.stream }, 'SIEM forwarder running');
     }
 
-    const temporal: TemporalRuntime = await startTemporal(config, logger);
+    const workerConnection = (address: string) => {
+      installTemporalRuntime(logger);
+      return connectWorker(address, { tls: config.temporal.tls, apiKey: config.temporal.apiKey });
+    };
+    // A worker process has one connection, the worker's native one, which its client (the reconciler,
+    // the schedule) shares: no gRPC channel in JavaScript beside it (docs/benchmarks.md, "Worker RSS at
+    // start"). A process that serves the API keeps the API's connection for its requests.
+    const temporal: TemporalRuntime<TemporalConnection> =
+      role === 'worker'
+        ? await startTemporal(config, logger, workerConnection)
+        : await startTemporal(config, logger);
     cleanups.push(() => temporal.close());
 
     let workerStopped = new Promise<void>(() => undefined);
     if (role !== 'api') {
-      installTemporalRuntime(logger);
-      const native: NativeConnection = await connectWorker(temporal.address, {
-        tls: config.temporal.tls,
-        apiKey: config.temporal.apiKey,
-      });
-      cleanups.push(() => native.close());
+      let native: NativeConnection;
+      if (temporal.connection instanceof NativeConnection) native = temporal.connection;
+      else {
+        const own = await workerConnection(temporal.address);
+        cleanups.push(() => own.close());
+        native = own;
+      }
       const worker: Worker = await createDeploymentWorker({
         connection: native,
         namespace: config.temporal.namespace,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { ConnectionLike } from '@temporalio/client';
+import type { ConnectionLike, OperatorService } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { AppConfig } from './config';
@@ -24,10 +24,28 @@ const INDEXED_TYPE: Record<SearchAttributeType, temporal.api.enums.v1.IndexedVal
   [SearchAttributeType.KEYWORD_LIST]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 };
 
-export interface TemporalRuntime {
+/** A connection to the frontend: the client's own (gRPC in JavaScript), or a worker's native one. */
+export interface TemporalConnection extends ConnectionLike {
+  readonly operatorService: OperatorService;
+}
+
+/**
+ * The API's connection: gRPC in JavaScript, whose retries of an unavailable server end at the call's
+ * deadline (runtime/temporal-retry.ts), so that a request waiting on Temporal gets a fast 503.
+ */
+export async function connectClient(address: string, config: AppConfig): Promise<Connection> {
+  return Connection.connect({
+    address,
+    tls: config.temporal.tls ? {} : undefined,
+    apiKey: config.temporal.apiKey,
+    interceptors: [deadlineAwareRetryInterceptor()],
+  });
+}
+
+export interface TemporalRuntime<C extends TemporalConnection = Connection> {
   readonly address: string;
   readonly namespace: string;
-  readonly connection: Connection;
+  readonly connection: C;
   readonly client: Client;
   readonly devServer: DevServer | undefined;
   close(): Promise<void>;
@@ -35,9 +53,20 @@ export interface TemporalRuntime {
 
 /**
  * Connects to `TEMPORAL_ADDRESS`, or starts a dev server persisted in the data folder when it is unset.
- * Either way the project's search attributes exist afterwards.
+ * Either way the project's search attributes exist afterwards. `connect` makes the connection the client
+ * uses (by default the API's, `connectClient`); `close()` closes it.
  */
-export async function startTemporal(config: AppConfig, logger: Logger): Promise<TemporalRuntime> {
+export async function startTemporal(config: AppConfig, logger: Logger): Promise<TemporalRuntime>;
+export async function startTemporal<C extends TemporalConnection>(
+  config: AppConfig,
+  logger: Logger,
+  connect: (address: string) => Promise<C>,
+): Promise<TemporalRuntime<C>>;
+export async function startTemporal(
+  config: AppConfig,
+  logger: Logger,
+  connect: (address: string) => Promise<TemporalConnection> = (address) => connectClient(address, config),
+): Promise<TemporalRuntime<TemporalConnection>> {
   let devServer: DevServer | undefined;
   let address = config.temporal.address;
   if (address === undefined) {
@@ -63,12 +92,7 @@ export async function startTemporal(config: AppConfig, logger: Logger): Promise<
     address = devServer.address;
   }
   try {
-    const connection = await Connection.connect({
-      address,
-      tls: config.temporal.tls ? {} : undefined,
-      apiKey: config.temporal.apiKey,
-      interceptors: [deadlineAwareRetryInterceptor()],
-    });
+    const connection = await connect(address);
     await ensureSearchAttributes(connection, config.temporal.namespace, CUSTOM_SEARCH_ATTRIBUTES, logger);
     const client = new Client({ connection, namespace: config.temporal.namespace });
     return {
@@ -90,7 +114,7 @@ export async function startTemporal(config: AppConfig, logger: Logger): Promise<
 
 /** Registers the custom search attributes the namespace lacks; existing ones are left alone. */
 export async function ensureSearchAttributes(
-  connection: Connection,
+  connection: Pick<TemporalConnection, 'operatorService'>,
   namespace: string,
   keys: readonly CustomSearchAttribute[],
   logger: Logger,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { DataStore } from '../../db/tenant-store';
 import { asTenantId } from '../../db/tenant-id';
 import { CREDENTIAL_SCOPES } from '../../db/schema';
@@ -40,6 +40,29 @@ export function publicOperationKeys(
   return keys;
 }
 
+/**
+ * Whether a request authenticates with its Authorization header (an API key or a token) rather than a
+ * session: it carries one, to an operation that is not public. Such a request never reads the session,
+ * so the session middleware is not run for it at all (`sessionUnlessCredential`).
+ */
+export function presentsCredential(req: Request, publicOperations: ReadonlySet<string>): boolean {
+  return req.get('authorization') !== undefined && !publicOperations.has(operationKey(req.method, req.path));
+}
+
+/** The session middleware, for the requests that may use a session (see `presentsCredential`). */
+export function sessionUnlessCredential(
+  sessions: RequestHandler,
+  publicOperations: ReadonlySet<string>,
+): RequestHandler {
+  return (req, res, next) => {
+    if (presentsCredential(req, publicOperations)) {
+      next();
+      return;
+    }
+    void sessions(req, res, next);
+  };
+}
+
 export function hashConnectorKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
@@ -73,9 +96,7 @@ export function authentication(
   return async (req, _res, next) => {
     // A public operation needs no credential, so it reads none: an unrelated Authorization header (a load
     // balancer's, a gateway's) is neither checked nor counted as a failed key, and cannot turn it into a 401.
-    const header = publicOperations.has(operationKey(req.method, req.path))
-      ? undefined
-      : req.get('authorization');
+    const header = presentsCredential(req, publicOperations) ? req.get('authorization') : undefined;
     if (header !== undefined) {
       const throttled = await keyFailures.refusal(req);
       if (throttled !== undefined) throw throttled;

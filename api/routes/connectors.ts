@@ -11,20 +11,23 @@ import {
   pendingDeploymentBody,
   pendingDeploymentListSchema,
   pendingWorkQuery,
+  pendingWorkSchema,
   ringDeploymentBody,
 } from '../schemas/connectors';
+import type { PendingDeployment } from '../schemas/connectors';
 import type { RouteDependencies } from './dependencies';
 
 /** The endpoints execution-plane connectors call: what to carry out, and how it went. */
 export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
   /**
    * Deployments and rollbacks are two lists: a connector that never asks for rollbacks (the seed's)
-   * can never mistake one for a deployment and install what it should remove.
+   * can never mistake one for a deployment and install what it should remove. A connector that carries
+   * out both asks for both at once (`/connectors/pending-work`), and still gets two lists.
    */
   async function listOpen(
-    kind: RingDeploymentKind,
+    kinds: readonly [RingDeploymentKind] | readonly [RingDeploymentKind, RingDeploymentKind],
     { query, actor }: { query: z.output<typeof pendingWorkQuery>; actor: Actor | undefined },
-  ) {
+  ): Promise<{ deployments: PendingDeployment[]; rollbacks: PendingDeployment[] }> {
     const caller = requireActor(actor);
     const overseer = caller.roles.includes('operator') || caller.roles.includes('admin');
     const connectorType = query.connector_type ?? caller.connectorType;
@@ -39,8 +42,14 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
       );
     }
     const store = deps.store.forTenant(caller.tenantId);
-    const open = await store.ringDeployments.openForConnector(connectorType, kind, query.ring);
-    return { status: 200, body: open.map(pendingDeploymentBody) };
+    const open = await store.ringDeployments.openForConnector(connectorType, kinds, query.ring);
+    const lists = { deployments: [] as PendingDeployment[], rollbacks: [] as PendingDeployment[] };
+    for (const item of open) {
+      (item.deployment.kind === 'ROLLBACK' ? lists.rollbacks : lists.deployments).push(
+        pendingDeploymentBody(item),
+      );
+    }
+    return lists;
   }
 
   return [
@@ -58,7 +67,7 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
       access: roles('connector', 'operator'),
       request: { query: pendingWorkQuery },
       responses: { 200: { description: 'The open deployments', schema: pendingDeploymentListSchema } },
-      handle: (input) => listOpen('DEPLOY', input),
+      handle: async (input) => ({ status: 200, body: (await listOpen(['DEPLOY'], input)).deployments }),
     }),
     endpoint({
       operationId: 'listPendingRollbacks',
@@ -74,7 +83,24 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
       access: roles('connector', 'operator'),
       request: { query: pendingWorkQuery },
       responses: { 200: { description: 'The open rollbacks', schema: pendingDeploymentListSchema } },
-      handle: (input) => listOpen('ROLLBACK', input),
+      handle: async (input) => ({ status: 200, body: (await listOpen(['ROLLBACK'], input)).rollbacks }),
+    }),
+    endpoint({
+      operationId: 'listPendingWork',
+      method: 'get',
+      path: '/connectors/pending-work',
+      summary: 'The deployments and the rollbacks a connector has to carry out, in one answer',
+      description:
+        'For a connector that carries out both: `deployments` is what /connectors/pending-deployments ' +
+        'lists and `rollbacks` what /connectors/pending-rollbacks lists (open items of one connector ' +
+        'type, oldest first, at most 500 of each), read in one request instead of two. The two kinds ' +
+        'stay in lists of their own: a ROLLBACK item is never among the deployments. A connector may ' +
+        'only ask for its own connector type (the default); operators may look at any.',
+      tags: ['Connectors'],
+      access: roles('connector', 'operator'),
+      request: { query: pendingWorkQuery },
+      responses: { 200: { description: 'The open deployments and rollbacks', schema: pendingWorkSchema } },
+      handle: async (input) => ({ status: 200, body: await listOpen(['DEPLOY', 'ROLLBACK'], input) }),
     }),
     endpoint({
       operationId: 'updateDeploymentStatus',

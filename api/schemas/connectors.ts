@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { RingDeploymentRow } from '../../db/repositories/ring-deployments';
+import type { ConnectorEvidence, RingDeploymentRow } from '../../db/repositories/ring-deployments';
 import { CONNECTOR_TYPES, PLATFORMS } from '../../policy/connectors';
-import type { EvidencePack } from '../../policy/evidence-pack';
 import { RINGS } from '../../policy/rings';
 import type { Ring } from '../../policy/rings';
 
@@ -91,6 +90,19 @@ export const pendingDeploymentListSchema = z
   .array(pendingDeploymentSchema)
   .meta({ id: 'PendingDeploymentList' });
 
+/** Both lists in one answer: a connector that carries out deployments and rollbacks polls once. */
+export const pendingWorkSchema = z
+  .object({
+    deployments: z
+      .array(pendingDeploymentSchema)
+      .describe('open DEPLOY items, oldest first: what /connectors/pending-deployments lists'),
+    rollbacks: z
+      .array(pendingDeploymentSchema)
+      .describe('open ROLLBACK items, oldest first: what /connectors/pending-rollbacks lists'),
+  })
+  .meta({ id: 'PendingWork' });
+export type PendingWork = z.infer<typeof pendingWorkSchema>;
+
 export const ringDeploymentSchema = z
   .object({
     ...deploymentFields,
@@ -164,7 +176,7 @@ export function ringDeploymentBody(row: RingDeploymentRow): z.infer<typeof ringD
 
 export function pendingDeploymentBody(open: {
   deployment: RingDeploymentRow;
-  evidence: EvidencePack;
+  evidence: ConnectorEvidence;
   evidencePackId: string;
   targetRing: Ring;
 }): PendingDeployment {
@@ -177,9 +189,9 @@ export function pendingDeploymentBody(open: {
     artifact: {
       hash: evidence.artifact_hash ?? null,
       storage_url: evidence.artifact_storage_url ?? null,
-      ...(evidence.artifact_size_bytes === undefined ? {} : { size_bytes: evidence.artifact_size_bytes }),
+      ...(evidence.artifact_size_bytes === null ? {} : { size_bytes: evidence.artifact_size_bytes }),
     },
-    rollback_steps: (evidence.rollback_plan?.steps ?? [])
+    rollback_steps: (evidence.rollback_steps ?? [])
       .filter((step) => platforms.includes(step.platform))
       .map((step) => ({
         platform: step.platform,
@@ -190,6 +202,9 @@ export function pendingDeploymentBody(open: {
   };
 }
 
+/** Built once: a zod schema is costly to construct, and every listed item is checked against it. */
+const platformListSchema = z.array(z.enum(PLATFORMS));
+
 function deploymentBody(row: RingDeploymentRow) {
   return {
     ring_deployment_id: row.id,
@@ -198,7 +213,7 @@ function deploymentBody(row: RingDeploymentRow) {
     ring: row.ring,
     action: row.kind,
     connector_type: connectorTypeSchema.parse(row.connectorType),
-    platforms: z.array(z.enum(PLATFORMS)).parse(row.platforms),
+    platforms: platformListSchema.parse(row.platforms),
     app_name: row.appName,
     app_version: row.appVersion,
     version: row.appVersion,

@@ -325,7 +325,18 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
 
     progress('starting the EUCORA worker, the EUCORA API and the bare worker (separate processes)');
     let workers = await startWorkers();
-    const api = spawnNode('eucora-api', entries.api, eucoraEnvironment, loader, progress);
+    // BENCH_API_NODE_OPTIONS: flags for the API process alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+    // to profile it during the run (the profile is written when the benchmark stops it).
+    const apiNodeOptions = (process.env.BENCH_API_NODE_OPTIONS ?? '')
+      .split(/\s+/)
+      .filter((flag) => flag !== '');
+    const api = spawnNode(
+      'eucora-api',
+      entries.api,
+      eucoraEnvironment,
+      [...apiNodeOptions, ...loader],
+      progress,
+    );
     cleanups.push(() => api.stop());
     cleanups.push(async () => {
       await workers.eucoraWorker.stop();
@@ -859,7 +870,7 @@ function gitCommit(): string {
   }
 }
 
-async function recreateDatabase(url: string): Promise<void> {
+export async function recreateDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = target.pathname.slice(1);
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unexpected database name ${name}`);

@@ -1,5 +1,7 @@
-import { and, asc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
+import { CREDENTIAL_CHANGES_CHANNEL } from '../credential-cache';
+import type { CredentialCache } from '../credential-cache';
 import type { TenantId } from '../tenant-id';
 import { connectorCredentials } from '../schema';
 import type { CredentialScope } from '../schema';
@@ -10,9 +12,14 @@ export type ConnectorCredentialRow = typeof connectorCredentials.$inferSelect;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class ConnectorCredentialRepository {
+  /** Credentials revoked through this repository's transaction: forgotten by the cache after it ends. */
+  readonly revoked: string[] = [];
+
   constructor(
     private readonly db: DatabaseExecutor,
     private readonly tenantId: TenantId,
+    private readonly cache?: CredentialCache,
+    private readonly inTransaction = false,
   ) {}
 
   async create(credential: {
@@ -51,6 +58,12 @@ export class ConnectorCredentialRepository {
         ),
       )
       .returning();
+    if (row !== undefined) {
+      // Every API process that keeps verified keys in memory hears it when this commits.
+      await this.db.execute(sql`select pg_notify(${CREDENTIAL_CHANGES_CHANNEL}, ${row.id})`);
+      if (this.inTransaction) this.revoked.push(row.id);
+      else this.cache?.forget(row.id);
+    }
     return row;
   }
 
@@ -76,5 +89,6 @@ export class ConnectorCredentialRepository {
           ),
         ),
       );
+    this.cache?.noteUse(id, at);
   }
 }

@@ -1,10 +1,22 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
-import type { DatabaseExecutor } from '../client';
+import { PgTransaction } from 'drizzle-orm/pg-core';
+import type { Database, DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { deploymentIntents, evidencePacks, ringDeployments } from '../schema';
 import type { RingDeploymentKind, RingDeploymentOutcome, RingDeploymentStatus } from '../schema';
 import type { Ring } from '../../policy/rings';
 import type { GateVerdict } from '../../policy/promotion-gate';
+import type { EvidencePack } from '../../policy/evidence-pack';
+
+type RollbackStep = NonNullable<EvidencePack['rollback_plan']>['steps'][number];
+
+/** What a connector needs of an evidence pack; null where the pack has nothing. */
+export interface ConnectorEvidence {
+  readonly artifact_hash: string | null;
+  readonly artifact_storage_url: string | null;
+  readonly artifact_size_bytes: number | null;
+  readonly rollback_steps: readonly RollbackStep[] | null;
+}
 
 export type RingDeploymentRow = typeof ringDeployments.$inferSelect;
 export type NewRingDeployment = Omit<
@@ -209,33 +221,19 @@ export class RingDeploymentRepository {
    * What a connector has to carry out: its open deployments, or its open rollbacks (never both in one
    * list), with the artifact to install and the intent's evidence pack.
    */
-  async openForConnector(connectorType: string, kind: RingDeploymentKind, ring?: Ring) {
-    const conditions = [
-      eq(ringDeployments.tenantId, this.tenantId),
-      eq(ringDeployments.connectorType, connectorType),
-      eq(ringDeployments.kind, kind),
-      inArray(ringDeployments.status, OPEN),
-    ];
-    if (ring !== undefined) conditions.push(eq(ringDeployments.ring, ring));
-    return this.db
-      .select({
-        deployment: ringDeployments,
-        evidence: evidencePacks.content,
-        evidencePackId: deploymentIntents.evidencePackId,
-        targetRing: deploymentIntents.targetRing,
-      })
-      .from(ringDeployments)
-      .innerJoin(
-        deploymentIntents,
-        and(
-          eq(deploymentIntents.id, ringDeployments.intentId),
-          eq(deploymentIntents.tenantId, this.tenantId),
-        ),
-      )
-      .innerJoin(evidencePacks, eq(evidencePacks.id, deploymentIntents.evidencePackId))
-      .where(and(...conditions))
-      .orderBy(asc(ringDeployments.startedAt))
-      .limit(500);
+  /**
+   * The open items of one connector type and the given kinds, oldest first and at most 500 of each
+   * kind, each with the parts of its evidence pack a connector needs (the artifact and the rollback
+   * plan), not the whole pack. Several kinds are one statement (UNION ALL of one branch per kind). It is
+   * what every connector poll asks: a prepared statement, built once per database and shape.
+   */
+  async openForConnector(connectorType: string, kinds: OpenKinds, ring?: Ring) {
+    const parameters = { tenantId: this.tenantId, connectorType, ring: ring ?? null };
+    const rows =
+      this.db instanceof PgTransaction
+        ? await openWorkQuery(this.db, kinds, ring !== undefined).execute(parameters)
+        : await preparedOpenWork(this.db, kinds, ring !== undefined).execute(parameters);
+    return rows.sort((a, b) => a.deployment.startedAt.getTime() - b.deployment.startedAt.getTime());
   }
 
   private matches(key: RingDeploymentKey) {
@@ -247,4 +245,63 @@ export class RingDeploymentRepository {
       eq(ringDeployments.kind, key.kind),
     );
   }
+}
+
+export type OpenKinds = readonly [RingDeploymentKind] | readonly [RingDeploymentKind, RingDeploymentKind];
+
+/** One branch of the open-work statement: one kind, parameters `tenantId`, `connectorType` (and `ring`). */
+function openWorkBranch(db: DatabaseExecutor, kind: RingDeploymentKind, withRing: boolean) {
+  const tenantId = sql.placeholder('tenantId');
+  const conditions = [
+    eq(ringDeployments.tenantId, tenantId),
+    eq(ringDeployments.connectorType, sql.placeholder('connectorType')),
+    eq(ringDeployments.kind, kind),
+    inArray(ringDeployments.status, OPEN),
+  ];
+  if (withRing) conditions.push(eq(ringDeployments.ring, sql.placeholder('ring')));
+  const content = evidencePacks.content;
+  return db
+    .select({
+      deployment: ringDeployments,
+      // Absent keys come back as SQL NULL (JSON null): the caller reads null as absent.
+      evidence: sql<ConnectorEvidence>`jsonb_build_object(
+          'artifact_hash', ${content}->'artifact_hash',
+          'artifact_storage_url', ${content}->'artifact_storage_url',
+          'artifact_size_bytes', ${content}->'artifact_size_bytes',
+          'rollback_steps', ${content}->'rollback_plan'->'steps')`.as('evidence'),
+      evidencePackId: deploymentIntents.evidencePackId,
+      targetRing: deploymentIntents.targetRing,
+    })
+    .from(ringDeployments)
+    .innerJoin(
+      deploymentIntents,
+      and(eq(deploymentIntents.id, ringDeployments.intentId), eq(deploymentIntents.tenantId, tenantId)),
+    )
+    .innerJoin(evidencePacks, eq(evidencePacks.id, deploymentIntents.evidencePackId))
+    .where(and(...conditions))
+    .orderBy(asc(ringDeployments.startedAt))
+    .limit(500);
+}
+
+function openWorkQuery(db: DatabaseExecutor, kinds: OpenKinds, withRing: boolean) {
+  const first = openWorkBranch(db, kinds[0], withRing);
+  return kinds[1] === undefined ? first : first.unionAll(openWorkBranch(db, kinds[1], withRing));
+}
+
+type PreparedOpenWork = ReturnType<ReturnType<typeof openWorkQuery>['prepare']>;
+const preparedOpenWorkStatements = new WeakMap<Database, Map<string, PreparedOpenWork>>();
+
+function preparedOpenWork(db: Database, kinds: OpenKinds, withRing: boolean): PreparedOpenWork {
+  const name = `eucora_open_work_${kinds.join('_').toLowerCase()}${withRing ? '_ring' : ''}`;
+  let statements = preparedOpenWorkStatements.get(db);
+  if (statements === undefined) {
+    statements = new Map();
+    preparedOpenWorkStatements.set(db, statements);
+  }
+  let prepared = statements.get(name);
+  if (prepared === undefined) {
+    prepared = openWorkQuery(db, kinds, withRing).prepare(name);
+    statements.set(name, prepared);
+  }
+  return prepared;
 }

@@ -83,6 +83,9 @@ export class ApiHarness {
     const schema = await request(app).get('/api/schema');
     const harness = new ApiHarness(app, db, temporal, sessions, schema.body);
     harness.prefix = prefix;
+    // As the API runs (runtime/system.ts): connector keys verified from memory while revocations are heard.
+    const watching = await db.store.watchCredentialChanges(db.handle.listen);
+    harness.cleanups.push(() => watching.close());
     return harness;
   }
 

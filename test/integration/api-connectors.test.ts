@@ -180,18 +180,23 @@ describe('connector endpoints: pending deployments and status reports', () => {
       expect(fields).toEqual(expect.arrayContaining(['connector_type', 'ring', 'page']));
       const missing = await operator.get('/api/v1/connectors/pending-rollbacks').expect(400);
       expect((missing.body as Problem).errors?.map((e) => e.field)).toEqual(['connector_type']);
+      const missingBoth = await operator.get('/api/v1/connectors/pending-work').expect(400);
+      expect((missingBoth.body as Problem).errors?.map((e) => e.field)).toEqual(['connector_type']);
     });
 
     it('refuses a connector asking for another connector type’s work with 403', async () => {
       const res = await intune.get('/api/v1/connectors/pending-deployments?connector_type=jamf').expect(403);
       expect((res.body as Problem).detail).toContain('intune');
       await intune.get('/api/v1/connectors/pending-rollbacks?connector_type=jamf').expect(403);
+      await intune.get('/api/v1/connectors/pending-work?connector_type=jamf').expect(403);
     });
 
     it('refuses submitters with 403 and anonymous callers with 401', async () => {
       const submitter = await api.agent('packager@example.com', ['submitter']);
       await submitter.get('/api/v1/connectors/pending-deployments?connector_type=intune').expect(403);
       await api.anonymous().get('/api/v1/connectors/pending-deployments?connector_type=intune').expect(401);
+      await submitter.get('/api/v1/connectors/pending-work?connector_type=intune').expect(403);
+      await api.anonymous().get('/api/v1/connectors/pending-work?connector_type=intune').expect(401);
     });
   });
 
@@ -275,6 +280,18 @@ describe('connector endpoints: pending deployments and status reports', () => {
         status: 'PENDING',
         rollback_steps: [{ platform: 'windows', strategy: 'UNINSTALL' }],
       });
+      // One request for both lists: each is what its own endpoint answers, and the rollback is not a deployment.
+      const [work, deployments, rollbacks] = await Promise.all(
+        ['pending-work', 'pending-deployments', 'pending-rollbacks'].map(async (list) => {
+          const res = await intune.get(`/api/v1/connectors/${list}`).expect(200);
+          return res.body as unknown;
+        }),
+      );
+      expect(work).toEqual({ deployments, rollbacks });
+      const both = work as { deployments: PendingItem[]; rollbacks: PendingItem[] };
+      expect(both.rollbacks).toContainEqual(canaryRollback);
+      expect(both.deployments.every((item) => item.action === 'DEPLOY')).toBe(true);
+      expect(both.rollbacks.every((item) => item.action === 'ROLLBACK')).toBe(true);
       // The deployment of CANARY is over: a report naming it is refused, the rollback is untouched.
       const late = await report(intune, intent, 'CANARY', {
         success: 99,
@@ -476,6 +493,18 @@ describe('connector endpoints: pending deployments and status reports', () => {
         'success_count',
         'final',
       ]);
+    });
+
+    it('authenticates a keyed request by its key alone: a session cookie beside it is neither read nor renewed', async () => {
+      const { apiKey } = await api.connector('intune');
+      // The operator's session agent, presenting the connector's key: the key decides who calls.
+      const me = await operator.get('/api/v1/auth/me').set('Authorization', `Bearer ${apiKey}`).expect(200);
+      expect(me.body).toMatchObject({ kind: 'connector', connector_type: 'intune' });
+      expect(me.headers['set-cookie']).toBeUndefined();
+      // Without the key the same agent is the operator, and its rolling session is renewed.
+      const session = await operator.get('/api/v1/auth/me').expect(200);
+      expect(session.body).toMatchObject({ kind: 'user', roles: ['operator'] });
+      expect(session.headers['set-cookie']).toBeDefined();
     });
 
     it('answers 401 without a key, with a malformed one and with a revoked one', async () => {

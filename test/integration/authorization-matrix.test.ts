@@ -251,6 +251,10 @@ const MATRIX: Record<string, Cell> = {
     query: { connector_type: 'intune' },
     expect: { ...readers(['operator']), ...intuneConnector(200) },
   },
+  listPendingWork: {
+    query: { connector_type: 'intune' },
+    expect: { ...readers(['operator']), ...intuneConnector(200) },
+  },
   updateDeploymentStatus: {
     body: () => ({
       correlation_id: randomUUID(),

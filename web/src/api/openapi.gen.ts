@@ -488,6 +488,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connectors/pending-work": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The deployments and the rollbacks a connector has to carry out, in one answer
+         * @description For a connector that carries out both: `deployments` is what /connectors/pending-deployments lists and `rollbacks` what /connectors/pending-rollbacks lists (open items of one connector type, oldest first, at most 500 of each), read in one request instead of two. The two kinds stay in lists of their own: a ROLLBACK item is never among the deployments. A connector may only ask for its own connector type (the default); operators may look at any.
+         *
+         *     Roles: connector, operator, admin.
+         */
+        get: operations["listPendingWork"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connectors/update-deployment-status": {
         parameters: {
             query?: never;
@@ -1610,6 +1632,12 @@ export interface components {
             strategy: "UNINSTALL" | "REINSTALL_PREVIOUS" | "SUPERSEDE" | "SCRIPT";
             instructions: string;
             tested: boolean;
+        };
+        PendingWork: {
+            /** @description open DEPLOY items, oldest first: what /connectors/pending-deployments lists */
+            deployments: components["schemas"]["PendingDeployment"][];
+            /** @description open ROLLBACK items, oldest first: what /connectors/pending-rollbacks lists */
+            rollbacks: components["schemas"]["PendingDeployment"][];
         };
         DeploymentStatusAnswer: {
             /**
@@ -4081,6 +4109,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PendingDeploymentList"];
+                };
+            };
+            /** @description The request is not valid; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (sign-ins, failed API key checks, changes or refused requests); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, the session store, Temporal or the identity provider) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPendingWork: {
+        parameters: {
+            query?: {
+                /** @description the execution plane asking: a connector key’s own by default (it may ask for no other); required for operators */
+                connector_type?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
+                /** @description only this ring */
+                ring?: "LAB" | "CANARY" | "PILOT" | "DEPARTMENT" | "GLOBAL";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The open deployments and rollbacks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingWork"];
                 };
             };
             /** @description The request is not valid; `errors` names each bad field */
