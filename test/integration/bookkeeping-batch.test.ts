@@ -71,6 +71,25 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     return { intentId, correlationId };
   }
 
+  const eventIds = (intentId: string) =>
+    db.handle.db
+      .select({ id: deploymentEvents.id })
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.intentId, intentId));
+  const intentRow = async (intentId: string) =>
+    (await db.handle.db.select().from(deploymentIntents).where(eq(deploymentIntents.id, intentId)))[0];
+  const ringRow = async (intentId: string) =>
+    (await db.handle.db.select().from(ringDeployments).where(eq(ringDeployments.intentId, intentId)))[0];
+  const riskRequest = (intent: { intentId: string; correlationId: string }) => ({
+    tenantId: TENANT,
+    intentId: intent.intentId,
+    correlationId: intent.correlationId,
+    eventKey: `${intent.intentId}:0001:RISK_ASSESSED`,
+    asOf: '2026-11-29T08:00:00.000Z',
+    targetRing: 'CANARY' as const,
+    platforms: ['windows' as const],
+  });
+
   function record(
     intent: { intentId: string; correlationId: string },
     sequence: number,
@@ -141,29 +160,20 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     );
     expect(await db.store.forTenant(TENANT).events.verifyChain()).toMatchObject({ brokenLink: null });
 
-    const [ring] = await db.handle.db
-      .select()
-      .from(ringDeployments)
-      .where(eq(ringDeployments.intentId, intent.intentId));
+    const ring = await ringRow(intent.intentId);
     expect(ring).toMatchObject({
       outcome: 'SUCCEEDED',
       status: 'REPORTED',
       successCount: 10,
       failureCount: 0,
     });
-    const [row] = await db.handle.db
-      .select()
-      .from(deploymentIntents)
-      .where(eq(deploymentIntents.id, intent.intentId));
+    const row = await intentRow(intent.intentId);
     expect(row).toMatchObject({ status: 'DEPLOYING', currentRing: 'CANARY' });
     expect(row?.updatedAt.toISOString()).toBe(steps.at(-1)?.record.at);
 
     // A retry after a lost answer adds nothing and answers the same keys.
     expect(await activities.recordBookkeeping(steps)).toEqual(answer);
-    const again = await db.handle.db
-      .select({ id: deploymentEvents.id })
-      .from(deploymentEvents)
-      .where(eq(deploymentEvents.intentId, intent.intentId));
+    const again = await eventIds(intent.intentId);
     expect(again).toHaveLength(4);
   });
 
@@ -180,15 +190,9 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     const failure = await activities.recordBookkeeping(refused).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: FailureTypes.UnstorableData, nonRetryable: true });
-    const events = await db.handle.db
-      .select({ id: deploymentEvents.id })
-      .from(deploymentEvents)
-      .where(eq(deploymentEvents.intentId, intent.intentId));
+    const events = await eventIds(intent.intentId);
     expect(events).toEqual([]);
-    const [ring] = await db.handle.db
-      .select()
-      .from(ringDeployments)
-      .where(eq(ringDeployments.intentId, intent.intentId));
+    const ring = await ringRow(intent.intentId);
     expect(ring).toMatchObject({ status: 'PENDING', outcome: null });
   });
 
@@ -208,15 +212,7 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
 
   it('assessRisk: records one assessment and its event however often it runs, the read model moved with it', async () => {
     const intent = await seedIntent('SUBMITTED');
-    const request = {
-      tenantId: TENANT,
-      intentId: intent.intentId,
-      correlationId: intent.correlationId,
-      eventKey: `${intent.intentId}:0001:RISK_ASSESSED`,
-      asOf: '2026-11-29T08:00:00.000Z',
-      targetRing: 'CANARY' as const,
-      platforms: ['windows' as const],
-    };
+    const request = riskRequest(intent);
     const first = await activities.assessRisk(request);
     expect(await activities.assessRisk({ ...request, asOf: '2026-11-29T08:05:00.000Z' })).toEqual(first);
     const events = await db.handle.db
@@ -226,10 +222,7 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     expect(events.map((event) => [event.eventType, event.correlationId])).toEqual([
       ['RISK_ASSESSED', intent.correlationId],
     ]);
-    const [row] = await db.handle.db
-      .select()
-      .from(deploymentIntents)
-      .where(eq(deploymentIntents.id, intent.intentId));
+    const row = await intentRow(intent.intentId);
     expect(row).toMatchObject({
       status: 'SUBMITTED',
       riskScore: first.score,
@@ -240,27 +233,14 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
 
   it('assessRisk: refuses an intent the API gave up, and records nothing for it', async () => {
     const intent = await seedIntent('FAILED');
-    await expect(
-      activities.assessRisk({
-        tenantId: TENANT,
-        intentId: intent.intentId,
-        correlationId: intent.correlationId,
-        eventKey: `${intent.intentId}:0001:RISK_ASSESSED`,
-        asOf: '2026-11-29T08:00:00.000Z',
-        targetRing: 'CANARY',
-        platforms: ['windows'],
-      }),
-    ).rejects.toMatchObject({ type: FailureTypes.IntentGivenUp, nonRetryable: true });
+    await expect(activities.assessRisk(riskRequest(intent))).rejects.toMatchObject({
+      type: FailureTypes.IntentGivenUp,
+      nonRetryable: true,
+    });
     expect(await db.store.forTenant(TENANT).riskAssessments.forIntent(intent.intentId)).toBeUndefined();
-    const events = await db.handle.db
-      .select({ id: deploymentEvents.id })
-      .from(deploymentEvents)
-      .where(eq(deploymentEvents.intentId, intent.intentId));
+    const events = await eventIds(intent.intentId);
     expect(events).toEqual([]);
-    const [row] = await db.handle.db
-      .select()
-      .from(deploymentIntents)
-      .where(eq(deploymentIntents.id, intent.intentId));
+    const row = await intentRow(intent.intentId);
     expect(row).toMatchObject({ status: 'FAILED', riskScore: null });
   });
 });
