@@ -102,15 +102,21 @@ export class DeploymentEventRepository {
       .onConflictDoUpdate({ target: auditChainHeads.tenantId, set: { seq: sql`${auditChainHeads.seq}` } })
       .returning({ seq: auditChainHeads.seq, hash: auditChainHeads.hash });
     if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
-    // Under the head lock no other writer of this tenant can add these keys meanwhile.
+    // Under the head lock no other writer of this tenant can add these keys meanwhile. A single event needs
+    // no read: its insert skips a key already recorded (below), and then nothing else is written.
+    const single = events.length === 1;
     const keys = [...new Set(events.map((event) => event.eventKey))];
     const recorded = new Set(
-      (
-        await tx
-          .select({ eventKey: deploymentEvents.eventKey })
-          .from(deploymentEvents)
-          .where(and(eq(deploymentEvents.tenantId, this.tenantId), inArray(deploymentEvents.eventKey, keys)))
-      ).map((row) => row.eventKey),
+      single
+        ? []
+        : (
+            await tx
+              .select({ eventKey: deploymentEvents.eventKey })
+              .from(deploymentEvents)
+              .where(
+                and(eq(deploymentEvents.tenantId, this.tenantId), inArray(deploymentEvents.eventKey, keys)),
+              )
+          ).map((row) => row.eventKey),
     );
     const added: boolean[] = [];
     const rows: (typeof deploymentEvents.$inferInsert & Omit<DeploymentEventRow, 'id'>)[] = [];
@@ -138,10 +144,13 @@ export class DeploymentEventRepository {
       added.push(true);
     }
     if (rows.length === 0) return added;
-    const inserted = await tx
-      .insert(deploymentEvents)
-      .values(rows)
-      .returning({ id: deploymentEvents.id, seq: deploymentEvents.seq });
+    const insert = tx.insert(deploymentEvents).values(rows);
+    const inserted = await (
+      single
+        ? insert.onConflictDoNothing({ target: [deploymentEvents.tenantId, deploymentEvents.eventKey] })
+        : insert
+    ).returning({ id: deploymentEvents.id, seq: deploymentEvents.seq });
+    if (single && inserted.length === 0) return [false];
     if (inserted.length !== rows.length) throw new Error('the audit event insert returned fewer rows');
     if (this.siemOutbox) {
       const idOf = new Map(inserted.map((row) => [row.seq, row.id]));
