@@ -163,10 +163,23 @@ function runSchemathesis(binary, schemaUrl, caller, reportDir) {
   ];
   const started = Date.now();
   const result = spawnSync(binary, commandArgs, {
-    stdio: 'inherit',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
     env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' },
   });
+  process.stdout.write(unframed(`${result.stdout ?? ''}${result.stderr ?? ''}`));
+  if (result.error) console.log(`fuzz: schemathesis did not run: ${result.error.message}`);
   return { caller: caller.name, status: result.status, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Schemathesis closes its report with pytest's framing ("===== 2 warnings in 25.16s ====="), a line
+ * that CI reads as pytest closing on no test executed. The fuzz step's verdict is its exit code and
+ * the suite's closing line comes last, so the framing is dropped: "schemathesis: 2 warnings in 25.16s".
+ */
+function unframed(text) {
+  return text.replace(/^=+ (.*?) =+$/gm, 'schemathesis: $1');
 }
 
 async function main() {
