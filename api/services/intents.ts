@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { TenantStore } from '../../db/tenant-store';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
+import type { NewDeploymentEvent } from '../../db/repositories/deployment-events';
 import type { EvidencePackRow } from '../../db/repositories/evidence-packs';
 import { riskSummaryOf } from '../../db/repositories/risk-assessments';
 import { canonicalJson } from '../../policy/canonical-json';
@@ -77,6 +78,42 @@ export function evidenceHash(pack: EvidencePack): string {
   return createHash('sha256').update(canonicalJson(pack)).digest('hex');
 }
 
+/** The evidence of a submission: its content, and its stored row unless it came inline and is not stored yet. */
+interface SubmittedEvidence {
+  readonly content: EvidencePack;
+  readonly contentHash: string;
+  readonly row: EvidencePackRow | undefined;
+}
+
+/** 422 naming every part of the pack that an intent requires and it lacks. */
+function refuseIncompleteEvidence(pack: EvidencePack): void {
+  const missing = missingEvidence(pack);
+  if (missing.length === 0) return;
+  throw problems.unprocessable(
+    'incomplete-evidence',
+    `the evidence pack lacks: ${missing.join(', ')}`,
+    missing.map((part) => ({ field: `evidence_pack.${part}`, message: 'is required before deployment' })),
+  );
+}
+
+/** The audit event of a newly stored pack, correlated with the intent it came with or with the pack itself. */
+function evidencePackStored(
+  row: EvidencePackRow,
+  actor: Actor,
+  requestId: string | null,
+  correlationId: string,
+): NewDeploymentEvent {
+  return {
+    eventKey: `evidence-pack:${row.id}`,
+    eventType: 'EVIDENCE_PACK_STORED',
+    intentId: null,
+    correlationId,
+    requestId,
+    actor: actor.id,
+    payload: { evidencePackId: row.id, contentHash: row.contentHash },
+  };
+}
+
 /** The 503 of a keyed submission whose workflow did not start: the intent waits, startable. */
 function startRefused(intent: DeploymentIntentRow, cause: unknown) {
   return problems.unavailable(
@@ -87,8 +124,9 @@ function startRefused(intent: DeploymentIntentRow, cause: unknown) {
 }
 
 /**
- * Accepts deployment intents: evidence first, one read-model row and INTENT_CREATED event in one
- * transaction, then the workflow under a deterministic id (so a retry never starts a second one),
+ * Accepts deployment intents: evidence first (without a complete pack nothing is written), then one
+ * transaction for the inline pack (and its EVIDENCE_PACK_STORED when new), the read-model row and
+ * INTENT_CREATED, then the workflow under a deterministic id (so a retry never starts a second one),
  * started together with the wait for its risk assessment in one call.
  */
 export class IntentService {
@@ -99,29 +137,20 @@ export class IntentService {
   }
 
   /**
-   * Stores a pack once per content. Its event is correlated with the intent it came with, or (sent on
-   * its own) with the pack's id.
+   * Stores a pack sent on its own, once per content; its event is correlated with the pack's id. (A pack
+   * sent inline with an intent is stored by `submit`, in the intent's transaction.)
    */
   async storeEvidencePack(
     store: TenantStore,
     actor: Actor,
     requestId: string | null,
     pack: EvidencePack,
-    intentCorrelationId?: string,
   ): Promise<{ row: EvidencePackRow; created: boolean }> {
     const contentHash = evidenceHash(pack);
     return store.transaction(async (tx) => {
       const stored = await tx.evidencePacks.store({ contentHash, content: pack, createdBy: actor.id });
       if (stored.created) {
-        await tx.events.append({
-          eventKey: `evidence-pack:${stored.row.id}`,
-          eventType: 'EVIDENCE_PACK_STORED',
-          intentId: null,
-          correlationId: intentCorrelationId ?? stored.row.id,
-          requestId,
-          actor: actor.id,
-          payload: { evidencePackId: stored.row.id, contentHash },
-        });
+        await tx.events.append(evidencePackStored(stored.row, actor, requestId, stored.row.id));
       }
       return stored;
     });
@@ -140,20 +169,26 @@ export class IntentService {
     }
 
     refuseUnsupportedConnectors(submission.connectors);
+    const evidence = await this.resolveEvidence(store, submission);
+    // Refused before anything is written: an inline pack is stored only with the intent it came with.
+    refuseIncompleteEvidence(evidence.content);
+
     // The server's own, unique in the tenant: a client's X-Correlation-ID is only the request id.
     const correlationId = randomUUID();
-    const pack = await this.resolveEvidence(store, actor, requestId, correlationId, submission);
-    const missing = missingEvidence(pack.content);
-    if (missing.length > 0) {
-      throw problems.unprocessable(
-        'incomplete-evidence',
-        `the evidence pack lacks: ${missing.join(', ')}`,
-        missing.map((part) => ({ field: `evidence_pack.${part}`, message: 'is required before deployment' })),
-      );
-    }
-
     const intentId = keyed?.intentId ?? randomUUID();
+    // One transaction: the inline pack, the intent and their audit events are recorded together or not at all.
     const created = await store.transaction(async (tx) => {
+      const events: NewDeploymentEvent[] = [];
+      let pack = evidence.row;
+      if (pack === undefined) {
+        const stored = await tx.evidencePacks.store({
+          contentHash: evidence.contentHash,
+          content: evidence.content,
+          createdBy: actor.id,
+        });
+        pack = stored.row;
+        if (stored.created) events.push(evidencePackStored(pack, actor, requestId, correlationId));
+      }
       const row = await tx.intents.create({
         id: intentId,
         appName: submission.appName,
@@ -170,23 +205,27 @@ export class IntentService {
         targetDeviceCount: submission.targetDeviceCount ?? null,
         rolloutPolicy: this.options.rolloutPolicy,
       });
-      if (row === undefined) return undefined;
-      await tx.events.append({
-        eventKey: `${intentId}:0000:INTENT_CREATED`,
-        eventType: 'INTENT_CREATED',
-        intentId,
-        correlationId,
-        requestId,
-        actor: actor.id,
-        payload: {
-          appName: row.appName,
-          version: row.version,
-          targetRing: row.targetRing,
-          connectors: row.connectors,
-          evidencePackId: pack.id,
-          evidenceHash: pack.contentHash,
-        },
-      });
+      if (row !== undefined) {
+        events.push({
+          eventKey: `${intentId}:0000:INTENT_CREATED`,
+          eventType: 'INTENT_CREATED',
+          intentId,
+          correlationId,
+          requestId,
+          actor: actor.id,
+          payload: {
+            appName: row.appName,
+            version: row.version,
+            targetRing: row.targetRing,
+            connectors: row.connectors,
+            evidencePackId: pack.id,
+            evidenceHash: pack.contentHash,
+          },
+        });
+      }
+      // The chain head is locked once for both events. A pack this attempt stored keeps its event even when
+      // the intent conflicts (another attempt under the same key recorded it): every stored pack has one.
+      await tx.events.appendMany(events);
       return row;
     });
     if (created === undefined) {
@@ -253,16 +292,14 @@ export class IntentService {
     return { intent: earlier, risk: await this.awaitRisk(earlier), replayed: true };
   }
 
+  /** The pack an intent comes with: posted inline (not stored yet), or stored before and named by its id. */
   private async resolveEvidence(
     store: TenantStore,
-    actor: Actor,
-    requestId: string | null,
-    correlationId: string,
     submission: IntentSubmission,
-  ): Promise<EvidencePackRow> {
+  ): Promise<SubmittedEvidence> {
     if (submission.evidencePack !== undefined) {
-      return (await this.storeEvidencePack(store, actor, requestId, submission.evidencePack, correlationId))
-        .row;
+      const content = submission.evidencePack;
+      return { content, contentHash: evidenceHash(content), row: undefined };
     }
     const id = submission.evidencePackId;
     const row = id === undefined ? undefined : await store.evidencePacks.get(id);
@@ -271,7 +308,7 @@ export class IntentService {
         { field: 'evidence_pack_id', message: 'names no evidence pack of this tenant' },
       ]);
     }
-    return row;
+    return { content: row.content, contentHash: row.contentHash, row };
   }
 
   /** FAILED and audited, unless the workflow began after all; true when marked. */
