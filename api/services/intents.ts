@@ -225,7 +225,8 @@ export class IntentService {
       }
       // The chain head is locked once for both events. A pack this attempt stored keeps its event even when
       // the intent conflicts (another attempt under the same key recorded it): every stored pack has one.
-      await tx.events.appendMany(events);
+      // Both keys name rows this transaction created, so neither can be recorded yet: no read of the keys.
+      await tx.events.appendMany(events, { unrecorded: true });
       return row;
     });
     if (created === undefined) {

@@ -86,14 +86,28 @@ export class DeploymentEventRepository {
    * runs in one): the chain head is locked once, the keys already recorded are read in one query and
    * the new rows inserted in one statement. Answers, per event, whether it was added (false: its key was
    * already recorded, by an earlier attempt or earlier in the same list).
+   *
+   * `options.unrecorded`: the caller knows no event of the list can have been recorded before, because
+   * each key names a row it created in this same transaction (a new intent's INTENT_CREATED): the read of
+   * recorded keys is skipped. A key recorded after all then fails the insert (unique violation), and the
+   * caller's transaction with it, instead of being skipped.
    */
-  async appendMany(events: readonly NewDeploymentEvent[]): Promise<boolean[]> {
+  async appendMany(
+    events: readonly NewDeploymentEvent[],
+    options: { readonly unrecorded?: boolean } = {},
+  ): Promise<boolean[]> {
     if (events.length === 0) return [];
-    if (this.db instanceof PgTransaction) return this.appendChained(this.db as Transaction, events);
-    return this.db.transaction((tx) => this.appendChained(tx, events));
+    const unrecorded = options.unrecorded === true;
+    if (this.db instanceof PgTransaction)
+      return this.appendChained(this.db as Transaction, events, unrecorded);
+    return this.db.transaction((tx) => this.appendChained(tx, events, unrecorded));
   }
 
-  private async appendChained(tx: Transaction, events: readonly NewDeploymentEvent[]): Promise<boolean[]> {
+  private async appendChained(
+    tx: Transaction,
+    events: readonly NewDeploymentEvent[],
+    unrecorded: boolean,
+  ): Promise<boolean[]> {
     // The tenant's chain head, created at genesis for its first event, locked until the transaction ends
     // (a conflicting insert's no-op update locks the row as SELECT … FOR UPDATE would): one round trip.
     const [head] = await tx
@@ -103,11 +117,12 @@ export class DeploymentEventRepository {
       .returning({ seq: auditChainHeads.seq, hash: auditChainHeads.hash });
     if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
     // Under the head lock no other writer of this tenant can add these keys meanwhile. A single event needs
-    // no read: its insert skips a key already recorded (below), and then nothing else is written.
+    // no read: its insert skips a key already recorded (below), and then nothing else is written. Nor does
+    // a list its caller knows to be unrecorded.
     const single = events.length === 1;
     const keys = [...new Set(events.map((event) => event.eventKey))];
     const recorded = new Set(
-      single
+      single || unrecorded
         ? []
         : (
             await tx

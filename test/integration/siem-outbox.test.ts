@@ -69,6 +69,37 @@ describe.each(databaseKinds())('the SIEM outbox (%s)', (kind) => {
     );
   });
 
+  it('appends a list its caller knows unrecorded the same way; a key recorded after all fails the whole list', async () => {
+    const tenant = asTenantId(`tenant-unrecorded-${randomUUID()}`);
+    const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(tenant);
+    const added = await store.events.appendMany(
+      [event('INTENT_CREATED', `${tenant}-1`), event('CAB_DECIDED', `${tenant}-2`)],
+      { unrecorded: true },
+    );
+    expect(added).toEqual([true, true]);
+    await expect(
+      store.events.appendMany([event('RING_REPORTED', `${tenant}-3`), event('CAB_DECIDED', `${tenant}-2`)], {
+        unrecorded: true,
+      }),
+    ).rejects.toThrow();
+    const rows = await db.handle.db
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.tenantId, tenant))
+      .orderBy(asc(deploymentEvents.seq));
+    expect(rows.map((row) => [row.seq, row.eventKey])).toEqual([
+      [1, `test:${tenant}-1`],
+      [2, `test:${tenant}-2`],
+    ]);
+    expect(await store.events.verifyChain()).toMatchObject({
+      verified: 2,
+      brokenLink: null,
+      head: { seq: 2 },
+    });
+    const queued = await db.handle.db.select().from(siemOutbox).where(eq(siemOutbox.tenantId, tenant));
+    expect(queued.map((row) => row.eventId)).toEqual([rows[1]?.id]);
+  });
+
   it('queues a privileged event with its chained row and a stable record id, and skips the others', async () => {
     const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(TENANT);
     await store.events.append(event('INTENT_CREATED'));
