@@ -355,10 +355,19 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       const parts = eucoraCpuParts();
       return parts.temporal + parts.worker + parts.api;
     };
-    const bareCpu = () => {
+    /** The bare side's CPU by process (ms so far): the dev server, the bare worker and this process. */
+    const bareCpuParts = () => {
       const p = processes();
       const own = process.cpuUsage();
-      return cpuMs(p.temporal) + cpuMs([p.bareWorker.pid]) + (own.user + own.system) / 1_000;
+      return {
+        temporal: cpuMs(p.temporal),
+        worker: cpuMs([p.bareWorker.pid]),
+        client: (own.user + own.system) / 1_000,
+      };
+    };
+    const bareCpu = () => {
+      const parts = bareCpuParts();
+      return parts.temporal + parts.worker + parts.client;
     };
 
     const packager = new ApiClient(apiUrl, 60_000);
@@ -416,6 +425,8 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     // ---- intake -----------------------------------------------------------------------------------
     const intake: Record<string, unknown>[] = [];
     const cpu = { eucora: 0, eucoraCount: 0, bare: 0, bareCount: 0 };
+    const createParts = { temporal: 0, worker: 0, api: 0 };
+    const bareParts = { temporal: 0, worker: 0, client: 0 };
     let peak = { eucora: 0, bare: 0 };
     for (const { concurrency, requests } of size.intake) {
       const trials = {
@@ -433,12 +444,22 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
         progress(`intake c=${String(concurrency)} pair ${String(pair + 1)}/${String(size.pairs)}`);
         trials.load.push(load());
         let before = eucoraCpu();
+        const partsBefore = eucoraCpuParts();
         const e = await closedLoop(requests, concurrency, createIntent);
         cpu.eucora += eucoraCpu() - before;
+        const partsAfter = eucoraCpuParts();
+        for (const part of ['temporal', 'worker', 'api'] as const) {
+          createParts[part] += partsAfter[part] - partsBefore[part];
+        }
         cpu.eucoraCount += requests - e.errors;
         before = bareCpu();
+        const bareBefore = bareCpuParts();
         const b = await closedLoop(requests, concurrency, bareStartAndResult);
         cpu.bare += bareCpu() - before;
+        const bareAfter = bareCpuParts();
+        for (const part of ['temporal', 'worker', 'client'] as const) {
+          bareParts[part] += bareAfter[part] - bareBefore[part];
+        }
         cpu.bareCount += requests - b.errors;
         const s = await closedLoop(requests, concurrency, bareStart);
         await sleep(1_000); // the started workflows finish before the next trial
@@ -475,6 +496,16 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       eucora_ms: round(cpu.eucora / Math.max(1, cpu.eucoraCount)),
       bare_ms: round(cpu.bare / Math.max(1, cpu.bareCount)),
       ratio: ratio(cpu.eucora / Math.max(1, cpu.eucoraCount), cpu.bare / Math.max(1, cpu.bareCount)),
+      eucora_ms_by_process: {
+        temporal_dev_server: round(createParts.temporal / Math.max(1, cpu.eucoraCount)),
+        worker: round(createParts.worker / Math.max(1, cpu.eucoraCount)),
+        api: round(createParts.api / Math.max(1, cpu.eucoraCount)),
+      },
+      bare_ms_by_process: {
+        temporal_dev_server: round(bareParts.temporal / Math.max(1, cpu.bareCount)),
+        worker: round(bareParts.worker / Math.max(1, cpu.bareCount)),
+        client: round(bareParts.client / Math.max(1, cpu.bareCount)),
+      },
       note: 'Temporal dev server + EUCORA worker + EUCORA API, against dev server + bare worker + this process (the bare client), over the intake trials; PostgreSQL is shared with other users and not counted',
     };
 
