@@ -224,15 +224,16 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       return runWithCorrelationId(request.correlationId, () =>
         refusingPermanentDataErrors(async () => {
           const scope = tenant(request);
-          const intent = await scope.intents.get(request.intentId);
+          // The intent and its evidence pack in one read.
+          const intent = await scope.intents.withEvidence(request.intentId);
           if (intent === undefined) {
             throw ApplicationFailure.nonRetryable(
               `intent ${request.intentId} not found`,
               FailureTypes.IntentNotFound,
             );
           }
-          const pack = await scope.evidencePacks.get(intent.evidencePackId);
-          if (pack === undefined) {
+          const pack = intent.pack;
+          if (pack === null) {
             throw ApplicationFailure.nonRetryable(
               `evidence pack ${intent.evidencePackId} not found`,
               FailureTypes.EvidencePackNotFound,

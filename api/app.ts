@@ -66,6 +66,11 @@ export interface ApiDependencies {
     readonly callTimeoutMs?: number;
   };
   readonly rolloutPolicy: RolloutPolicy;
+  /**
+   * How long a long-polling connector's request is held at most, whatever its `wait` asks (default:
+   * the 30 s the document allows; 0 answers every poll at once).
+   */
+  readonly connectorMaxWaitMs?: number;
   /** A SIEM is configured: `/health` and `/metrics` report its backlog (SIEM_DEGRADED_AFTER). */
   readonly siem?: { readonly degradedAfterMs: number } | undefined;
   /** Idempotency-Key lifetime and lease; the defaults of api/idempotency.ts when unset. */

@@ -231,7 +231,7 @@ function bodySchemaOf(definition: Endpoint): z.ZodType | undefined {
 }
 
 /** Aborts when the response's connection closes before the answer was sent: the caller stopped waiting. */
-function abandonment(res: Response): AbortSignal {
+export function abandonment(res: Response): AbortSignal {
   const controller = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort();

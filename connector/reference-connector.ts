@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
+  MAX_PENDING_WORK_WAIT_SECONDS,
   connectorTypeSchema,
   deploymentStatusAnswerSchema,
   pendingWorkSchema,
@@ -12,7 +13,8 @@ import { parseDuration } from '../policy/duration';
 
 /**
  * A reference connector: polls the control plane for its pending ring deployments and rollbacks (one
- * request, two lists), and reports them done with configured device counts. It installs nothing; a real
+ * request, two lists; a long poll that the control plane holds while nothing is open), and reports them
+ * done with configured device counts. It installs nothing; a real
  * connector puts its execution plane (Intune, Jamf, ...) where `carryOut` sends its reports.
  */
 
@@ -26,8 +28,15 @@ export interface ConnectorOptions {
   readonly connectorType: ConnectorType;
   readonly successCount: number;
   readonly failureCount: number;
-  /** Pause between two reports on one item, and between two polls that found nothing. */
+  /** Pause between two reports on one item, and between two polls that found nothing new. */
   readonly intervalMs: number;
+  /**
+   * Long polling: how long (seconds, 0..30) the control plane may hold a poll that finds nothing open,
+   * answering as soon as work is recorded. A poll it held is followed by the next at once, without the
+   * interval: an idle connector costs one request per `waitSeconds`, not one per `intervalMs`.
+   * 0 polls every `intervalMs`. Default DEFAULT_WAIT_SECONDS; never with `once`.
+   */
+  readonly waitSeconds?: number;
   /** Interim reports (heartbeats with partial counts) before the final one. */
   readonly interimReports: number;
   /** Carry out what is pending now, then stop. */
@@ -62,6 +71,8 @@ export class ControlPlaneError extends Error {
 const problemSchema = z.object({ type: z.string().optional(), detail: z.string().optional() });
 
 const MAX_RETRY_MS = 60_000;
+/** How long a poll asks to be held by default: well under the 60 s idle timeout of common proxies. */
+export const DEFAULT_WAIT_SECONDS = 20;
 /** Sends of one report before the item is left for the next poll: a 503 means "recorded, send it again". */
 const REPORT_SENDS = 3;
 
@@ -99,10 +110,17 @@ export async function runConnector(options: ConnectorOptions): Promise<Connector
     inFlight.set(key, job);
   };
 
+  // "Carry out what is pending now": a run with `once` never waits for work to appear.
+  const waitSeconds = options.once === true ? 0 : (options.waitSeconds ?? DEFAULT_WAIT_SECONDS);
   while (!stopped(options) && outcome.fatal === undefined) {
     let items: PendingDeployment[];
+    let held = false;
     try {
-      items = await api.pendingWork();
+      const asked = performance.now();
+      items = await api.pendingWork(waitSeconds);
+      // An empty answer after at least an interval: the control plane held the poll (it may answer
+      // sooner, e.g. when it holds too many polls already, and then the interval applies).
+      held = waitSeconds > 0 && items.length === 0 && performance.now() - asked >= options.intervalMs;
       failedPolls = 0;
     } catch (error) {
       if (stopped(options)) break;
@@ -126,8 +144,8 @@ export async function runConnector(options: ConnectorOptions): Promise<Connector
 
     if (options.once === true) break;
     // Nothing new, or a report did not get through: wait before asking again (less when an item ends,
-    // since the next step of its rollout is the likely next work).
-    if (fresh.length === 0 || outcome.failedSince) {
+    // since the next step of its rollout is the likely next work). A held poll has waited already.
+    if ((fresh.length === 0 && !held) || outcome.failedSince) {
       outcome.failedSince = false;
       await Promise.race([pause(options.intervalMs, options.signal), ...inFlight.values()]);
     }
@@ -223,9 +241,15 @@ class ControlPlane {
     this.base = `${options.baseUrl.replace(/\/+$/, '')}/api/v1`;
   }
 
-  /** Deployments and rollbacks, oldest first: this connector carries out both, so it asks for both at once. */
-  async pendingWork(): Promise<PendingDeployment[]> {
-    const query = new URLSearchParams({ connector_type: this.options.connectorType }).toString();
+  /**
+   * Deployments and rollbacks, oldest first: this connector carries out both, so it asks for both at once.
+   * With `waitSeconds`, the control plane holds the request while nothing is open.
+   */
+  async pendingWork(waitSeconds: number): Promise<PendingDeployment[]> {
+    const query = new URLSearchParams({
+      connector_type: this.options.connectorType,
+      ...(waitSeconds > 0 ? { wait: String(waitSeconds) } : {}),
+    }).toString();
     const { deployments, rollbacks } = pendingWorkSchema.parse(
       await this.call('GET', `/connectors/pending-work?${query}`, randomUUID()),
     );
@@ -309,7 +333,9 @@ export const USAGE = `usage: npm run connector -- --type <intune|jamf|sccm|lands
   --api-key <key>      connector API key (default: the EUCORA_CONNECTOR_KEY environment variable)
   --success <n>        devices reported successful per item (default 100)
   --failure <n>        devices reported failed per item (default 0)
-  --interval <dur>     pause between reports and between empty polls, e.g. 2s, 500ms (default 5s)
+  --interval <dur>     pause between reports and between polls that found nothing new, e.g. 2s, 500ms (default 5s)
+  --wait <seconds>     long polling: the control plane holds a poll that finds nothing open up to this
+                       long, answering as soon as work is recorded; 0 polls every interval (default 20, max 30)
   --interim <n>        interim reports before the final one (default 1)
   --once               carry out what is pending now, then exit
 `;
@@ -335,6 +361,7 @@ const cliSchema = z.object({
       }
     }),
   interim: z.coerce.number().int().min(0).max(100).default(1),
+  wait: z.coerce.number().int().min(0).max(MAX_PENDING_WORK_WAIT_SECONDS).default(DEFAULT_WAIT_SECONDS),
   once: z.boolean().default(false),
 });
 
@@ -354,6 +381,7 @@ export function parseConnectorArguments(
       failure: { type: 'string' },
       interval: { type: 'string' },
       interim: { type: 'string' },
+      wait: { type: 'string' },
       once: { type: 'boolean' },
     },
   });
@@ -374,6 +402,7 @@ export function parseConnectorArguments(
     failureCount: cli.failure,
     intervalMs: cli.interval,
     interimReports: cli.interim,
+    waitSeconds: cli.wait,
     once: cli.once,
   };
 }

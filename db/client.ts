@@ -41,7 +41,7 @@ export type ListenFunction = (
 export interface DatabaseHandle {
   readonly db: Database;
   readonly kind: 'postgres' | 'pglite';
-  /** LISTEN on a connection of its own (PostgreSQL), or PGlite's own notifications. */
+  /** LISTEN on one connection shared by every subscription (PostgreSQL), or PGlite's own notifications. */
   readonly listen: ListenFunction;
   /** Applies the committed migrations under an advisory lock, so concurrent starters do not race. */
   migrate(): Promise<void>;
@@ -157,13 +157,10 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
   return {
     db,
     kind: 'postgres',
-    listen: (channel, handlers) =>
-      listenOnOwnConnection(
-        () => new Client({ ...connection, connectionTimeoutMillis: poolConfig.connectionTimeoutMillis }),
-        channel,
-        handlers,
-        lost,
-      ),
+    listen: sharedListener(
+      () => new Client({ ...connection, connectionTimeoutMillis: poolConfig.connectionTimeoutMillis }),
+      lost,
+    ),
     async migrate() {
       // A connection of its own, without the timeouts: waiting for another migrator's lock, and a
       // migration rewriting a large table, may take long.
@@ -235,72 +232,130 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
 
 const LISTEN_RETRY_MS = [250, 1_000, 2_000, 5_000];
 
+interface Subscription {
+  readonly channel: string;
+  readonly handlers: ListenHandlers;
+  /** `subscribed(true)` was said and not taken back yet. */
+  live: boolean;
+}
+
 /**
- * LISTEN on a dedicated connection (a pooled one would be handed to other queries). When the connection
- * is lost, `subscribed(false)` at once, then a new connection after a short, growing pause. Resolves
- * once the first attempt has subscribed or failed (it is retried).
+ * One dedicated LISTEN connection per process (a pooled one would be handed to other queries), shared by
+ * every subscription: the credential cache's channel and the long-polling connectors' channel are two
+ * LISTENs on one connection, and a subscription costs no connection of its own. The connection is opened
+ * by the first subscription and ended with the last. When it is lost, every subscription hears
+ * `subscribed(false)` at once; a new connection follows after a short, growing pause, LISTENs on every
+ * channel again and says `subscribed(true)`. `listen` resolves once its channel is subscribed, or the
+ * attempt failed (it is retried).
  */
-async function listenOnOwnConnection(
-  connect: () => Client,
-  channel: string,
-  handlers: ListenHandlers,
-  lost: (error: unknown) => void,
-): Promise<{ close(): Promise<void> }> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`unexpected channel name ${channel}`);
+export function sharedListener(connect: () => Client, lost: (error: unknown) => void): ListenFunction {
+  const subscriptions = new Set<Subscription>();
   let current: Client | undefined;
-  let closed = false;
+  /** The current connection once it is connected (undefined: its attempt failed). */
+  let connected: Promise<Client | undefined> | undefined;
+  const listening = new WeakMap<Client, Set<string>>();
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
-  const again = (client: Client) => {
+
+  const drop = (client: Client) => {
     if (current !== client) return;
     current = undefined;
-    handlers.subscribed(false);
+    connected = undefined;
     client.end().catch(() => undefined);
-    if (closed) return;
+    for (const subscription of subscriptions) {
+      if (subscription.live) {
+        subscription.live = false;
+        subscription.handlers.subscribed(false);
+      }
+    }
+    if (subscriptions.size === 0) return;
     const pause = LISTEN_RETRY_MS[Math.min(failures, LISTEN_RETRY_MS.length - 1)] ?? 5_000;
     failures += 1;
-    retry = setTimeout(() => void start(), pause);
+    retry = setTimeout(() => {
+      retry = undefined;
+      void open().then(subscribeAll);
+    }, pause);
     retry.unref();
   };
-  const start = (): Promise<void> => {
-    retry = undefined;
-    if (closed) return Promise.resolve();
+
+  const open = (): Promise<Client | undefined> => {
     const client = connect();
     current = client;
+    listening.set(client, new Set());
     client.on('error', (error) => {
       lost(error);
-      again(client);
+      drop(client);
     });
     client.on('end', () => {
-      again(client);
+      drop(client);
     });
     client.on('notification', (message) => {
-      if (message.channel === channel) handlers.notified(message.payload ?? '');
+      for (const subscription of subscriptions) {
+        if (subscription.channel === message.channel) subscription.handlers.notified(message.payload ?? '');
+      }
     });
-    return client
-      .connect()
-      .then(() => client.query(`LISTEN ${channel}`))
-      .then(
-        () => {
-          if (current !== client) return;
-          failures = 0;
-          handlers.subscribed(true);
-        },
-        (error: unknown) => {
-          lost(error);
-          again(client);
-        },
-      );
+    connected = client.connect().then(
+      () => client,
+      (error: unknown) => {
+        lost(error);
+        drop(client);
+        return undefined;
+      },
+    );
+    return connected;
   };
-  await start();
-  return {
-    async close() {
-      closed = true;
-      if (retry !== undefined) clearTimeout(retry);
-      const client = current;
-      current = undefined;
-      handlers.subscribed(false);
-      await client?.end().catch(() => undefined);
-    },
+
+  /** LISTENs on every channel a subscription wants, then tells the subscriptions that are not live yet. */
+  const subscribeAll = async (client: Client | undefined): Promise<void> => {
+    if (client === undefined || current !== client) return;
+    const channels = listening.get(client) ?? new Set<string>();
+    try {
+      for (const channel of new Set([...subscriptions].map((subscription) => subscription.channel))) {
+        if (channels.has(channel)) continue;
+        await client.query(`LISTEN ${channel}`);
+        channels.add(channel);
+      }
+    } catch (error) {
+      lost(error);
+      drop(client);
+      return;
+    }
+    if (current !== client) return;
+    failures = 0;
+    for (const subscription of subscriptions) {
+      if (!subscription.live && channels.has(subscription.channel)) {
+        subscription.live = true;
+        subscription.handlers.subscribed(true);
+      }
+    }
+  };
+
+  return async (channel, handlers) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`unexpected channel name ${channel}`);
+    const subscription: Subscription = { channel, handlers, live: false };
+    subscriptions.add(subscription);
+    // A retry already scheduled subscribes this one too when it connects.
+    if (retry === undefined) await subscribeAll(await (connected ?? open()));
+    return {
+      async close() {
+        if (!subscriptions.delete(subscription)) return;
+        subscription.live = false;
+        handlers.subscribed(false);
+        if (subscriptions.size === 0) {
+          if (retry !== undefined) clearTimeout(retry);
+          retry = undefined;
+          const client = current;
+          current = undefined;
+          connected = undefined;
+          await client?.end().catch(() => undefined);
+          return;
+        }
+        const stillWanted = [...subscriptions].some((other) => other.channel === channel);
+        const client = current;
+        if (!stillWanted && client !== undefined && listening.get(client)?.delete(channel) === true) {
+          await client.query(`UNLISTEN ${channel}`).catch(() => undefined);
+        }
+      },
+    };
   };
 }

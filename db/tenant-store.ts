@@ -26,6 +26,7 @@ import { UserRepository } from './repositories/users';
 import type { RiskModelRow } from './repositories/risk-models';
 import { DEFAULT_LOOKUP_CACHE_TTL_MS, LookupCache } from './lookup-cache';
 import { CREDENTIAL_CHANGES_CHANNEL, CredentialCache } from './credential-cache';
+import { PENDING_WORK_CHANNEL, PendingWorkSignals } from './pending-work-signals';
 import type { DeploymentIntentRow } from './repositories/deployment-intents';
 import { INTENT_STATUSES, isTerminal } from '../policy/intent-status';
 import type { IntentStatus } from '../policy/intent-status';
@@ -117,6 +118,8 @@ export class DataStore {
   readonly tenants: TenantDirectory;
   /** The SIEM outbox across tenants: the worker's forwarder, the health check and the metrics read it. */
   readonly siemOutbox: SiemOutboxRepository;
+  /** Long-polling connectors waiting for work; woken by announcements once `watchPendingWork` hears them. */
+  readonly pendingWork: PendingWorkSignals;
 
   /** Each tenant's active risk model, read by every risk assessment and risk request. */
   private readonly activeModels: LookupCache<RiskModelRow>;
@@ -134,6 +137,10 @@ export class DataStore {
       readonly lookupCacheTtlMs?: number;
       /** How long a verified API key is kept at most (DEFAULT_CREDENTIAL_CACHE_TTL_MS when unset). */
       readonly credentialCacheTtlMs?: number;
+      /** Long polls held at most (DEFAULT_MAX_PENDING_WORK_WAITERS when unset). */
+      readonly maxPendingWorkWaiters?: number;
+      /** How often a long poll reads the database while announcements do not arrive. */
+      readonly pendingWorkRecheckMs?: number;
       readonly now?: () => number;
     } = {},
   ) {
@@ -142,6 +149,7 @@ export class DataStore {
     this.credentials = new CredentialCache(options.credentialCacheTtlMs, options.now);
     this.tenants = new TenantDirectory(db, new LookupCache(ttlMs, options.now));
     this.siemOutbox = new SiemOutboxRepository(db);
+    this.pendingWork = new PendingWorkSignals(options.maxPendingWorkWaiters, options.pendingWorkRecheckMs);
   }
 
   forTenant(tenantId: TenantId): TenantStore {
@@ -169,6 +177,28 @@ export class DataStore {
         this.credentials.setListening(listening);
       },
     });
+  }
+
+  /**
+   * Wakes long-polling connectors when new work of theirs is committed, in any process: `listen` (the
+   * database handle's, the connection the credential cache listens on) subscribes to
+   * PENDING_WORK_CHANNEL. Closing it answers every waiting poll at once and holds no new one.
+   */
+  async watchPendingWork(listen: ListenFunction): Promise<{ close(): Promise<void> }> {
+    const subscription = await listen(PENDING_WORK_CHANNEL, {
+      notified: (payload) => {
+        this.pendingWork.announce(payload);
+      },
+      subscribed: (listening) => {
+        this.pendingWork.setListening(listening);
+      },
+    });
+    return {
+      close: async () => {
+        this.pendingWork.close();
+        await subscription.close();
+      },
+    };
   }
 
   /**

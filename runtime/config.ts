@@ -218,6 +218,9 @@ const environmentSchema = z
     CAB_TIMEOUT: duration.default(parseDuration('7d')),
     IDEMPOTENCY_KEY_TTL: durationAtLeast(60_000, '1m').default(parseDuration('24h')),
     IDEMPOTENCY_LEASE: durationAtLeast(1_000, '1s').default(parseDuration('15s')),
+    CONNECTOR_MAX_WAIT: duration
+      .refine((ms) => ms <= 30_000, { error: 'must be at most 30s (what the API document allows)' })
+      .default(parseDuration('30s')),
     RECONCILER_INTERVAL: durationAtLeast(1_000, '1s').default(parseDuration('1m')),
     RECONCILER_THRESHOLD: durationAtLeast(RECONCILER_MIN_THRESHOLD_MS, '10s').default(parseDuration('2m')),
     ROLLOUT_POLICY: optionalString,
@@ -371,6 +374,8 @@ export interface AppConfig {
   readonly rolloutPolicy: RolloutPolicy;
   /** Idempotency-Key lifetime, and how long an attempt holds its key before a retry may take over. */
   readonly idempotency: { readonly ttlMs: number; readonly leaseMs: number };
+  /** The longest a long-polling connector's request is held (its `wait`, capped); 0 answers at once. */
+  readonly connectorMaxWaitMs: number;
   /** How often the worker's reconciler runs, and how old a row must be before it acts on it. */
   readonly reconciler: {
     readonly intervalMs: number;
@@ -650,6 +655,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv): AppConfig {
     devLogin: env.DEV_LOGIN ?? false,
     rolloutPolicy: parseRolloutPolicy(env.ROLLOUT_POLICY, env.CAB_TIMEOUT, parseCabQuorum(environment)),
     idempotency: { ttlMs: env.IDEMPOTENCY_KEY_TTL, leaseMs: env.IDEMPOTENCY_LEASE },
+    connectorMaxWaitMs: env.CONNECTOR_MAX_WAIT,
     reconciler: {
       intervalMs: env.RECONCILER_INTERVAL,
       thresholdMs: env.RECONCILER_THRESHOLD,

@@ -169,6 +169,9 @@ export async function startSystem(
       // Connector keys are verified from memory while revocations reach this process (db/credential-cache.ts).
       const watching = await store.watchCredentialChanges(database.listen);
       cleanups.push(() => watching.close());
+      // Long-polling connectors are woken by new work committed in any process, on the same connection.
+      const pendingWork = await store.watchPendingWork(database.listen);
+      cleanups.push(() => pendingWork.close());
     }
     logger.info({ database: database.kind }, 'database ready');
     // Before Temporal: forwarding goes on while Temporal is down (docs/audit.md, "SIEM forwarding").
@@ -305,11 +308,17 @@ export async function startSystem(
         rolloutPolicy: config.rolloutPolicy,
         siem: config.siem,
         idempotency: config.idempotency,
+        connectorMaxWaitMs: config.connectorMaxWaitMs,
         consoleRoot,
         temporalWorkflowUrl: temporalWorkflowLink(temporal.devServer?.uiUrl, config.temporal.namespace),
       });
       const listener = await listen(app, config.http.port, config.http.host);
       cleanups.push(() => listener.close());
+      // Before the listener drops the open connections: held long polls answer (with nothing) first.
+      cleanups.push(async () => {
+        store.pendingWork.close();
+        await new Promise((resolve) => setImmediate(resolve));
+      });
       apiUrl = `${config.http.publicUrl}/api/v1`;
     }
 

@@ -193,6 +193,16 @@ export const ONE_MARKER_PATCH = 'one-marker-through-local-bookkeeping';
  */
 export const BATCHED_BOOKKEEPING_PATCH = 'batched-ring-bookkeeping';
 
+/**
+ * Workflow versioning marker: the search attributes (IntentStatus, DeployRing, RiskScore) are upserted once
+ * per workflow task, with what changed since they last said it, when the workflow next waits (a condition
+ * or a timer), schedules connector work, or ends — not at each change, nor before a local activity, which
+ * runs inside the workflow task: an intent's first workflow task (approved, then deploying at LAB) and a
+ * CAB decision's (approved, then deploying) upsert once, not twice. A run with this marker has every change
+ * before it (one marker).
+ */
+export const SEARCH_ATTRIBUTES_ONCE_PATCH = 'search-attributes-once-per-task';
+
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {
   pause: 'PAUSE_REQUESTED',

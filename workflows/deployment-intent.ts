@@ -35,6 +35,7 @@ import {
   LOCAL_BOOKKEEPING_PATCH,
   ONE_MARKER_PATCH,
   RECORD_REQUEST_KEY_PATCH,
+  SEARCH_ATTRIBUTES_ONCE_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHELD_MESSAGE,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
@@ -140,6 +141,12 @@ class IntentRun {
   /** From this patch on, records wait in `pending` until the workflow next waits or acts (BATCHED_BOOKKEEPING_PATCH). */
   private batched = false;
   private pending: { step: BookkeepingStep; onRecorded?: () => void }[] = [];
+  /**
+   * From this patch on, a change of status or ring waits in `status`/`currentRing` and is upserted by the
+   * next `flush` (every wait, connector work and the end go through one), once per workflow task
+   * (SEARCH_ATTRIBUTES_ONCE_PATCH). Local activities run inside the workflow task: no upsert before them.
+   */
+  private upsertAtWaits = false;
   /** The writes of a batched run, one after another in the order asked: the trail's order. */
   private writing: Promise<void> = Promise.resolve();
   /** Batched runs: every bookkeeping write goes after the records waiting before it. */
@@ -234,7 +241,8 @@ class IntentRun {
   private async proceed(): Promise<IntentOutcome> {
     // A run from the one-marker patch on has every change before it; earlier runs replay their own markers
     // (the `||` skips them, so a new run records one marker and one TemporalChangeVersion upsert, not six).
-    this.batched = patched(BATCHED_BOOKKEEPING_PATCH);
+    this.upsertAtWaits = patched(SEARCH_ATTRIBUTES_ONCE_PATCH);
+    this.batched = this.upsertAtWaits || patched(BATCHED_BOOKKEEPING_PATCH);
     const oneMarker = this.batched || patched(ONE_MARKER_PATCH);
     this.answerRiskAfterDecision = oneMarker || patched(ANSWER_RISK_AFTER_DECISION_PATCH);
     this.withholdUnstorableMessages = oneMarker || patched(WITHHOLD_UNSTORABLE_MESSAGE_PATCH);
@@ -724,6 +732,7 @@ class IntentRun {
 
   /** Writes the records waiting so far (after any write already asked for); resolves once they are durable. */
   private flush(): Promise<void> {
+    if (this.upsertAtWaits) this.publishChanges();
     const batch = this.pending.splice(0);
     return this.inOrder(() => this.writeBatch(batch));
   }
@@ -945,6 +954,12 @@ class IntentRun {
   private publish(change: { status?: IntentStatus; ring?: Ring | null }): void {
     if (change.status !== undefined) this.status = change.status;
     if (change.ring !== undefined) this.currentRing = change.ring;
+    // From the once-per-task patch on, the upsert waits for the workflow's next wait or act.
+    if (!this.upsertAtWaits) this.publishChanges();
+  }
+
+  /** One upsert of what changed since the search attributes last said it, if anything. */
+  private publishChanges(): void {
     const updates = [];
     if (this.unpublishedScore !== undefined) {
       updates.push({ key: RiskScoreKey, value: this.unpublishedScore });

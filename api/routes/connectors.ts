@@ -1,11 +1,13 @@
+import type { Response } from 'express';
 import type { z } from 'zod';
 import type { RingDeploymentKind } from '../../db/schema';
-import { endpoint, roles } from '../endpoint';
+import { abandonment, endpoint, roles } from '../endpoint';
 import type { Endpoint } from '../endpoint';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
 import { requireActor } from '../schemas/common';
 import {
+  MAX_PENDING_WORK_WAIT_SECONDS,
   deploymentStatusAnswerSchema,
   deploymentStatusReportSchema,
   pendingDeploymentBody,
@@ -19,14 +21,24 @@ import type { RouteDependencies } from './dependencies';
 
 /** The endpoints execution-plane connectors call: what to carry out, and how it went. */
 export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
+  const maxWaitMs = deps.connectorMaxWaitMs ?? MAX_PENDING_WORK_WAIT_SECONDS * 1_000;
   /**
    * Deployments and rollbacks are two lists: a connector that never asks for rollbacks (the seed's)
    * can never mistake one for a deployment and install what it should remove. A connector that carries
    * out both asks for both at once (`/connectors/pending-work`), and still gets two lists.
+   *
+   * With `wait` (long polling) and nothing open, the request is held: a ticket is taken before each read
+   * (so work committed after the read still wakes it), and the read is repeated when new work of this
+   * tenant and connector type is announced, until something is open or the wait is over. The caller's
+   * going away, too many waiting requests and shutdown all end the wait with the answer read last.
    */
   async function listOpen(
     kinds: readonly [RingDeploymentKind] | readonly [RingDeploymentKind, RingDeploymentKind],
-    { query, actor }: { query: z.output<typeof pendingWorkQuery>; actor: Actor | undefined },
+    {
+      query,
+      actor,
+      res,
+    }: { query: z.output<typeof pendingWorkQuery>; actor: Actor | undefined; res: Response },
   ): Promise<{ deployments: PendingDeployment[]; rollbacks: PendingDeployment[] }> {
     const caller = requireActor(actor);
     const overseer = caller.roles.includes('operator') || caller.roles.includes('admin');
@@ -42,14 +54,33 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
       );
     }
     const store = deps.store.forTenant(caller.tenantId);
-    const open = await store.ringDeployments.openForConnector(connectorType, kinds, query.ring);
-    const lists = { deployments: [] as PendingDeployment[], rollbacks: [] as PendingDeployment[] };
-    for (const item of open) {
-      (item.deployment.kind === 'ROLLBACK' ? lists.rollbacks : lists.deployments).push(
-        pendingDeploymentBody(item),
-      );
+    const read = async () => {
+      const open = await store.ringDeployments.openForConnector(connectorType, kinds, query.ring);
+      const lists = { deployments: [] as PendingDeployment[], rollbacks: [] as PendingDeployment[] };
+      for (const item of open) {
+        (item.deployment.kind === 'ROLLBACK' ? lists.rollbacks : lists.deployments).push(
+          pendingDeploymentBody(item),
+        );
+      }
+      return lists;
+    };
+    const waitMs = Math.min(query.wait * 1_000, maxWaitMs);
+    if (waitMs === 0) return read();
+    const deadline = Date.now() + waitMs;
+    const abandoned = abandonment(res);
+    for (;;) {
+      const ticket = deps.store.pendingWork.enter(caller.tenantId, connectorType);
+      try {
+        const lists = await read();
+        const remaining = deadline - Date.now();
+        if (ticket === undefined || remaining <= 0) return lists;
+        if (lists.deployments.length > 0 || lists.rollbacks.length > 0) return lists;
+        const outcome = await ticket.wait(remaining, abandoned);
+        if (outcome !== 'announced' && outcome !== 'recheck') return lists;
+      } finally {
+        ticket?.release();
+      }
     }
-    return lists;
   }
 
   return [
@@ -95,7 +126,11 @@ export function connectorEndpoints(deps: RouteDependencies): Endpoint[] {
         'lists and `rollbacks` what /connectors/pending-rollbacks lists (open items of one connector ' +
         'type, oldest first, at most 500 of each), read in one request instead of two. The two kinds ' +
         'stay in lists of their own: a ROLLBACK item is never among the deployments. A connector may ' +
-        'only ask for its own connector type (the default); operators may look at any.',
+        'only ask for its own connector type (the default); operators may look at any.\n\n' +
+        'Long polling: with `wait` (seconds) a request that finds nothing open is held until work of ' +
+        'this connector type is recorded (it then answers with it) or the wait ends (it answers with ' +
+        'two empty lists). A connector asks again at once after either answer, instead of polling every ' +
+        'few seconds. The other two lists take `wait` too.',
       tags: ['Connectors'],
       access: roles('connector', 'operator'),
       request: { query: pendingWorkQuery },

@@ -19,6 +19,9 @@ export const deploymentActionSchema = z
 const deviceCount = z.number().int().min(0).max(10_000_000);
 const timestamp = z.iso.datetime();
 
+/** The longest a poll may ask to be held (seconds): under the usual 60 s idle timeout of proxies. */
+export const MAX_PENDING_WORK_WAIT_SECONDS = 30;
+
 export const pendingWorkQuery = z.strictObject({
   connector_type: connectorTypeSchema
     .optional()
@@ -27,6 +30,21 @@ export const pendingWorkQuery = z.strictObject({
         'required for operators',
     ),
   ring: ringSchema.optional().describe('only this ring'),
+  wait: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_PENDING_WORK_WAIT_SECONDS)
+    // Stated in full: the generator sees that null coerces to 0 and would call it nullable (a query
+    // parameter is text, never null).
+    .meta({ type: 'integer', minimum: 0, maximum: MAX_PENDING_WORK_WAIT_SECONDS, default: 0 })
+    .default(0)
+    .describe(
+      'long polling: when nothing is open, hold the request up to this many seconds and answer as soon ' +
+        'as work of this connector type is recorded (or, when the wait ends, with nothing); 0 answers at ' +
+        'once. The server may hold it for less (its CONNECTOR_MAX_WAIT, or too many waiting requests): ' +
+        'an answer with nothing is always a cue to ask again',
+    ),
 });
 
 const deploymentFields = {

@@ -16,8 +16,13 @@ import { cpuMs, spawnNode } from './processes';
  * compare benchmark's setup (API and worker as processes of their own, PostgreSQL at
  * BENCH_DATABASE_URL, dropped and created afresh). Twenty intents wait at LAB for an intune connector
  * (none runs), so a connector poll lists twenty items. Rounds alternate the kinds; each measures the
- * API's CPU (/proc) over a sequential batch and divides by the requests. Prints JSON; numbers only.
+ * API's CPU (/proc) over a sequential batch and divides by the requests. Then an idle connector (sccm,
+ * nothing open for it) for IDLE_SECONDS each way: polling every 20 ms without `wait`, and long polling
+ * (`wait`, held until its wait ends): the API's CPU per idle second. Prints JSON; numbers only.
  */
+
+const IDLE_SECONDS = 10;
+const IDLE_POLL_MS = 20;
 
 const TENANT = '00000000-0000-0000-0000-0000000000be';
 const progress = (line: string) => process.stderr.write(`[api-cost] ${line}\n`);
@@ -74,6 +79,11 @@ async function main(): Promise<void> {
       name: 'cost-intune',
     });
     const apiKey = (credential.body as { api_key?: string }).api_key ?? '';
+    const idleCredential = await admin.send('POST', '/connector-credentials', {
+      connector_type: 'sccm',
+      name: 'cost-sccm',
+    });
+    const idleKey = (idleCredential.body as { api_key?: string }).api_key ?? '';
 
     let serial = 0;
     const create = async (connector: 'intune' | 'jamf') => {
@@ -94,9 +104,9 @@ async function main(): Promise<void> {
     };
     progress('20 intents waiting at LAB for intune');
     const ids = await Promise.all(Array.from({ length: 20 }, () => create('intune')));
-    const get = async (pathAndQuery: string) => {
+    const get = async (pathAndQuery: string, key = apiKey) => {
       const response = await fetch(`${apiUrl}${pathAndQuery}`, {
-        headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
+        headers: { Authorization: `Bearer ${key}`, Accept: 'application/json' },
       });
       const text = await response.text();
       if (!response.ok) return { status: response.status, items: -1 };
@@ -166,6 +176,33 @@ async function main(): Promise<void> {
         );
       }
     }
+    // An idle connector: nothing open for sccm. Polling every 20 ms, then long polling, for as long.
+    const idle: Record<string, { requests: number; api_cpu_ms_per_idle_s: number }> = {};
+    for (const [name, waitSeconds] of [
+      ['poll_every_20ms', 0],
+      ['long_poll', IDLE_SECONDS],
+    ] as const) {
+      const before = cpuMs([api.pid]);
+      const until = performance.now() + IDLE_SECONDS * 1_000;
+      let requests = 0;
+      while (performance.now() < until) {
+        const remaining = Math.ceil((until - performance.now()) / 1_000);
+        const answer = await get(
+          `/connectors/pending-work?wait=${String(Math.min(waitSeconds, remaining))}`,
+          idleKey,
+        );
+        if (answer.status !== 200 || answer.items !== 0)
+          throw new Error(`idle poll: ${String(answer.status)}`);
+        requests++;
+        if (waitSeconds === 0) await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
+      }
+      idle[name] = {
+        requests,
+        api_cpu_ms_per_idle_s: Number(((cpuMs([api.pid]) - before) / IDLE_SECONDS).toFixed(2)),
+      };
+      progress(`idle ${name}: ${JSON.stringify(idle[name])}`);
+    }
+
     process.stdout.write(
       `${JSON.stringify(
         {
@@ -177,6 +214,12 @@ async function main(): Promise<void> {
               { median: Number(median(values).toFixed(2)), samples: values.map((v) => Number(v.toFixed(2))) },
             ]),
           ),
+          idle_connector: idle,
+          note:
+            `poll kinds: sequential GETs listing 20 open items; idle_connector: ${String(IDLE_SECONDS)} s of ` +
+            `an sccm connector with nothing open, polling every ${String(IDLE_POLL_MS)} ms without wait ` +
+            '(as the reference connector did) against long polling (wait: held until the wait ends, as ' +
+            'the reference connector now does)',
         },
         null,
         2,

@@ -561,6 +561,9 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       successCount: 1_000,
       failureCount: 0,
       intervalMs: 20,
+      // Long polling: an idle poll is held until a ring is recorded (announced by PostgreSQL), instead of
+      // an empty answer every 20 ms; the 20 ms pause applies only while every listed item is in flight.
+      waitSeconds: 20,
       interimReports: 0,
       signal: stopConnector.signal,
     });
@@ -635,7 +638,7 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
         api: spread(lifecycle.eucoraCpuParts.api),
       },
       ratio: spread(lifecycle.ratio),
-      note: 'EUCORA: POST → LAB..GLOBAL with zero soak, the reference connector (intune, polling every 20 ms) reporting each ring at once over HTTP, the end awaited as the workflow result and the status read once through the API; bare: 1 activity + 5 asynchronously completed activities, each token posted over HTTP to this process, which completes it at once',
+      note: 'EUCORA: POST → LAB..GLOBAL with zero soak, the reference connector (intune, long polling with wait=20: a poll that finds nothing open is held until the next ring is recorded, and polls 20 ms apart only while every listed item is still being reported) reporting each ring at once over HTTP, the end awaited as the workflow result and the status read once through the API; bare: 1 activity + 5 asynchronously completed activities, each token posted over HTTP to this process, which completes it at once',
       load_average: lifecycle.load,
     };
 

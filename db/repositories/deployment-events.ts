@@ -160,11 +160,25 @@ export class DeploymentEventRepository {
     }
     if (rows.length === 0) return added;
     const insert = tx.insert(deploymentEvents).values(rows);
-    const inserted = await (
+    const returning = (
       single
         ? insert.onConflictDoNothing({ target: [deploymentEvents.tenantId, deploymentEvents.eventKey] })
         : insert
     ).returning({ id: deploymentEvents.id, seq: deploymentEvents.seq });
+    // The events and the chain head's move in one statement (one round trip): the head moves only when an
+    // event went in (a single event's insert skips a key already recorded, and then nothing is written).
+    const result = await tx.execute(sql`with inserted as ${returning},
+      moved as (
+        update ${auditChainHeads} set "seq" = ${seq}, "hash" = ${hash}
+        where ${auditChainHeads.tenantId} = ${this.tenantId} and exists (select 1 from inserted)
+      )
+      select id, seq from inserted`);
+    const inserted = (result as { rows: { id: number | string; seq: number | string }[] }).rows.map(
+      (row) => ({
+        id: Number(row.id),
+        seq: Number(row.seq),
+      }),
+    );
     if (single && inserted.length === 0) return [false];
     if (inserted.length !== rows.length) throw new Error('the audit event insert returned fewer rows');
     if (this.siemOutbox) {
@@ -184,7 +198,6 @@ export class DeploymentEventRepository {
       });
       if (records.length > 0) await tx.insert(siemOutbox).values(records);
     }
-    await tx.update(auditChainHeads).set({ seq, hash }).where(eq(auditChainHeads.tenantId, this.tenantId));
     return added;
   }
 

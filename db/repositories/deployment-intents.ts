@@ -2,7 +2,8 @@ import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
-import { deploymentIntents } from '../schema';
+import { deploymentIntents, evidencePacks } from '../schema';
+import type { EvidencePackRow } from './evidence-packs';
 import type { IntentStatus } from '../../policy/intent-status';
 import type { Ring } from '../../policy/rings';
 import { decodeCursor, toPage } from '../pagination';
@@ -79,6 +80,31 @@ export class DeploymentIntentRepository {
     const [row] = await this.db
       .select()
       .from(deploymentIntents)
+      .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
+    return row;
+  }
+
+  /**
+   * What a risk assessment reads, in one query: the intent's correlation id and evidence pack id, and
+   * that pack (null when it is gone). Undefined when the tenant has no such intent.
+   */
+  async withEvidence(
+    id: string,
+  ): Promise<{ correlationId: string; evidencePackId: string; pack: EvidencePackRow | null } | undefined> {
+    const [row] = await this.db
+      .select({
+        correlationId: deploymentIntents.correlationId,
+        evidencePackId: deploymentIntents.evidencePackId,
+        pack: evidencePacks,
+      })
+      .from(deploymentIntents)
+      .leftJoin(
+        evidencePacks,
+        and(
+          eq(evidencePacks.tenantId, deploymentIntents.tenantId),
+          eq(evidencePacks.id, deploymentIntents.evidencePackId),
+        ),
+      )
       .where(and(eq(deploymentIntents.tenantId, this.tenantId), eq(deploymentIntents.id, id)));
     return row;
   }

@@ -86,6 +86,9 @@ export class ApiHarness {
     // As the API runs (runtime/system.ts): connector keys verified from memory while revocations are heard.
     const watching = await db.store.watchCredentialChanges(db.handle.listen);
     harness.cleanups.push(() => watching.close());
+    // And long-polling connectors woken by new work, on the same listening connection.
+    const pendingWork = await db.store.watchPendingWork(db.handle.listen);
+    harness.cleanups.push(() => pendingWork.close());
     return harness;
   }
 

@@ -231,6 +231,21 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     });
   });
 
+  it('assessRisk: reads the intent with its evidence pack, of its own tenant only', async () => {
+    const intent = await seedIntent('SUBMITTED');
+    const read = await db.store.forTenant(TENANT).intents.withEvidence(intent.intentId);
+    expect(read).toMatchObject({ correlationId: intent.correlationId, pack: { tenantId: TENANT } });
+    expect(read?.pack?.id).toBe(read?.evidencePackId);
+    // Another tenant's read of the same id finds nothing, and its assessment refuses the intent.
+    const other = asTenantId('tenant-batch-other');
+    expect(await db.store.forTenant(other).intents.withEvidence(intent.intentId)).toBeUndefined();
+    await expect(activities.assessRisk({ ...riskRequest(intent), tenantId: other })).rejects.toMatchObject({
+      type: FailureTypes.IntentNotFound,
+      nonRetryable: true,
+    });
+    expect(await eventIds(intent.intentId)).toEqual([]);
+  });
+
   it('assessRisk: refuses an intent the API gave up, and records nothing for it', async () => {
     const intent = await seedIntent('FAILED');
     await expect(activities.assessRisk(riskRequest(intent))).rejects.toMatchObject({

@@ -192,9 +192,10 @@ describe('reference connector against the real API over HTTP', () => {
       posts.every((request) => /^[0-9a-f-]{36}$/.test(request.correlationId ?? '') && request.bearer),
     ).toBe(true);
     expect(new Set(posts.map((request) => request.correlationId)).size).toBe(10);
-    const polls = seen.filter((request) =>
-      request.url.includes('/pending-deployments?connector_type=intune'),
-    );
+    // Long polls (wait=20, the default): held while nothing was open, answered when the next ring was.
+    const polls = seen.filter((request) => request.url.includes('/pending-work?connector_type=intune'));
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls.every((request) => request.url.endsWith('&wait=20'))).toBe(true);
     expect(polls.every((request) => /^[0-9a-f-]{36}$/.test(request.correlationId ?? ''))).toBe(true);
   });
 
@@ -446,8 +447,15 @@ describe('reference connector against the real API over HTTP', () => {
       failureCount: 0,
       intervalMs: 90_000,
       interimReports: 3,
+      waitSeconds: 20,
       once: false,
     });
+    expect(
+      parseConnectorArguments(['--type', 'jamf', '--wait', '0'], { EUCORA_CONNECTOR_KEY: 'eucora_ck_x' }),
+    ).toMatchObject({ waitSeconds: 0 });
+    expect(() =>
+      parseConnectorArguments(['--type', 'jamf', '--wait', '31'], { EUCORA_CONNECTOR_KEY: 'eucora_ck_x' }),
+    ).toThrow(/--wait/);
     expect(() => parseConnectorArguments(['--type', 'jamf'], {})).toThrow(
       '--api-key: required (or set EUCORA_CONNECTOR_KEY)',
     );

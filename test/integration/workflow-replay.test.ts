@@ -10,6 +10,7 @@ import {
   LOCAL_BOOKKEEPING_PATCH,
   ONE_MARKER_PATCH,
   RECORD_REQUEST_KEY_PATCH,
+  SEARCH_ATTRIBUTES_ONCE_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
 } from '../../workflows/definitions';
@@ -104,10 +105,15 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: QUORUM_PATHS,
     patches: [ONE_MARKER_PATCH],
   },
+  {
+    dir: 'before-search-attributes-once-patch',
+    paths: QUORUM_PATHS,
+    patches: [BATCHED_BOOKKEEPING_PATCH],
+  },
 ];
 
-/** A run from the batched-bookkeeping patch on records that marker alone: it stands for every patch above. */
-const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [BATCHED_BOOKKEEPING_PATCH] };
+/** A run from the once-per-task patch on records that marker alone: it stands for every patch above. */
+const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [SEARCH_ATTRIBUTES_ONCE_PATCH] };
 
 const jsonFiles = (dir: string): string[] =>
   readdirSync(dir)

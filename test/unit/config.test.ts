@@ -77,6 +77,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('holds long-polling connectors 30 s at most by default, less or not at all when told', () => {
+    expect(loadConfig({}).connectorMaxWaitMs).toBe(30_000);
+    expect(loadConfig({ CONNECTOR_MAX_WAIT: '5s' }).connectorMaxWaitMs).toBe(5_000);
+    expect(loadConfig({ CONNECTOR_MAX_WAIT: '0s' }).connectorMaxWaitMs).toBe(0);
+    expect(problemsOf({ CONNECTOR_MAX_WAIT: '31s' })).toEqual([
+      'CONNECTOR_MAX_WAIT: must be at most 30s (what the API document allows)',
+    ]);
+  });
+
   it('bounds the worker’s cache and concurrency by default, and reads the bounds it is given', () => {
     expect(loadConfig({}).worker).toEqual({
       maxCachedWorkflows: 50,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { localActivityResults, recordedKeys } from '../faults/checks';
@@ -100,8 +100,8 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
     // One task per connector answer and one for the start (the risk update is taken with the start).
     expect([tasks(current), tasks(unbatched), tasks(before)]).toEqual([6, 6, 29]);
     expect(eventsOf(current).length * 2).toBeLessThan(eventsOf(before).length);
-    // A marker per write: 7 instead of 22.
-    expect(eventsOf(current).length).toBe(eventsOf(unbatched).length - 15);
+    // A marker per write: 7 instead of 22; and one search-attribute upsert fewer (the first task's).
+    expect(eventsOf(current).length).toBe(eventsOf(unbatched).length - 15 - 1);
     // One patch marker and one TemporalChangeVersion upsert, not six of each.
     const patchMarkers = (file: string) =>
       eventsOf(file).filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch')
@@ -112,5 +112,57 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
       patchMarkers(path.join('before-one-marker-patch', 'low-risk-completed.json')),
     ]).toEqual([1, 1, 6]);
     expect(tasks(current) * 2).toBeLessThan(tasks(before));
+  });
+});
+
+describe('search attributes once per workflow task (SEARCH_ATTRIBUTES_ONCE_PATCH)', () => {
+  const PATHS = readdirSync(HISTORIES_DIR)
+    .filter((file) => file.endsWith('.json'))
+    .sort();
+  const UPSERT = '40'; // EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+  const TASK_COMPLETED = '7';
+
+  /** Per workflow task, the upserts of IntentStatus, DeployRing and RiskScore it made (not the SDK's TemporalChangeVersion). */
+  const upsertsPerTask = (file: string) => {
+    const perTask: number[] = [];
+    for (const event of eventsOf(file)) {
+      if (String(event.eventType) === TASK_COMPLETED) perTask.push(0);
+      const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+      if (String(event.eventType) === UPSERT && fields != null && !('TemporalChangeVersion' in fields)) {
+        perTask[perTask.length - 1] = (perTask.at(-1) ?? 0) + 1;
+      }
+    }
+    return perTask;
+  };
+
+  it.each(PATHS)('%s upserts at most once per workflow task', (file) => {
+    const perTask = upsertsPerTask(file);
+    expect(perTask.length).toBeGreaterThan(0);
+    expect(Math.max(...perTask)).toBeLessThanOrEqual(1);
+  });
+
+  it('upserted twice in the first task of a rollout before the patch, once with it: the final status, ring and score', () => {
+    const earlier = path.join('before-search-attributes-once-patch', 'low-risk-completed.json');
+    expect(upsertsPerTask(earlier)[0]).toBe(2);
+    expect(upsertsPerTask('low-risk-completed.json')[0]).toBe(1);
+    const first = eventsOf('low-risk-completed.json').find(
+      (event) =>
+        String(event.eventType) === UPSERT &&
+        !(
+          'TemporalChangeVersion' in
+          (event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {})
+        ),
+    );
+    const fields =
+      first?.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+    const decoded = Object.fromEntries(
+      Object.entries(fields).map(([key, payload]) => [
+        key,
+        JSON.parse(Buffer.from(payload.data ?? new Uint8Array()).toString('utf8')) as string | number,
+      ]),
+    );
+    expect(decoded).toMatchObject({ IntentStatus: 'DEPLOYING', DeployRing: 'LAB' });
+    expect(Object.keys(decoded).sort()).toEqual(['DeployRing', 'IntentStatus', 'RiskScore']);
+    expect(typeof decoded.RiskScore).toBe('number');
   });
 });

@@ -499,6 +499,8 @@ export interface paths {
          * The deployments and the rollbacks a connector has to carry out, in one answer
          * @description For a connector that carries out both: `deployments` is what /connectors/pending-deployments lists and `rollbacks` what /connectors/pending-rollbacks lists (open items of one connector type, oldest first, at most 500 of each), read in one request instead of two. The two kinds stay in lists of their own: a ROLLBACK item is never among the deployments. A connector may only ask for its own connector type (the default); operators may look at any.
          *
+         *     Long polling: with `wait` (seconds) a request that finds nothing open is held until work of this connector type is recorded (it then answers with it) or the wait ends (it answers with two empty lists). A connector asks again at once after either answer, instead of polling every few seconds. The other two lists take `wait` too.
+         *
          *     Roles: connector, operator, admin.
          */
         get: operations["listPendingWork"];
@@ -4012,6 +4014,8 @@ export interface operations {
                 connector_type?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
                 /** @description only this ring */
                 ring?: "LAB" | "CANARY" | "PILOT" | "DEPARTMENT" | "GLOBAL";
+                /** @description long polling: when nothing is open, hold the request up to this many seconds and answer as soon as work of this connector type is recorded (or, when the wait ends, with nothing); 0 answers at once. The server may hold it for less (its CONNECTOR_MAX_WAIT, or too many waiting requests): an answer with nothing is always a cue to ask again */
+                wait?: number;
             };
             header?: never;
             path?: never;
@@ -4095,6 +4099,8 @@ export interface operations {
                 connector_type?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
                 /** @description only this ring */
                 ring?: "LAB" | "CANARY" | "PILOT" | "DEPARTMENT" | "GLOBAL";
+                /** @description long polling: when nothing is open, hold the request up to this many seconds and answer as soon as work of this connector type is recorded (or, when the wait ends, with nothing); 0 answers at once. The server may hold it for less (its CONNECTOR_MAX_WAIT, or too many waiting requests): an answer with nothing is always a cue to ask again */
+                wait?: number;
             };
             header?: never;
             path?: never;
@@ -4178,6 +4184,8 @@ export interface operations {
                 connector_type?: "intune" | "jamf" | "sccm" | "landscape" | "ansible";
                 /** @description only this ring */
                 ring?: "LAB" | "CANARY" | "PILOT" | "DEPARTMENT" | "GLOBAL";
+                /** @description long polling: when nothing is open, hold the request up to this many seconds and answer as soon as work of this connector type is recorded (or, when the wait ends, with nothing); 0 answers at once. The server may hold it for less (its CONNECTOR_MAX_WAIT, or too many waiting requests): an answer with nothing is always a cue to ask again */
+                wait?: number;
             };
             header?: never;
             path?: never;
