@@ -109,30 +109,38 @@ export class DeploymentEventRepository {
     unrecorded: boolean,
   ): Promise<boolean[]> {
     // The tenant's chain head, created at genesis for its first event, locked until the transaction ends
-    // (a conflicting insert's no-op update locks the row as SELECT … FOR UPDATE would): one round trip.
-    const [head] = await tx
+    // (a conflicting insert's no-op update locks the row as SELECT … FOR UPDATE would).
+    const lockHead = tx
       .insert(auditChainHeads)
       .values({ tenantId: this.tenantId, seq: 0, hash: GENESIS_HASH })
       .onConflictDoUpdate({ target: auditChainHeads.tenantId, set: { seq: sql`${auditChainHeads.seq}` } })
       .returning({ seq: auditChainHeads.seq, hash: auditChainHeads.hash });
-    if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
-    // Under the head lock no other writer of this tenant can add these keys meanwhile. A single event needs
-    // no read: its insert skips a key already recorded (below), and then nothing else is written. Nor does
-    // a list its caller knows to be unrecorded.
+    // A single event needs no read of recorded keys: its insert skips a key already recorded (below), and
+    // then nothing else is written. Nor does a list its caller knows to be unrecorded. Any other list reads
+    // them in the head's statement (one round trip). That read sees the statement's snapshot, taken before
+    // the lock was granted: a key that a concurrent attempt of the same write committed meanwhile is not
+    // seen, and the insert then fails on the (tenant, event key) unique index — a retryable error, whose
+    // retry reads it. No other writer adds these keys.
     const single = events.length === 1;
     const keys = [...new Set(events.map((event) => event.eventKey))];
-    const recorded = new Set(
-      single || unrecorded
-        ? []
-        : (
-            await tx
-              .select({ eventKey: deploymentEvents.eventKey })
-              .from(deploymentEvents)
-              .where(
-                and(eq(deploymentEvents.tenantId, this.tenantId), inArray(deploymentEvents.eventKey, keys)),
-              )
-          ).map((row) => row.eventKey),
-    );
+    let head: { seq: number; hash: string } | undefined;
+    const recorded = new Set<string>();
+    if (single || unrecorded) {
+      [head] = await lockHead;
+    } else {
+      const result = await tx.execute(sql`with head as ${lockHead}
+        select head.seq, head.hash, array(
+          select ${deploymentEvents.eventKey} from ${deploymentEvents}
+          where ${and(eq(deploymentEvents.tenantId, this.tenantId), inArray(deploymentEvents.eventKey, keys))}
+        ) as recorded
+        from head`);
+      const [row] = (result as { rows: { seq: number | string; hash: string; recorded: string[] }[] }).rows;
+      if (row !== undefined) {
+        head = { seq: Number(row.seq), hash: row.hash };
+        for (const key of row.recorded) recorded.add(key);
+      }
+    }
+    if (head === undefined) throw new Error(`audit chain head of tenant ${this.tenantId} vanished`);
     const added: boolean[] = [];
     const rows: (typeof deploymentEvents.$inferInsert & Omit<DeploymentEventRow, 'id'>)[] = [];
     let { seq, hash } = head;

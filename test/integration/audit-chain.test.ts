@@ -11,6 +11,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { MIGRATIONS_FOLDER, openDatabase } from '../../db/client';
 import type { DatabaseHandle } from '../../db/client';
+import { permanentDataError } from '../../db/sql-state';
 import { asTenantId } from '../../db/tenant-id';
 import { DataStore } from '../../db/tenant-store';
 import { createTestDatabase, databaseKinds } from '../helpers/database';
@@ -207,4 +208,35 @@ describe.each(databaseKinds())('the audit hash chain under concurrent writers (%
       expect(result).toMatchObject({ verified: total, brokenLink: null, head: { seq: total } });
     }
   }, 90_000);
+
+  // A list's recorded keys are read in the statement that locks the head, under that statement's snapshot:
+  // a concurrent attempt of the same write that commits while this one waits for the lock is not seen.
+  it('records a list once when attempts of it run at once: the others skip it or fail retryably', async () => {
+    db ??= await createTestDatabase(kind);
+    const events = db.store.forTenant(asTenantId('tenant-duplicate-attempts')).events;
+    const list = ['RING_REPORTED', 'GATE_PASSED', 'RING_PROMOTED'].map((eventType, index) => ({
+      eventKey: `duplicate:${String(index)}:${eventType}`,
+      eventType,
+      intentId: null,
+      correlationId: randomUUID(),
+      requestId: null,
+      actor: 'system:workflow',
+      payload: { index },
+    }));
+    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => events.appendMany(list)));
+    const added = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    expect(added.filter((flags) => flags.every(Boolean))).toHaveLength(1);
+    expect(added.filter((flags) => !flags.every(Boolean))).toEqual(
+      added.filter((flags) => flags.every((flag) => !flag)),
+    );
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        // A unique violation: not a permanent data error, so the activity is retried.
+        expect(permanentDataError(outcome.reason)).toBeUndefined();
+        expect(JSON.stringify(outcome.reason, Object.getOwnPropertyNames(outcome.reason))).toContain('23505');
+      }
+    }
+    expect(await events.appendMany(list)).toEqual([false, false, false]);
+    expect(await events.verifyChain()).toMatchObject({ verified: 3, brokenLink: null, head: { seq: 3 } });
+  }, 60_000);
 });
