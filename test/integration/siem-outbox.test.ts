@@ -29,6 +29,14 @@ describe.each(databaseKinds())('the SIEM outbox (%s)', (kind) => {
     await db.drop();
   });
 
+  /** A tenant's audit events in chain order. */
+  const chainRows = (tenant: string) =>
+    db.handle.db
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.tenantId, tenant))
+      .orderBy(asc(deploymentEvents.seq));
+
   it('appends a list in one go: in order, chained, each forwarded event queued, known keys skipped', async () => {
     const tenant = asTenantId(`tenant-many-${randomUUID()}`);
     const store = new DataStore(db.handle.db, { siemOutbox: true }).forTenant(tenant);
@@ -42,11 +50,7 @@ describe.each(databaseKinds())('the SIEM outbox (%s)', (kind) => {
     ]);
     expect(added).toEqual([false, true, true, false, true]);
     expect(await store.events.appendMany([])).toEqual([]);
-    const rows = await db.handle.db
-      .select()
-      .from(deploymentEvents)
-      .where(eq(deploymentEvents.tenantId, tenant))
-      .orderBy(asc(deploymentEvents.seq));
+    const rows = await chainRows(tenant);
     expect(rows.map((row) => [row.seq, row.eventKey])).toEqual([
       [1, `test:${tenant}-1`],
       [2, `test:${tenant}-2`],
@@ -82,11 +86,7 @@ describe.each(databaseKinds())('the SIEM outbox (%s)', (kind) => {
         unrecorded: true,
       }),
     ).rejects.toThrow();
-    const rows = await db.handle.db
-      .select()
-      .from(deploymentEvents)
-      .where(eq(deploymentEvents.tenantId, tenant))
-      .orderBy(asc(deploymentEvents.seq));
+    const rows = await chainRows(tenant);
     expect(rows.map((row) => [row.seq, row.eventKey])).toEqual([
       [1, `test:${tenant}-1`],
       [2, `test:${tenant}-2`],
