@@ -30,11 +30,13 @@ export const pendingWorkQuery = z.strictObject({
         'required for operators',
     ),
   ring: ringSchema.optional().describe('only this ring'),
-  wait: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_PENDING_WORK_WAIT_SECONDS)
+  wait: z
+    // Whole seconds written as digits: coercion alone would read an empty `wait=` (or `0x1f`, `+5`) as
+    // a number.
+    .preprocess(
+      (value) => (typeof value === 'string' && !/^[0-9]{1,6}$/.test(value) ? Number.NaN : value),
+      z.coerce.number().int().min(0).max(MAX_PENDING_WORK_WAIT_SECONDS),
+    )
     // Stated in full: the generator sees that null coerces to 0 and would call it nullable (a query
     // parameter is text, never null).
     .meta({ type: 'integer', minimum: 0, maximum: MAX_PENDING_WORK_WAIT_SECONDS, default: 0 })

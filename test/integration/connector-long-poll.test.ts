@@ -253,7 +253,7 @@ describe('long-polling connectors: GET /connectors/pending-work?wait=…', () =>
     expect(store.pendingWork.waiting).toBe(0);
   });
 
-  it.each(['31', '-1', '1.5', 'soon', '1e9'])(
+  it.each(['31', '-1', '1.5', 'soon', '1e9', '', '%20', '0x1f', '%2B5', '1e1'])(
     'refuses wait=%s with a 400 problem naming `wait`',
     async (wait) => {
       const res = await intune.get(`/api/v1/connectors/pending-work?wait=${wait}`).expect(400);
