@@ -351,10 +351,8 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       const p = processes();
       return { temporal: cpuMs(p.temporal), worker: cpuMs([p.eucoraWorker.pid]), api: cpuMs([p.api.pid]) };
     };
-    const eucoraCpu = () => {
-      const parts = eucoraCpuParts();
-      return parts.temporal + parts.worker + parts.api;
-    };
+    /** All of one side's processes: the sum of its parts. */
+    const total = (parts: Record<string, number>) => Object.values(parts).reduce((sum, ms) => sum + ms, 0);
     /** The bare side's CPU by process (ms so far): the dev server, the bare worker and this process. */
     const bareCpuParts = () => {
       const p = processes();
@@ -364,10 +362,6 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
         worker: cpuMs([p.bareWorker.pid]),
         client: (own.user + own.system) / 1_000,
       };
-    };
-    const bareCpu = () => {
-      const parts = bareCpuParts();
-      return parts.temporal + parts.worker + parts.client;
     };
 
     const packager = new ApiClient(apiUrl, 60_000);
@@ -443,20 +437,18 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       for (let pair = 0; pair < size.pairs; pair++) {
         progress(`intake c=${String(concurrency)} pair ${String(pair + 1)}/${String(size.pairs)}`);
         trials.load.push(load());
-        let before = eucoraCpu();
         const partsBefore = eucoraCpuParts();
         const e = await closedLoop(requests, concurrency, createIntent);
-        cpu.eucora += eucoraCpu() - before;
         const partsAfter = eucoraCpuParts();
+        cpu.eucora += total(partsAfter) - total(partsBefore);
         for (const part of ['temporal', 'worker', 'api'] as const) {
           createParts[part] += partsAfter[part] - partsBefore[part];
         }
         cpu.eucoraCount += requests - e.errors;
-        before = bareCpu();
         const bareBefore = bareCpuParts();
         const b = await closedLoop(requests, concurrency, bareStartAndResult);
-        cpu.bare += bareCpu() - before;
         const bareAfter = bareCpuParts();
+        cpu.bare += total(bareAfter) - total(bareBefore);
         for (const part of ['temporal', 'worker', 'client'] as const) {
           bareParts[part] += bareAfter[part] - bareBefore[part];
         }
@@ -580,7 +572,6 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
     for (let pair = 0; pair < size.lifecyclePairs; pair++) {
       progress(`lifecycle of ${String(n)} intents, pair ${String(pair + 1)}/${String(size.lifecyclePairs)}`);
       lifecycle.load.push(load());
-      let before = eucoraCpu();
       const partsBefore = eucoraCpuParts();
       let started = performance.now();
       await Promise.all(
@@ -601,13 +592,13 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       );
       const eRate = (n * 1_000) / (performance.now() - started);
       lifecycle.eucora.push(eRate);
-      lifecycle.eucoraCpu.push((eucoraCpu() - before) / n);
       const partsAfter = eucoraCpuParts();
+      lifecycle.eucoraCpu.push((total(partsAfter) - total(partsBefore)) / n);
       for (const part of ['temporal', 'worker', 'api'] as const) {
         lifecycle.eucoraCpuParts[part].push((partsAfter[part] - partsBefore[part]) / n);
       }
 
-      before = bareCpu();
+      const bareBefore = bareCpuParts();
       started = performance.now();
       await Promise.all(
         Array.from({ length: n }, async () => {
@@ -621,7 +612,7 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       );
       const bRate = (n * 1_000) / (performance.now() - started);
       lifecycle.bare.push(bRate);
-      lifecycle.bareCpu.push((bareCpu() - before) / n);
+      lifecycle.bareCpu.push((total(bareCpuParts()) - total(bareBefore)) / n);
       lifecycle.ratio.push(eRate / bRate);
     }
     stopConnector.abort();

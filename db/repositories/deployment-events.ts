@@ -83,8 +83,8 @@ export class DeploymentEventRepository {
 
   /**
    * Appends events to the tenant's chain in the order given, in one transaction (the caller's, when it
-   * runs in one): the chain head is locked once, the keys already recorded are read in one query and
-   * the new rows inserted in one statement. Answers, per event, whether it was added (false: its key was
+   * runs in one): the chain head is locked once (with it, for a list, the keys already recorded are
+   * read), and the new rows are inserted and the head moved in one statement. Answers, per event, whether it was added (false: its key was
    * already recorded, by an earlier attempt or earlier in the same list).
    *
    * `options.unrecorded`: the caller knows no event of the list can have been recorded before, because
@@ -122,7 +122,6 @@ export class DeploymentEventRepository {
     // seen, and the insert then fails on the (tenant, event key) unique index — a retryable error, whose
     // retry reads it. No other writer adds these keys.
     const single = events.length === 1;
-    const keys = [...new Set(events.map((event) => event.eventKey))];
     let head: { seq: number; hash: string } | undefined;
     const recorded = new Set<string>();
     if (single || unrecorded) {
@@ -131,7 +130,10 @@ export class DeploymentEventRepository {
       const result = await tx.execute(sql`with head as ${lockHead}
         select head.seq, head.hash, array(
           select ${deploymentEvents.eventKey} from ${deploymentEvents}
-          where ${and(eq(deploymentEvents.tenantId, this.tenantId), inArray(deploymentEvents.eventKey, keys))}
+          where ${and(
+            eq(deploymentEvents.tenantId, this.tenantId),
+            inArray(deploymentEvents.eventKey, [...new Set(events.map((event) => event.eventKey))]),
+          )}
         ) as recorded
         from head`);
       const [row] = (result as { rows: { seq: number | string; hash: string; recorded: string[] }[] }).rows;
