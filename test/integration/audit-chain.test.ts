@@ -233,7 +233,11 @@ describe.each(databaseKinds())('the audit hash chain under concurrent writers (%
       if (outcome.status === 'rejected') {
         // A unique violation: not a permanent data error, so the activity is retried.
         expect(permanentDataError(outcome.reason)).toBeUndefined();
-        expect(JSON.stringify(outcome.reason, Object.getOwnPropertyNames(outcome.reason))).toContain('23505');
+        const codes: unknown[] = [];
+        for (let cause: unknown = outcome.reason; cause instanceof Error; cause = cause.cause) {
+          codes.push((cause as { code?: unknown }).code);
+        }
+        expect(codes).toContain('23505');
       }
     }
     expect(await events.appendMany(list)).toEqual([false, false, false]);
