@@ -9,6 +9,7 @@ import type {
 } from '../db/schema';
 import type { CabOutcome } from '../db/repositories/cab-approvals';
 import { riskSummaryOf } from '../db/repositories/risk-assessments';
+import type { RiskAssessmentRow } from '../db/repositories/risk-assessments';
 import { permanentDataError } from '../db/sql-state';
 import type { ConnectorType, Platform } from '../policy/connectors';
 import type { IntentStatus } from '../policy/intent-status';
@@ -19,7 +20,7 @@ import { scoreRisk } from '../policy/risk-scoring';
 import { runWithCorrelationId } from '../runtime/correlation';
 import type { Logger } from '../runtime/logger';
 import { FailureTypes, WORKFLOW_ACTOR } from '../workflows/definitions';
-import type { ConnectorReport, RiskSummary } from '../workflows/definitions';
+import type { ConnectorReport, RiskSummary, SubmittedAssessment } from '../workflows/definitions';
 
 /** Which intent an activity works for; every activity carries it, so logs and rows have the correlation id. */
 export interface IntentRef {
@@ -92,10 +93,22 @@ export interface RingSettlementRecord extends TransitionRecord {
   readonly verdict?: GateVerdict;
 }
 
-/** One record of a `recordBookkeeping` batch: what `recordTransition` or `recordRingSettlement` writes. */
+/**
+ * RISK_ASSESSED for an assessment made at submission (the workflow's input): the risk_assessments row and
+ * the read model's score go with the event. Its `status` is undefined: the score moves no status.
+ */
+export interface AssessmentRecord extends TransitionRecord {
+  readonly assessment: SubmittedAssessment;
+}
+
+/**
+ * One record of a `recordBookkeeping` batch: what `recordTransition` or `recordRingSettlement` writes, or
+ * an assessment made at submission (at most one per batch, its first).
+ */
 export type BookkeepingStep =
   | { readonly kind: 'transition'; readonly record: TransitionRecord }
-  | { readonly kind: 'settlement'; readonly record: RingSettlementRecord };
+  | { readonly kind: 'settlement'; readonly record: RingSettlementRecord }
+  | { readonly kind: 'assessment'; readonly record: AssessmentRecord };
 
 export interface ActivityDependencies {
   readonly store: DataStore;
@@ -118,6 +131,30 @@ async function refusingPermanentDataErrors<T>(work: () => Promise<T>): Promise<T
       FailureTypes.UnstorableData,
     );
   }
+}
+
+/** The refusal of a record for an intent the API gave up (giveUpUnstarted marked it FAILED): not retried. */
+function givenUp(intentId: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `intent ${intentId} was given up before its workflow ran: its submitter was told to submit it again`,
+    FailureTypes.IntentGivenUp,
+  );
+}
+
+/** The risk_assessments row of an assessment made at submission; a retry gets the row it wrote first. */
+function recordAssessment(tx: TenantStore, record: AssessmentRecord): Promise<RiskAssessmentRow> {
+  const { assessment } = record;
+  return tx.riskAssessments.record({
+    intentId: record.intentId,
+    modelVersion: assessment.modelVersion,
+    score: assessment.score,
+    threshold: assessment.threshold,
+    requiresCab: assessment.requiresCab,
+    autoApprovalBlockers: [...assessment.autoApprovalBlockers],
+    factors: [...assessment.factors],
+    evidenceHash: assessment.evidenceHash,
+    assessedAt: new Date(assessment.assessedAt),
+  });
 }
 
 export function createActivities({ store, logger }: ActivityDependencies) {
@@ -272,12 +309,7 @@ export function createActivities({ store, logger }: ActivityDependencies) {
               at,
               'FAILED',
             );
-            if (moved === undefined) {
-              throw ApplicationFailure.nonRetryable(
-                `intent ${request.intentId} was given up before its workflow ran: its submitter was told to submit it again`,
-                FailureTypes.IntentGivenUp,
-              );
-            }
+            if (moved === undefined) throw givenUp(request.intentId);
             const summary = riskSummaryOf(recorded);
             await tx.events.append({
               eventKey: request.eventKey,
@@ -403,19 +435,37 @@ export function createActivities({ store, logger }: ActivityDependencies) {
       await runWithCorrelationId(first.correlationId, () =>
         refusingPermanentDataErrors(() =>
           tenant(first).transaction(async (tx) => {
+            let scored: RiskAssessmentRow | undefined;
             for (const step of steps) {
               if (step.kind === 'settlement') await settleRing(tx, step.record);
+              if (step.kind === 'assessment') scored = await recordAssessment(tx, step.record);
             }
-            // The read model ends where the last record that moves it leaves it.
+            // The read model ends where the last record that moves it leaves it, with the score when one came.
             const last = [...steps].reverse().find((step) => step.record.status !== undefined)?.record;
+            const progress = {
+              // An assessment is the intent's first record: it was SUBMITTED, unless the batch moves it on.
+              ...(last?.status === undefined
+                ? { status: 'SUBMITTED' as const }
+                : { status: last.status, currentRing: last.currentRing }),
+              ...(scored === undefined
+                ? {}
+                : {
+                    riskScore: scored.score,
+                    riskModelVersion: scored.modelVersion,
+                    requiresCab: scored.requiresCab,
+                  }),
+            };
             const moved =
-              last?.status === undefined
+              last === undefined && scored === undefined
                 ? undefined
                 : await tx.intents.recordProgress(
-                    last.intentId,
-                    { status: last.status, currentRing: last.currentRing },
-                    new Date(last.at),
+                    first.intentId,
+                    progress,
+                    new Date((last ?? first).at),
+                    // An assessment refuses (and so rolls back) an intent the API gave up meanwhile.
+                    scored === undefined ? undefined : 'FAILED',
                   );
+            if (scored !== undefined && moved === undefined) throw givenUp(first.intentId);
             const correlationId = moved ?? (await correlationIdOf(tx, first));
             const added = await tx.events.appendMany(
               steps.map(({ record }) => ({

@@ -15,6 +15,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Ring } from '../policy/rings';
+import type { SubmittedAssessment } from '../workflows/definitions';
 import type { IntentStatus } from '../policy/intent-status';
 import type { ConnectorAssignment, Platform } from '../policy/connectors';
 import type { EvidencePack } from '../policy/evidence-pack';
@@ -118,6 +119,12 @@ export const deploymentIntents = pgTable(
      */
     targetDeviceCount: integer('target_device_count'),
     rolloutPolicy: jsonb('rollout_policy').$type<RolloutPolicy>(),
+    /**
+     * The risk assessment the API made at submission (0012 on), part of that same input: the workflow
+     * records it as RISK_ASSESSED (risk_assessments, the columns above) with its first decision. Null on
+     * intents submitted before, which the workflow assesses itself.
+     */
+    riskAssessment: jsonb('risk_assessment').$type<SubmittedAssessment>(),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date', precision: 3 })
       .notNull()

@@ -63,6 +63,7 @@ export class IntentWorkflows {
       submitterId: intent.submitterId,
       ...(intent.targetDeviceCount === null ? {} : { targetDeviceCount: intent.targetDeviceCount }),
       policy: intent.rolloutPolicy ?? this.options.rolloutPolicy,
+      ...(intent.riskAssessment === null ? {} : { assessment: intent.riskAssessment }),
     };
   }
 

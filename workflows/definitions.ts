@@ -34,6 +34,13 @@ export interface DeploymentIntentInput {
   readonly submitterId: string;
   readonly targetDeviceCount?: number;
   readonly policy: RolloutPolicy;
+  /**
+   * The risk assessment the API made when it accepted the intent (from the risk-scored-at-submission patch
+   * on): the tenant's active model applied to the validated evidence pack, fixed in the intent's row so a
+   * late start runs on the same one. The workflow records it (RISK_ASSESSED) with its first decision.
+   * Absent from intents accepted before: the workflow assesses them itself, as it always did.
+   */
+  readonly assessment?: SubmittedAssessment;
 }
 
 export interface RiskSummary {
@@ -44,6 +51,11 @@ export interface RiskSummary {
   readonly autoApprovalBlockers: readonly AutoApprovalBlocker[];
   readonly factors: readonly FactorScore[];
   readonly evidenceHash: string;
+}
+
+/** A risk assessment made at submission: the summary, and when the model was applied (the score's `asOf`). */
+export interface SubmittedAssessment extends RiskSummary {
+  readonly assessedAt: string;
 }
 
 export type CabState =
@@ -202,6 +214,15 @@ export const BATCHED_BOOKKEEPING_PATCH = 'batched-ring-bookkeeping';
  * before it (one marker).
  */
 export const SEARCH_ATTRIBUTES_ONCE_PATCH = 'search-attributes-once-per-task';
+
+/**
+ * Workflow versioning marker: an intent whose input carries the API's assessment (`input.assessment`) is not
+ * assessed again by a local activity; its RISK_ASSESSED (the risk_assessments row, the read model's score)
+ * is written in the same transaction as the decision after it (AUTO_APPROVED with the first ring's start, or
+ * before CAB_REQUESTED): one local activity and one transaction fewer per intent, the trail in the same
+ * order. Only asked when the input has an assessment. A run with this marker has every change before it.
+ */
+export const RISK_AT_SUBMISSION_PATCH = 'risk-scored-at-submission';
 
 /** The event a pause, resume or abort request is recorded with when the workflow takes it. */
 export const CONTROL_REQUEST_EVENTS = {

@@ -35,6 +35,7 @@ import {
   LOCAL_BOOKKEEPING_PATCH,
   ONE_MARKER_PATCH,
   RECORD_REQUEST_KEY_PATCH,
+  RISK_AT_SUBMISSION_PATCH,
   SEARCH_ATTRIBUTES_ONCE_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHELD_MESSAGE,
@@ -60,6 +61,7 @@ import type {
   RingPhase,
   RingProgress,
   RiskSummary,
+  SubmittedAssessment,
 } from './definitions';
 import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from './search-attributes';
 
@@ -161,6 +163,10 @@ class IntentRun {
         });
       },
   });
+  /** From this patch on, the API's assessment (the input's) is recorded with the first decision. */
+  private riskAtSubmission = false;
+  /** Set once that assessment is durable: a refusal after it is no longer the given-up intent's. */
+  private riskRecorded = false;
   private unpublishedScore: number | undefined;
   /** What the search attributes say (the start set IntentStatus SUBMITTED and no DeployRing). */
   private published: { status: IntentStatus; ring: Ring | null } = { status: 'SUBMITTED', ring: null };
@@ -232,16 +238,30 @@ class IntentRun {
   }
 
   async execute(): Promise<IntentOutcome> {
-    const outcome = await this.proceed();
-    // The last records (COMPLETED, ROLLED_BACK, FAILED, …) are durable before the workflow ends.
-    if (this.batched) await this.flush();
-    return outcome;
+    try {
+      const outcome = await this.proceed();
+      // The last records (COMPLETED, ROLLED_BACK, FAILED, …) are durable before the workflow ends.
+      if (this.batched) await this.flush();
+      return outcome;
+    } catch (error) {
+      // From the risk-at-submission patch on, the first write that records the assessment refuses an intent
+      // the API gave up: nothing of it was recorded; the intent ends FAILED, as a refused assessment did.
+      if (this.riskAtSubmission && !this.riskRecorded && refusedAsGivenUp(error)) {
+        this.risk = null;
+        const outcome = await this.fail(`risk assessment failed: ${failureMessage(error)}`);
+        await this.flush();
+        return outcome;
+      }
+      throw error;
+    }
   }
 
   private async proceed(): Promise<IntentOutcome> {
     // A run from the one-marker patch on has every change before it; earlier runs replay their own markers
     // (the `||` skips them, so a new run records one marker and one TemporalChangeVersion upsert, not six).
-    this.upsertAtWaits = patched(SEARCH_ATTRIBUTES_ONCE_PATCH);
+    const assessment = this.input.assessment;
+    this.riskAtSubmission = assessment !== undefined && patched(RISK_AT_SUBMISSION_PATCH);
+    this.upsertAtWaits = this.riskAtSubmission || patched(SEARCH_ATTRIBUTES_ONCE_PATCH);
     this.batched = this.upsertAtWaits || patched(BATCHED_BOOKKEEPING_PATCH);
     const oneMarker = this.batched || patched(ONE_MARKER_PATCH);
     this.answerRiskAfterDecision = oneMarker || patched(ANSWER_RISK_AFTER_DECISION_PATCH);
@@ -256,17 +276,21 @@ class IntentRun {
       this.setStatus('SUBMITTED');
     }
 
-    try {
-      this.risk = await this.books().assessRisk({
-        ...this.ref(),
-        eventKey: this.nextEventKey('RISK_ASSESSED'),
-        asOf: this.now(),
-        targetRing: this.input.targetRing,
-        platforms: this.input.connectors.flatMap((c) => c.platforms),
-        targetDeviceCount: this.input.targetDeviceCount,
-      });
-    } catch (error) {
-      return this.fail(`risk assessment failed: ${failureMessage(error)}`);
+    if (assessment !== undefined && this.riskAtSubmission) {
+      this.risk = this.recordSubmittedAssessment(assessment);
+    } else {
+      try {
+        this.risk = await this.books().assessRisk({
+          ...this.ref(),
+          eventKey: this.nextEventKey('RISK_ASSESSED'),
+          asOf: this.now(),
+          targetRing: this.input.targetRing,
+          platforms: this.input.connectors.flatMap((c) => c.platforms),
+          targetDeviceCount: this.input.targetDeviceCount,
+        });
+      } catch (error) {
+        return this.fail(`risk assessment failed: ${failureMessage(error)}`);
+      }
     }
     if (this.scoreWithStatus) this.unpublishedScore = this.risk.score;
     else upsertSearchAttributes([{ key: RiskScoreKey, value: this.risk.score }]);
@@ -299,6 +323,33 @@ class IntentRun {
 
     await this.transition('COMPLETED', { status: 'COMPLETED' }, { rings: deployed });
     return this.outcome(deployed, []);
+  }
+
+  /**
+   * The API's assessment becomes the workflow's (risk-at-submission patch): RISK_ASSESSED waits in `pending`
+   * and is written with the decision that follows it, in the trail's order.
+   */
+  private recordSubmittedAssessment(assessment: SubmittedAssessment): RiskSummary {
+    // The event says what an assessment made by the workflow says: the summary, without assessedAt.
+    const summary: RiskSummary = {
+      modelVersion: assessment.modelVersion,
+      score: assessment.score,
+      threshold: assessment.threshold,
+      requiresCab: assessment.requiresCab,
+      autoApprovalBlockers: assessment.autoApprovalBlockers,
+      factors: assessment.factors,
+      evidenceHash: assessment.evidenceHash,
+    };
+    this.pending.push({
+      step: {
+        kind: 'assessment',
+        record: { ...this.transitionRecord('RISK_ASSESSED', { ...summary }), status: undefined, assessment },
+      },
+      onRecorded: () => {
+        this.riskRecorded = true;
+      },
+    });
+    return summary;
   }
 
   // ---- CAB ----------------------------------------------------------------------------------------
@@ -1066,6 +1117,14 @@ function withComments(approval: CabApproval, comments: string | undefined): CabA
 function isUnstorableData(error: unknown): boolean {
   const failure = error instanceof ActivityFailure ? error.cause : error;
   return failure instanceof ApplicationFailure && failure.type === FailureTypes.UnstorableData;
+}
+
+/**
+ * A record refused because the API gave the intent up before its workflow ran (FailureTypes.IntentGivenUp),
+ * by the local activity that writes the first batch: its own ApplicationFailure (see isUnstorableData).
+ */
+function refusedAsGivenUp(error: unknown): boolean {
+  return error instanceof ApplicationFailure && error.type === FailureTypes.IntentGivenUp;
 }
 
 function failureMessage(error: unknown): string {

@@ -12,12 +12,14 @@ import { missingEvidence } from '../../policy/evidence-pack';
 import type { EvidencePack } from '../../policy/evidence-pack';
 import type { Ring } from '../../policy/rings';
 import type { RolloutPolicy } from '../../policy/rollout-policy';
+import { RISK_MODEL_V1 } from '../../policy/risk-model';
+import { scoreRisk } from '../../policy/risk-scoring';
 import { IntentWorkflows } from '../../runtime/intent-workflows';
 import type { StartedWithRisk } from '../../runtime/intent-workflows';
 import { unavailableDependency } from '../../runtime/dependency-failure';
 import type { Logger } from '../../runtime/logger';
 import { riskAssessedUpdate, workflowIdForIntent } from '../../workflows/definitions';
-import type { RiskSummary } from '../../workflows/definitions';
+import type { RiskSummary, SubmittedAssessment } from '../../workflows/definitions';
 import { problems } from '../problem';
 import type { Actor } from '../request-context';
 
@@ -173,6 +175,9 @@ export class IntentService {
     // Refused before anything is written: an inline pack is stored only with the intent it came with.
     refuseIncompleteEvidence(evidence.content);
 
+    // The workflow's input: scored now, recorded by the workflow with its first decision.
+    const assessment = await this.assess(store, submission, evidence);
+
     // The server's own, unique in the tenant: a client's X-Correlation-ID is only the request id.
     const correlationId = randomUUID();
     const intentId = keyed?.intentId ?? randomUUID();
@@ -204,6 +209,7 @@ export class IntentService {
         // The workflow input, fixed now: a start after a crash or an outage runs this same rollout.
         targetDeviceCount: submission.targetDeviceCount ?? null,
         rolloutPolicy: this.options.rolloutPolicy,
+        riskAssessment: assessment,
       });
       if (row !== undefined) {
         events.push({
@@ -291,6 +297,38 @@ export class IntentService {
       throw startRefused(earlier, error);
     }
     return { intent: earlier, risk: await this.awaitRisk(earlier), replayed: true };
+  }
+
+  /**
+   * The intent's risk: the tenant's active model (installed on first use) applied to the validated pack,
+   * as of now. Deterministic: the model version, the evidence hash and `assessedAt` reproduce it.
+   */
+  private async assess(
+    store: TenantStore,
+    submission: IntentSubmission,
+    evidence: SubmittedEvidence,
+  ): Promise<SubmittedAssessment> {
+    const assessedAt = new Date().toISOString();
+    const model = await store.riskModels.activeOrInstall(RISK_MODEL_V1, new Date(assessedAt));
+    const risk = scoreRisk(model.definition, {
+      evidence: evidence.content,
+      targetRing: submission.targetRing,
+      targetPlatforms: assignConnectors(submission.connectors).flatMap((assignment) => assignment.platforms),
+      ...(submission.targetDeviceCount === undefined
+        ? {}
+        : { targetDeviceCount: submission.targetDeviceCount }),
+      asOf: assessedAt,
+    });
+    return {
+      modelVersion: risk.modelVersion,
+      score: risk.score,
+      threshold: risk.threshold,
+      requiresCab: risk.requiresCab,
+      autoApprovalBlockers: [...risk.autoApprovalBlockers],
+      factors: [...risk.factors],
+      evidenceHash: evidence.contentHash,
+      assessedAt,
+    };
   }
 
   /** The pack an intent comes with: posted inline (not stored yet), or stored before and named by its id. */

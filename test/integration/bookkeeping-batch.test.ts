@@ -258,4 +258,80 @@ describe.each(databaseKinds())('recordBookkeeping (%s)', (kind) => {
     const row = await intentRow(intent.intentId);
     expect(row).toMatchObject({ status: 'FAILED', riskScore: null });
   });
+
+  /** An assessment made at submission (the workflow input's), as the workflow hands it to the batch. */
+  const submittedAssessment = (intent: { intentId: string; correlationId: string }) => {
+    const summary = {
+      modelVersion: '1.0',
+      score: 12,
+      threshold: 50,
+      requiresCab: false,
+      autoApprovalBlockers: [],
+      factors: [],
+      evidenceHash: evidenceHash(lowRiskEvidence()),
+    };
+    const assessment = { ...summary, assessedAt: '2026-11-29T07:59:59.000Z' };
+    return {
+      kind: 'assessment' as const,
+      record: { ...record(intent, 1, 'RISK_ASSESSED', undefined, null, summary), assessment },
+    };
+  };
+
+  it('an assessment made at submission: its row, the score and RISK_ASSESSED go with the decision after it, once', async () => {
+    const intent = await seedIntent('SUBMITTED');
+    const steps: BookkeepingStep[] = [
+      submittedAssessment(intent),
+      { kind: 'transition', record: record(intent, 2, 'AUTO_APPROVED', 'APPROVED', null) },
+      { kind: 'transition', record: record(intent, 3, 'RING_STARTED', 'DEPLOYING', 'LAB') },
+    ];
+    const answer = await activities.recordBookkeeping(steps);
+    // A retried batch (its answer lost) adds nothing and changes nothing.
+    expect(await activities.recordBookkeeping(steps)).toEqual(answer);
+    expect(answer.eventKeys.map((key) => key.split(':')[2])).toEqual([
+      'RISK_ASSESSED',
+      'AUTO_APPROVED',
+      'RING_STARTED',
+    ]);
+    const events = await db.handle.db
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.intentId, intent.intentId))
+      .orderBy(asc(deploymentEvents.id));
+    expect(events.map((event) => [event.eventType, event.correlationId])).toEqual([
+      ['RISK_ASSESSED', intent.correlationId],
+      ['AUTO_APPROVED', intent.correlationId],
+      ['RING_STARTED', intent.correlationId],
+    ]);
+    expect(events[0]?.payload).toEqual(expect.objectContaining({ score: 12, modelVersion: '1.0' }));
+    expect(events[0]?.payload).not.toHaveProperty('assessedAt');
+    expect(await intentRow(intent.intentId)).toMatchObject({
+      status: 'DEPLOYING',
+      currentRing: 'LAB',
+      riskScore: 12,
+      riskModelVersion: '1.0',
+      requiresCab: false,
+    });
+    const stored = await db.store.forTenant(TENANT).riskAssessments.forIntent(intent.intentId);
+    expect(stored).toMatchObject({ score: 12, threshold: 50, evidenceHash: evidenceHash(lowRiskEvidence()) });
+    expect(stored?.assessedAt.toISOString()).toBe('2026-11-29T07:59:59.000Z');
+  });
+
+  it('an assessment alone (before a CAB request) leaves the intent SUBMITTED with its score', async () => {
+    const intent = await seedIntent('SUBMITTED');
+    await activities.recordBookkeeping([submittedAssessment(intent)]);
+    expect(await intentRow(intent.intentId)).toMatchObject({ status: 'SUBMITTED', riskScore: 12 });
+  });
+
+  it('an assessment made at submission refuses an intent the API gave up: nothing of the batch is recorded', async () => {
+    const intent = await seedIntent('FAILED');
+    await expect(
+      activities.recordBookkeeping([
+        submittedAssessment(intent),
+        { kind: 'transition', record: record(intent, 2, 'AUTO_APPROVED', 'APPROVED', null) },
+      ]),
+    ).rejects.toMatchObject({ type: FailureTypes.IntentGivenUp, nonRetryable: true });
+    expect(await db.store.forTenant(TENANT).riskAssessments.forIntent(intent.intentId)).toBeUndefined();
+    expect(await eventIds(intent.intentId)).toEqual([]);
+    expect(await intentRow(intent.intentId)).toMatchObject({ status: 'FAILED', riskScore: null });
+  });
 });

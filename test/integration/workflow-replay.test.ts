@@ -10,6 +10,7 @@ import {
   LOCAL_BOOKKEEPING_PATCH,
   ONE_MARKER_PATCH,
   RECORD_REQUEST_KEY_PATCH,
+  RISK_AT_SUBMISSION_PATCH,
   SEARCH_ATTRIBUTES_ONCE_PATCH,
   UPSERT_ON_CHANGE_PATCH,
   WITHHOLD_UNSTORABLE_MESSAGE_PATCH,
@@ -110,10 +111,16 @@ const EARLIER_VERSIONS: readonly Generation[] = [
     paths: QUORUM_PATHS,
     patches: [BATCHED_BOOKKEEPING_PATCH],
   },
+  {
+    // Also what an intent accepted without an assessment in its input (before migration 0012) records.
+    dir: 'before-risk-at-submission-patch',
+    paths: QUORUM_PATHS,
+    patches: [SEARCH_ATTRIBUTES_ONCE_PATCH],
+  },
 ];
 
-/** A run from the once-per-task patch on records that marker alone: it stands for every patch above. */
-const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [SEARCH_ATTRIBUTES_ONCE_PATCH] };
+/** A run from the risk-at-submission patch on records that marker alone: it stands for every patch above. */
+const CURRENT: Generation = { dir: '.', paths: QUORUM_PATHS, patches: [RISK_AT_SUBMISSION_PATCH] };
 
 const jsonFiles = (dir: string): string[] =>
   readdirSync(dir)

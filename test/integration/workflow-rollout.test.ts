@@ -3,7 +3,12 @@ import { Harness, fastPolicy } from '../helpers/harness';
 import { databaseKinds } from '../helpers/database';
 import { RINGS } from '../../policy/rings';
 import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from '../../workflows/search-attributes';
+import { randomUUID } from 'node:crypto';
 import { highRiskEvidence } from '../fixtures/evidence';
+import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
+import { IntentWorkflows } from '../../runtime/intent-workflows';
+import { workflowIdForIntent } from '../../workflows/definitions';
+import { localActivityResults } from '../faults/checks';
 
 describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) => {
   let harness: Harness;
@@ -184,5 +189,68 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) 
     expect((error as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'NotAwaitingCab' });
     await harness.complete(running, 'LAB', { success: 1, failure: 0 });
     await harness.result(running.workflowId);
+  });
+
+  /** A copy of a submitted intent's row under a new id, its workflow not started: as a crash would leave it. */
+  async function unstartedCopy(
+    changes: Partial<Pick<DeploymentIntentRow, 'status' | 'riskAssessment'>>,
+  ): Promise<DeploymentIntentRow> {
+    const { intent } = await harness.submit({ targetRing: 'LAB' });
+    await harness.complete(intent, 'LAB', { success: 1, failure: 0 });
+    await harness.result(intent.workflowId);
+    const id = randomUUID();
+    const row = await harness.tenant.intents.create({
+      id,
+      appName: intent.appName,
+      version: intent.version,
+      targetRing: 'LAB',
+      connectors: intent.connectors,
+      evidencePackId: intent.evidencePackId,
+      submitterId: intent.submitterId,
+      status: changes.status ?? 'SUBMITTED',
+      correlationId: randomUUID(),
+      workflowId: workflowIdForIntent(id),
+      idempotencyKey: null,
+      rolloutPolicy: intent.rolloutPolicy,
+      riskAssessment: changes.riskAssessment === undefined ? intent.riskAssessment : changes.riskAssessment,
+    });
+    if (row === undefined) throw new Error('the copy was not recorded');
+    return row;
+  }
+
+  const workflows = () =>
+    new IntentWorkflows({
+      client: harness.temporal.client,
+      taskQueue: harness.temporal.taskQueue,
+      rolloutPolicy: harness.policy,
+    });
+
+  it('ends FAILED, recording nothing of its assessment, an intent the API gave up before its workflow ran', async () => {
+    const row = await unstartedCopy({ status: 'FAILED' });
+    expect(row.riskAssessment).toMatchObject({ requiresCab: false });
+    expect(typeof row.riskAssessment?.assessedAt).toBe('string');
+    await workflows().start(row);
+    const outcome = await harness.result(row.workflowId);
+    expect(outcome).toMatchObject({ status: 'FAILED', completedRings: [] });
+    expect(outcome.failure).toMatch(
+      /^risk assessment failed: intent .* was given up before its workflow ran/,
+    );
+    expect(await harness.eventTypes(row.id)).toEqual(['FAILED']);
+    expect(await harness.tenant.riskAssessments.forIntent(row.id)).toBeUndefined();
+    expect(await harness.tenant.intents.get(row.id)).toMatchObject({ status: 'FAILED', riskScore: null });
+    expect((await harness.state(row.workflowId)).risk).toBeNull();
+  });
+
+  it('assesses by itself an intent accepted before assessments came with the input (no risk_assessment)', async () => {
+    const row = await unstartedCopy({ riskAssessment: null });
+    await workflows().start(row);
+    await harness.complete(row, 'LAB', { success: 1, failure: 0 });
+    expect(await harness.result(row.workflowId)).toMatchObject({ status: 'COMPLETED' });
+    expect((await harness.eventTypes(row.id)).slice(0, 2)).toEqual(['RISK_ASSESSED', 'AUTO_APPROVED']);
+    expect(typeof (await harness.tenant.intents.get(row.id))?.riskScore).toBe('number');
+    // The workflow's own assessment: the local assessRisk ran.
+    const history = await harness.handle(row.workflowId).fetchHistory();
+    const events = history.events ?? [];
+    expect(localActivityResults(events).map((entry) => entry.type)[0]).toBe('assessRisk');
   });
 });

@@ -41,12 +41,12 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
     }));
   const typeOf = (key: string) => /:([A-Z_]+)$/.exec(key)?.[1] ?? key;
 
-  it('writes the records between two waits in one local activity: seven writes for a whole rollout', () => {
+  it('writes the records between two waits in one local activity: six writes for a whole rollout', () => {
     const written = writes(current);
     expect(written.map((entry) => [entry.type, entry.keys.map(typeOf)])).toEqual([
-      ['assessRisk', ['RISK_ASSESSED']],
-      // The decision and the first ring's start, written before LAB's connector work is scheduled.
-      ['recordBookkeeping', ['AUTO_APPROVED', 'RING_STARTED']],
+      // The API's assessment (the input's), the decision and the first ring's start, written before LAB's
+      // connector work is scheduled (RISK_AT_SUBMISSION_PATCH: no assessRisk of its own).
+      ['recordBookkeeping', ['RISK_ASSESSED', 'AUTO_APPROVED', 'RING_STARTED']],
       // Each connector answer: the report, the gate, the promotion and the next ring's start, together.
       ...['LAB', 'CANARY', 'PILOT', 'DEPARTMENT'].map((): [string, string[]] => [
         'recordBookkeeping',
@@ -56,11 +56,11 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
     ]);
     // The same events, keys and order as the generation that wrote one record per local activity.
     const keys = written.flatMap((entry) => entry.keys);
-    expect(keys).toHaveLength(1 + 2 + 4 * 4 + 3);
+    expect(keys).toHaveLength(3 + 4 * 4 + 3);
     expect(keys.map(typeOf)).toEqual(writes(unbatched).flatMap((entry) => entry.keys.map(typeOf)));
-    const numbers = keys.slice(1).map((key) => Number(/^[0-9a-f-]{36}:(\d{4}):[A-Z_]+$/.exec(key)?.[1]));
-    // RISK_ASSESSED takes number 1 (the assessment answers its summary, not a key).
-    expect(numbers).toEqual(numbers.map((_, index) => index + 2));
+    // Numbered as before: RISK_ASSESSED takes number 1 (the generations before answered its summary, not a key).
+    const numbers = keys.map((key) => Number(/^[0-9a-f-]{36}:(\d{4}):[A-Z_]+$/.exec(key)?.[1]));
+    expect(numbers).toEqual(numbers.map((_, index) => index + 1));
   });
 
   it('wrote one record per local activity before the batched-bookkeeping patch, in the same order', () => {
@@ -100,8 +100,11 @@ describe('bookkeeping as local activities (history of a full rollout)', () => {
     // One task per connector answer and one for the start (the risk update is taken with the start).
     expect([tasks(current), tasks(unbatched), tasks(before)]).toEqual([6, 6, 29]);
     expect(eventsOf(current).length * 2).toBeLessThan(eventsOf(before).length);
-    // A marker per write: 7 instead of 22; and one search-attribute upsert fewer (the first task's).
-    expect(eventsOf(current).length).toBe(eventsOf(unbatched).length - 15 - 1);
+    // A marker per write: 6 instead of 22 (7 before the risk-at-submission patch); and one search-attribute
+    // upsert fewer (the first task's).
+    expect(eventsOf(current).length).toBe(eventsOf(unbatched).length - 16 - 1);
+    const previous = path.join('before-risk-at-submission-patch', 'low-risk-completed.json');
+    expect(eventsOf(current).length).toBe(eventsOf(previous).length - 1);
     // One patch marker and one TemporalChangeVersion upsert, not six of each.
     const patchMarkers = (file: string) =>
       eventsOf(file).filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch')
