@@ -387,10 +387,20 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
         }),
       };
     };
+    /** Creates answered without their risk (or refused): kept to be explained from their histories. */
+    const unanswered: { status: number; workflowId?: string; body?: string }[] = [];
     const createIntent = async () => {
       const answer = await packager.send('POST', '/deployment-intents', intentBody('LAB', 'jamf'));
-      const body = answer.body as { risk?: unknown } | undefined;
-      return answer.status === 201 && body?.risk !== null && body?.risk !== undefined;
+      const body = answer.body as { risk?: unknown; workflow_id?: string } | undefined;
+      const answered = answer.status === 201 && body?.risk !== null && body?.risk !== undefined;
+      if (!answered) {
+        unanswered.push({
+          status: answer.status,
+          ...(body?.workflow_id === undefined ? {} : { workflowId: body.workflow_id }),
+          ...(answer.status === 201 ? {} : { body: JSON.stringify(answer.body).slice(0, 300) }),
+        });
+      }
+      return answered;
     };
     const bareStartAndResult = async () => {
       serial++;
@@ -844,10 +854,43 @@ export async function runCompare(options: CompareOptions): Promise<Record<string
       lifecycle: lifecycleResult,
       parked: parkedResult,
       list_intents: listResult,
+      unanswered_creates: {
+        count: unanswered.length,
+        first: await Promise.all(unanswered.slice(0, 5).map((entry) => explainUnanswered(client, entry))),
+      },
     };
   } finally {
     progress('stopping the processes, the Temporal dev server and the driver');
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+/**
+ * A create answered without its risk, explained by its workflow's history: each event's type and when it
+ * happened (ms after the start), to tell a slow workflow task from a slow local activity or a lost update.
+ */
+async function explainUnanswered(
+  client: Client,
+  entry: { status: number; workflowId?: string; body?: string },
+): Promise<Record<string, unknown>> {
+  if (entry.workflowId === undefined) return entry;
+  try {
+    const history = await client.workflow.getHandle(entry.workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const at = (event: (typeof events)[number]) =>
+      Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.round((event.eventTime?.nanos ?? 0) / 1e6);
+    const first = events[0] === undefined ? 0 : at(events[0]);
+    return {
+      ...entry,
+      events: events
+        .slice(0, 16)
+        .map((event) => [
+          String(temporal.api.enums.v1.EventType[event.eventType ?? 0]).replace('EVENT_TYPE_', ''),
+          at(event) - first,
+        ]),
+    };
+  } catch (error) {
+    return { ...entry, history: error instanceof Error ? error.message : String(error) };
   }
 }
 
