@@ -16,6 +16,19 @@ import { ORPHAN_RECOVERED } from '../workflows/reconciliation';
 import { AppNameKey, IntentStatusKey } from '../workflows/search-attributes';
 import { withRetryDeadline } from './temporal-retry';
 
+/**
+ * The workflow task timeout of every intent's workflow. When the worker's sticky cache is full, the
+ * Temporal core evicts its least recently used run even while that run's workflow task waits on a local
+ * activity (a slow database write): the task is dropped unanswered, and the server hands it out again only
+ * when it times out. Temporal's default of 10 s equals the API's risk wait, so such an intent was answered
+ * without its risk; this bound keeps the retry well inside it. A local activity that runs longer is not cut:
+ * the core extends the task (a heartbeat) at 80% of it. Seen in the comparison benchmark at concurrency 32
+ * with the default cache of 50 (its `unanswered_creates`: WORKFLOW_TASK_TIMED_OUT 10 s after the start, the
+ * core logging "…if the activation was only an eviction. This is an SDK bug." and "Tried to complete
+ * untracked local activity"); a fixed start option, so no workflow code or history changes.
+ */
+export const INTENT_WORKFLOW_TASK_TIMEOUT_MS = 4_000;
+
 /** How long a submission whose call ran out of time waits to learn whether its workflow started. */
 const EXISTS_CHECK_MS = 2_000;
 
@@ -74,6 +87,7 @@ export class IntentWorkflows {
       taskQueue: this.options.taskQueue,
       args: [this.input(intent)],
       memo: { correlationId: intent.correlationId, tenantId: intent.tenantId },
+      workflowTaskTimeout: INTENT_WORKFLOW_TASK_TIMEOUT_MS,
       typedSearchAttributes: [
         { key: AppNameKey, value: intent.appName },
         { key: IntentStatusKey, value: 'SUBMITTED' },

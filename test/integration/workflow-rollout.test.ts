@@ -6,7 +6,7 @@ import { AppNameKey, DeployRingKey, IntentStatusKey, RiskScoreKey } from '../../
 import { randomUUID } from 'node:crypto';
 import { highRiskEvidence } from '../fixtures/evidence';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
-import { IntentWorkflows } from '../../runtime/intent-workflows';
+import { INTENT_WORKFLOW_TASK_TIMEOUT_MS, IntentWorkflows } from '../../runtime/intent-workflows';
 import { workflowIdForIntent } from '../../workflows/definitions';
 import { localActivityResults } from '../faults/checks';
 
@@ -57,6 +57,11 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) 
     await harness.result(intent.workflowId);
     const description = await harness.handle(intent.workflowId).describe();
     expect(description.memo).toMatchObject({ correlationId: intent.correlationId });
+    // Its workflow tasks time out after INTENT_WORKFLOW_TASK_TIMEOUT_MS, not Temporal's 10 s (see its doc).
+    const started = (await harness.handle(intent.workflowId).fetchHistory()).events?.[0];
+    const taskTimeout = started?.workflowExecutionStartedEventAttributes?.workflowTaskTimeout;
+    expect(Number(taskTimeout?.seconds ?? 0) * 1_000).toBe(INTENT_WORKFLOW_TASK_TIMEOUT_MS);
+    expect(INTENT_WORKFLOW_TASK_TIMEOUT_MS).toBeLessThan(10_000);
     const attributes = description.typedSearchAttributes;
     expect(attributes.get(IntentStatusKey)).toBe('COMPLETED');
     expect(attributes.get(DeployRingKey)).toBe('LAB');
