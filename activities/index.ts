@@ -8,7 +8,7 @@ import type {
   RingDeploymentStatus,
 } from '../db/schema';
 import type { CabOutcome } from '../db/repositories/cab-approvals';
-import { riskSummaryOf } from '../db/repositories/risk-assessments';
+import { assessmentOf, riskSummaryOf } from '../db/repositories/risk-assessments';
 import type { RiskAssessmentRow } from '../db/repositories/risk-assessments';
 import { permanentDataError } from '../db/sql-state';
 import type { ConnectorType, Platform } from '../policy/connectors';
@@ -141,11 +141,14 @@ function givenUp(intentId: string): ApplicationFailure {
   );
 }
 
-/** The risk_assessments row of an assessment made at submission; a retry gets the row it wrote first. */
-function recordAssessment(tx: TenantStore, record: AssessmentRecord): Promise<RiskAssessmentRow> {
-  const { assessment } = record;
+/** An intent's risk_assessments row; a retry gets the row it wrote first. */
+function recordAssessment(
+  tx: TenantStore,
+  intentId: string,
+  assessment: SubmittedAssessment,
+): Promise<RiskAssessmentRow> {
   return tx.riskAssessments.record({
-    intentId: record.intentId,
+    intentId,
     modelVersion: assessment.modelVersion,
     score: assessment.score,
     threshold: assessment.threshold,
@@ -286,17 +289,11 @@ export function createActivities({ store, logger }: ActivityDependencies) {
           });
           const at = new Date(request.asOf);
           return scope.transaction(async (tx) => {
-            const recorded = await tx.riskAssessments.record({
-              intentId: request.intentId,
-              modelVersion: risk.modelVersion,
-              score: risk.score,
-              threshold: risk.threshold,
-              requiresCab: risk.requiresCab,
-              autoApprovalBlockers: [...risk.autoApprovalBlockers],
-              factors: [...risk.factors],
-              evidenceHash: pack.contentHash,
-              assessedAt: at,
-            });
+            const recorded = await recordAssessment(
+              tx,
+              request.intentId,
+              assessmentOf(risk, pack.contentHash, request.asOf),
+            );
             // Refuses (and so rolls back) an intent the API gave up meanwhile: giveUpUnstarted marks it FAILED.
             const moved = await tx.intents.recordProgress(
               request.intentId,
@@ -438,7 +435,9 @@ export function createActivities({ store, logger }: ActivityDependencies) {
             let scored: RiskAssessmentRow | undefined;
             for (const step of steps) {
               if (step.kind === 'settlement') await settleRing(tx, step.record);
-              if (step.kind === 'assessment') scored = await recordAssessment(tx, step.record);
+              if (step.kind === 'assessment') {
+                scored = await recordAssessment(tx, step.record.intentId, step.record.assessment);
+              }
             }
             // The read model ends where the last record that moves it leaves it, with the score when one came.
             const last = [...steps].reverse().find((step) => step.record.status !== undefined)?.record;

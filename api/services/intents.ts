@@ -4,7 +4,7 @@ import type { TenantStore } from '../../db/tenant-store';
 import type { DeploymentIntentRow } from '../../db/repositories/deployment-intents';
 import type { NewDeploymentEvent } from '../../db/repositories/deployment-events';
 import type { EvidencePackRow } from '../../db/repositories/evidence-packs';
-import { riskSummaryOf } from '../../db/repositories/risk-assessments';
+import { assessmentOf, riskSummaryOf } from '../../db/repositories/risk-assessments';
 import { canonicalJson } from '../../policy/canonical-json';
 import { assignConnectors, unsupportedPlatforms } from '../../policy/connectors';
 import type { ConnectorType, Platform } from '../../policy/connectors';
@@ -319,16 +319,7 @@ export class IntentService {
         : { targetDeviceCount: submission.targetDeviceCount }),
       asOf: assessedAt,
     });
-    return {
-      modelVersion: risk.modelVersion,
-      score: risk.score,
-      threshold: risk.threshold,
-      requiresCab: risk.requiresCab,
-      autoApprovalBlockers: [...risk.autoApprovalBlockers],
-      factors: [...risk.factors],
-      evidenceHash: evidence.contentHash,
-      assessedAt,
-    };
+    return assessmentOf(risk, evidence.contentHash, assessedAt);
   }
 
   /** The pack an intent comes with: posted inline (not stored yet), or stored before and named by its id. */

@@ -2,7 +2,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { DatabaseExecutor } from '../client';
 import type { TenantId } from '../tenant-id';
 import { riskAssessments } from '../schema';
-import type { RiskSummary } from '../../workflows/definitions';
+import type { RiskScore } from '../../policy/risk-scoring';
+import type { RiskSummary, SubmittedAssessment } from '../../workflows/definitions';
 
 export type RiskAssessmentRow = typeof riskAssessments.$inferSelect;
 export type NewRiskAssessment = Omit<typeof riskAssessments.$inferInsert, 'id' | 'tenantId' | 'createdAt'>;
@@ -52,5 +53,19 @@ export function riskSummaryOf(row: RiskAssessmentRow): RiskSummary {
     autoApprovalBlockers: row.autoApprovalBlockers as RiskSummary['autoApprovalBlockers'],
     factors: row.factors,
     evidenceHash: row.evidenceHash,
+  };
+}
+
+/** A score as the trail and the workflow input keep it: with the evidence it was made on and when. */
+export function assessmentOf(risk: RiskScore, evidenceHash: string, assessedAt: string): SubmittedAssessment {
+  return {
+    modelVersion: risk.modelVersion,
+    score: risk.score,
+    threshold: risk.threshold,
+    requiresCab: risk.requiresCab,
+    autoApprovalBlockers: [...risk.autoApprovalBlockers],
+    factors: [...risk.factors],
+    evidenceHash,
+    assessedAt,
   };
 }
