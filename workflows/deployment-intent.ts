@@ -168,6 +168,8 @@ class IntentRun {
   /** Set once that assessment is durable: a refusal after it is no longer the given-up intent's. */
   private riskRecorded = false;
   private unpublishedScore: number | undefined;
+  /** Set when a published score is withdrawn (a given-up intent): the next upsert removes RiskScore. */
+  private scoreWithdrawn = false;
   /** What the search attributes say (the start set IntentStatus SUBMITTED and no DeployRing). */
   private published: { status: IntentStatus; ring: Ring | null } = { status: 'SUBMITTED', ring: null };
   private conditions: CabConditions = {};
@@ -246,12 +248,7 @@ class IntentRun {
     } catch (error) {
       // From the risk-at-submission patch on, the first write that records the assessment refuses an intent
       // the API gave up: nothing of it was recorded; the intent ends FAILED, as a refused assessment did.
-      if (this.riskAtSubmission && !this.riskRecorded && refusedAsGivenUp(error)) {
-        this.risk = null;
-        const outcome = await this.fail(`risk assessment failed: ${failureMessage(error)}`);
-        await this.flush();
-        return outcome;
-      }
+      if (this.riskAtSubmission && !this.riskRecorded && refusedAsGivenUp(error)) return this.givenUp(error);
       throw error;
     }
   }
@@ -350,6 +347,24 @@ class IntentRun {
       },
     });
     return summary;
+  }
+
+  /**
+   * The API gave the intent up before its workflow ran (risk-at-submission patch): the first write, the
+   * assessment's, was refused and nothing of this run is recorded. What the run had moved on to meanwhile
+   * (the score, a CAB wait, the first ring) is withdrawn from its state and its search attributes, and it
+   * ends FAILED at no ring, as a refused assessment ended it before the patch.
+   */
+  private async givenUp(error: unknown): Promise<IntentOutcome> {
+    this.risk = null;
+    this.unpublishedScore = undefined;
+    this.scoreWithdrawn = true;
+    this.cab = { state: 'NOT_REQUIRED' };
+    this.rings.splice(0);
+    this.failure = `risk assessment failed: ${failureMessage(error)}`;
+    await this.transition('FAILED', { status: 'FAILED', ring: null }, { reason: this.failure });
+    await this.flush();
+    return this.outcome([], []);
   }
 
   // ---- CAB ----------------------------------------------------------------------------------------
@@ -1015,6 +1030,9 @@ class IntentRun {
     if (this.unpublishedScore !== undefined) {
       updates.push({ key: RiskScoreKey, value: this.unpublishedScore });
       this.unpublishedScore = undefined;
+    } else if (this.scoreWithdrawn) {
+      updates.push({ key: RiskScoreKey, value: null });
+      this.scoreWithdrawn = false;
     }
     if (this.status !== this.published.status) {
       updates.push({ key: IntentStatusKey, value: this.status });

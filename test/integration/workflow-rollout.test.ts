@@ -242,8 +242,52 @@ describe.each(databaseKinds())('deploymentIntentWorkflow rollouts (%s)', (kind) 
     );
     expect(await harness.eventTypes(row.id)).toEqual(['FAILED']);
     expect(await harness.tenant.riskAssessments.forIntent(row.id)).toBeUndefined();
-    expect(await harness.tenant.intents.get(row.id)).toMatchObject({ status: 'FAILED', riskScore: null });
-    expect((await harness.state(row.workflowId)).risk).toBeNull();
+    expect(await harness.tenant.intents.get(row.id)).toMatchObject({
+      status: 'FAILED',
+      riskScore: null,
+      currentRing: null,
+    });
+    // Nothing of the run it did not record: no ring, no CAB wait, no score, in its state or for operators.
+    expect(await harness.state(row.workflowId)).toMatchObject({
+      status: 'FAILED',
+      currentRing: null,
+      risk: null,
+      rings: [],
+      cab: { state: 'NOT_REQUIRED' },
+    });
+    const attributes = (await harness.handle(row.workflowId).describe()).typedSearchAttributes;
+    expect(attributes.get(IntentStatusKey)).toBe('FAILED');
+    expect(attributes.get(DeployRingKey)).toBeUndefined();
+    expect(attributes.get(RiskScoreKey)).toBeUndefined();
+  });
+
+  it('ends FAILED with nothing of a CAB wait an intent the API gave up before its high-risk workflow ran', async () => {
+    const { intent } = await harness.submit({ evidencePack: highRiskEvidence() });
+    await harness.decide(intent.workflowId, { decision: 'REJECTED' });
+    await harness.result(intent.workflowId);
+    const id = randomUUID();
+    const row = await harness.tenant.intents.create({
+      ...intent,
+      id,
+      status: 'FAILED',
+      correlationId: randomUUID(),
+      workflowId: workflowIdForIntent(id),
+      createdAt: undefined,
+      updatedAt: undefined,
+    } as never);
+    if (row === undefined) throw new Error('the copy was not recorded');
+    expect(row.riskAssessment).toMatchObject({ requiresCab: true });
+    await workflows().start(row);
+    expect(await harness.result(row.workflowId)).toMatchObject({ status: 'FAILED' });
+    expect(await harness.eventTypes(row.id)).toEqual(['FAILED']);
+    expect(await harness.state(row.workflowId)).toMatchObject({
+      risk: null,
+      cab: { state: 'NOT_REQUIRED' },
+      currentRing: null,
+    });
+    expect(await harness.tenant.cabApprovals.forIntent(row.id)).toBeUndefined();
+    const attributes = (await harness.handle(row.workflowId).describe()).typedSearchAttributes;
+    expect(attributes.get(RiskScoreKey)).toBeUndefined();
   });
 
   it('assesses by itself an intent accepted before assessments came with the input (no risk_assessment)', async () => {
