@@ -113,6 +113,45 @@ class DatabasePool extends Pool {
   }
 }
 
+/**
+ * pg gives up on a statement after `query_timeout` (a server that went silent) but keeps the connection,
+ * its statement still pending and, in a transaction, the transaction open: drizzle's ROLLBACK queues behind
+ * the statement, times out in turn without being sent, and the client goes back to the pool as it is. The
+ * next caller then ran inside that dangling transaction once the server answered again: writes that never
+ * committed, or "current transaction is aborted" (25P02). So a read timeout closes the connection, as pg
+ * itself does in pipeline mode: the server rolls the transaction back, the queued ROLLBACK fails at once
+ * (a fast 503, not a second timeout) and the pool drops the client.
+ */
+function closeAfterReadTimeout(client: PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const close = () => {
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  };
+  const guarded = (...args: unknown[]): unknown => {
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      // Callback style (pg-pool's pool.query): pass the answer on, closing first on a read timeout.
+      const callback = last as (error: unknown, ...rest: unknown[]) => void;
+      return query(...args.slice(0, -1), (error: unknown, ...rest: unknown[]) => {
+        if (isReadTimeout(error)) close();
+        callback(error, ...rest);
+      });
+    }
+    const result = query(...args);
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        if (isReadTimeout(error)) close();
+      });
+    }
+    return result;
+  };
+  client.query = guarded as typeof client.query;
+}
+
+function isReadTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
+
 export const MIGRATIONS_FOLDER = path.resolve(__dirname, 'migrations');
 // Any constant works: every EUCORA process migrating the same database takes the same lock.
 const MIGRATION_LOCK_KEY = 7_261_530_914;
@@ -151,6 +190,7 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
   // 'error' event ends the process. Every client gets one for its whole life.
   pool.on('connect', (client) => {
     client.on('error', lost);
+    closeAfterReadTimeout(client);
   });
   pool.on('error', lost);
   const db = drizzleNodePg(pool, { schema }) as unknown as Database;
